@@ -1,0 +1,67 @@
+# fwdauth: thin wrapper over CMake. `make run` and `make test` do all set-up.
+PREFIX ?= /usr/local
+DESTDIR ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_TIME ?= 60
+
+BUILD := build
+ASAN_BUILD := build-asan
+BENCH_BUILD := build-bench
+
+.PHONY: all deps build run test test-plain test-asan bench fuzz install format format-check clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Start fwdauthd in the foreground with a demo config under ./var.
+run: build
+	@bash scripts/run.sh
+
+# Every test twice: the normal build, then clang with ASan+UBSan, which also
+# builds the libFuzzer targets and runs each briefly over its seeds.
+test: build
+	@$(MAKE) --no-print-directory test-plain test-asan
+
+test-plain:
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DFWDAUTH_SANITIZE=ON -DFWDAUTH_FUZZ=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# Peer comparisons; results in BENCHMARKS.md.
+bench: deps
+	@bash bench/srs.sh
+
+# Longer fuzzing than the smoke runs in make test: FUZZ_TIME seconds per target.
+fuzz: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DFWDAUTH_SANITIZE=ON -DFWDAUTH_FUZZ=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@for f in $(ASAN_BUILD)/fuzz/fuzz_*; do \
+	    n=$${f##*/fuzz_}; mkdir -p $(ASAN_BUILD)/fuzz/corpus-$$n; \
+	    echo "== $$n ($(FUZZ_TIME)s)"; \
+	    $$f -max_total_time=$(FUZZ_TIME) -timeout=5 $(ASAN_BUILD)/fuzz/corpus-$$n fuzz/seeds/$$n \
+	        2>&1 | tail -n 2 || exit 1; \
+	done
+
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

@@ -1,0 +1,78 @@
+/* fwdauth - command-line front end: a table of subcommands over libfwdauth. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"srs", cmd_srs, "rewrite (forward) or restore (reverse) envelope senders with SRS"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fwdauth <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'fwdauth <command> --help' describes a command; -c FILE always names the\n"
+               "configuration file (fwdauthd.conf(5)). Exit status: 0 success or positive\n"
+               "result, 1 negative result, 2 usage, configuration or I/O error.\n");
+}
+
+int cli_load_config(struct fa_config *cfg, const char *file)
+{
+    fa_err err;
+    config_init(cfg);
+    if (file && config_load_file(cfg, file, &err) < 0) {
+        fprintf(stderr, "fwdauth: %s\n", err.msg);
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_json_string(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_TROUBLE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_POSITIVE;
+    }
+    if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("fwdauth %s\n", FWDAUTH_VERSION);
+        return EXIT_POSITIVE;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "fwdauth: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_TROUBLE;
+}

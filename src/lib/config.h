@@ -1,0 +1,96 @@
+/*
+ * NAME
+ *   config - fwdauthd.conf: Postfix-style "key = value" settings
+ * SUMMARY
+ *   Reads the configuration shared by fwdauthd and the fwdauth CLI into an
+ *   immutable struct fa_config. The syntax is Postfix's main.cf: one
+ *   "name = value" per logical line, blank lines and lines whose first
+ *   non-blank character is "#" ignored, a line that starts with white space
+ *   continues the previous one. List values split on commas and white space.
+ * SYNOPSIS
+ *   struct fa_config cfg;
+ *   config_init(&cfg);                       defaults for every key
+ *   config_load_file(&cfg, "fwdauthd.conf", &err);
+ *   config_set(&cfg, "srs_domain", "x.example", &err);   CLI overrides
+ *   config_free(&cfg);
+ * DESCRIPTION
+ *   Every key is declared once, in a table in config.c, with its type,
+ *   default and limits; `fwdauthd.conf(5)` documents them. Later lines win
+ *   over earlier ones, as in Postfix.
+ * DIAGNOSTICS
+ *   Unknown keys, malformed lines and out-of-range values are errors that
+ *   name FILE:LINE. Values are never echoed for keys that may hold secrets.
+ */
+#ifndef FWDAUTH_CONFIG_H
+#define FWDAUTH_CONFIG_H
+
+#include "err.h"
+
+#include <stddef.h>
+
+enum fa_log_level { FA_LOG_ERROR, FA_LOG_WARNING, FA_LOG_INFO, FA_LOG_DEBUG };
+enum fa_srs_alphabet { FA_SRS_BASE64URL, FA_SRS_BASE64 };
+
+/* A list value: n strings, each NUL-terminated. */
+struct fa_list {
+    char **v;
+    size_t n;
+};
+
+struct fa_config {
+    /* SRS (srs.h) */
+    char *srs_domain;             /* domain of rewritten senders */
+    char *srs_secrets;            /* path: one secret per line; first signs */
+    struct fa_list local_domains; /* never rewritten; ".example.net" = subdomains */
+    unsigned srs_hash_length;     /* base64 characters emitted (libsrs2: 4) */
+    unsigned srs_hash_minimum;    /* characters accepted on reverse; 0 = hash_length */
+    unsigned srs_max_age;         /* days a rewritten address stays valid */
+    char srs_separator;           /* '=', '+' or '-' after SRS0/SRS1 */
+    int srs_hash_alphabet;        /* enum fa_srs_alphabet, emitted; both accepted */
+
+    /* fwdauthd listeners, in Postfix syntax: inet:HOST:PORT, inet:[::1]:PORT, unix:/path */
+    char *socketmap_listen;
+    char *tcp_forward_listen;
+    char *tcp_reverse_listen;
+
+    /* fwdauthd process */
+    char *user;                /* drop to this user after binding */
+    char *chroot;              /* chroot here after binding; empty = none */
+    unsigned connection_limit; /* concurrent client connections */
+    unsigned request_timeout;  /* seconds to finish a request once started */
+    unsigned idle_timeout;     /* seconds a connection may wait between requests */
+    int log_level;             /* enum fa_log_level */
+};
+
+void config_init(struct fa_config *cfg);
+void config_free(struct fa_config *cfg);
+
+/* Set one key from its text value; `where` (e.g. "file:12") prefixes errors. */
+int config_set(struct fa_config *cfg, const char *key, const char *value, const char *where,
+               fa_err *err);
+
+/* Parse a whole file or buffer on top of what cfg holds. */
+int config_load_file(struct fa_config *cfg, const char *path, fa_err *err);
+int config_load_buf(struct fa_config *cfg, const char *name, const char *buf, size_t len,
+                    fa_err *err);
+
+/* Check that the SRS settings form a usable whole (srs_domain and
+ * srs_secrets set, hash_minimum <= hash_length, ...). */
+int config_check_srs(const struct fa_config *cfg, fa_err *err);
+
+/* Names for enum fa_log_level, for logs and --help. */
+const char *config_log_level_name(int level);
+
+/* Generic parser used by config_load_*: calls fn for each logical line.
+ * Exposed for the fuzz target and for other Postfix-style tables. */
+typedef int (*config_line_fn)(void *ctx, const char *key, const char *value, const char *where,
+                              fa_err *err);
+int config_parse(const char *name, const char *buf, size_t len, config_line_fn fn, void *ctx,
+                 fa_err *err);
+
+/* Split a list value on commas and white space into out (caller frees with
+ * config_list_free). */
+int config_split_list(const char *value, struct fa_list *out, fa_err *err);
+void config_list_free(struct fa_list *list);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * NAME
+ *   secfile - read a small file that holds secrets, refusing loose permissions
+ * SUMMARY
+ *   SRS secrets and private keys must not be readable by other users. A file
+ *   is refused unless it is a regular file owned by root or by owner_uid, not
+ *   readable or writable by others, and not writable by its group
+ *   (group-readable is allowed, so a "postsrsd"-style group can share it).
+ * SYNOPSIS
+ *   char *data; size_t len;
+ *   if (secfile_read(path, getuid(), &data, &len, &err) == 0) { ...; secfile_free(data, len); }
+ * SECURITY
+ *   The contents never appear in error text. secfile_free wipes the buffer.
+ *   Files over SECFILE_MAX bytes are refused.
+ */
+#ifndef FWDAUTH_SECFILE_H
+#define FWDAUTH_SECFILE_H
+
+#include "err.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SECFILE_MAX (64 * 1024)
+
+int secfile_read(const char *path, uid_t owner_uid, char **data, size_t *len, fa_err *err);
+void secfile_free(char *data, size_t len);
+
+#endif

@@ -1,0 +1,102 @@
+"""Black-box tests of `fwdauth srs`: the published vector, exit statuses,
+JSON output, configuration files and refusal of unsafe secrets files."""
+import json
+import os
+import unittest
+
+import fwdtest
+from fwdtest import FWDAUTH, VECTOR_SECRET, VECTOR_TIME, run
+
+
+class SrsCli(fwdtest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.secrets = os.path.join(self.dir, "secrets")
+        fwdtest.write_secret(self.secrets, VECTOR_SECRET)
+        self.base = [FWDAUTH, "srs", "--srs-domain", "example.com", "--secrets", self.secrets,
+                     "--now", str(VECTOR_TIME)]
+
+    def test_published_vector_both_ways(self):
+        r = run(self.base[:2] + ["forward"] + self.base[2:] + ["test@otherdomain.com"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "SRS0=vmyz=2W=otherdomain.com=test@example.com\n")
+        r = run(self.base + ["reverse", "SRS0=vmyz=2W=otherdomain.com=test@example.com"])
+        self.assertEqual((r.returncode, r.stdout), (0, "test@otherdomain.com\n"))
+
+    def test_options_after_the_action(self):
+        r = run([FWDAUTH, "srs", "forward", "--srs-domain", "example.com", "--secrets",
+                 self.secrets, "--now", str(VECTOR_TIME), "test@otherdomain.com"])
+        self.assertEqual(r.stdout, "SRS0=vmyz=2W=otherdomain.com=test@example.com\n")
+
+    def test_exit_one_when_any_address_is_left_unchanged(self):
+        r = run(self.base + ["forward", "a@b.example", "postmaster", "x@example.com"])
+        self.assertEqual(r.returncode, 1)
+        lines = r.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("SRS0="))
+        self.assertEqual(lines[1:], ["postmaster", "x@example.com"])
+        self.assertIn("postmaster: left unchanged: no domain", r.stderr)
+        self.assertIn("already in the SRS domain", r.stderr)
+
+    def test_reverse_refuses_expired_and_forged(self):
+        addr = "SRS0=vmyz=2W=otherdomain.com=test@example.com"
+        later = [a if a != str(VECTOR_TIME) else str(VECTOR_TIME + 22 * 86400) for a in self.base]
+        r = run(later + ["reverse", addr])
+        self.assertEqual((r.returncode, r.stdout), (1, addr + "\n"))
+        self.assertIn("expired", r.stderr)
+        r = run(self.base + ["reverse", addr.replace("vmyz", "vmyq")])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("hash does not match", r.stderr)
+
+    def test_json(self):
+        r = run(self.base + ["--json", "forward", "test@otherdomain.com", "nodomain"])
+        objs = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(objs[0], {"address": "test@otherdomain.com", "rewritten": True,
+                                   "result": "SRS0=vmyz=2W=otherdomain.com=test@example.com"})
+        self.assertEqual(objs[1]["rewritten"], False)
+        self.assertEqual(objs[1]["reason"], "no domain")
+
+    def test_config_file_and_override(self):
+        conf = os.path.join(self.dir, "fwdauthd.conf")
+        fwdtest.write_config(conf, srs_domain="from-config.example", srs_secrets=self.secrets,
+                             srs_separator="+", local_domains="mine.example")
+        r = run([FWDAUTH, "srs", "-c", conf, "--now", str(VECTOR_TIME), "forward",
+                 "test@otherdomain.com", "me@mine.example"])
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.splitlines(),
+                         ["SRS0+vmyz=2W=otherdomain.com=test@from-config.example",
+                          "me@mine.example"])
+        r = run([FWDAUTH, "srs", "-c", conf, "--srs-domain", "example.com", "--now",
+                 str(VECTOR_TIME), "forward", "test@otherdomain.com"])
+        self.assertEqual(r.stdout, "SRS0+vmyz=2W=otherdomain.com=test@example.com\n")
+
+    def test_usage_and_config_errors_exit_two(self):
+        for args in ([FWDAUTH], [FWDAUTH, "nosuch"], [FWDAUTH, "srs"],
+                     [FWDAUTH, "srs", "sideways", "a@b"], self.base + ["forward"],
+                     self.base + ["--now", "yesterday", "forward", "a@b.example"],
+                     [FWDAUTH, "srs", "forward", "a@b.example"]):
+            r = run(args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertTrue(r.stderr.strip(), args)
+        bad = os.path.join(self.dir, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("srs_domain = x.example\nsrs_sekrets = /x\n")
+        r = run([FWDAUTH, "srs", "-c", bad, "forward", "a@b.example"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(bad + ":2: unknown parameter \"srs_sekrets\"", r.stderr)
+
+    def test_world_readable_secrets_refused(self):
+        os.chmod(self.secrets, 0o644)
+        r = run(self.base + ["forward", "a@b.example"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("readable or writable by others", r.stderr)
+        self.assertNotIn(VECTOR_SECRET, r.stderr + r.stdout)
+
+    def test_help(self):
+        for args in ([FWDAUTH, "--help"], [FWDAUTH, "srs", "--help"]):
+            r = run(args)
+            self.assertEqual(r.returncode, 0)
+            self.assertIn("usage: fwdauth", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
