@@ -47,7 +47,7 @@ static const struct key_def keys[] = {
     {"tcp_reverse_listen", T_STRING, OFF(tcp_reverse_listen), "", 0, 0, NULL},
     {"user", T_STRING, OFF(user), "nobody", 0, 0, NULL},
     {"chroot", T_STRING, OFF(chroot), "", 0, 0, NULL},
-    {"connection_limit", T_UINT, OFF(connection_limit), "100", 1, 10000, NULL},
+    {"connection_limit", T_UINT, OFF(connection_limit), "500", 1, 10000, NULL},
     {"request_timeout", T_UINT, OFF(request_timeout), "100", 1, 3600, NULL},
     {"idle_timeout", T_UINT, OFF(idle_timeout), "300", 1, 86400, NULL},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, log_levels},

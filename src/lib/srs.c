@@ -19,6 +19,8 @@
 #define SRS_TIME_SLOTS 1024 /* 10 bits of day number */
 #define SRS_LOCAL_MAX 64    /* RFC 5321 4.5.3.1.1 */
 
+const char srs_why_too_long[] = "rewritten local part would exceed 64 octets";
+
 static const char base32_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 static const char base64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char base64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -289,13 +291,13 @@ static int next_field(const char **p, const char *end, struct field *f)
 
 /* Write "local@domain", quoting local when it is not a dot-atom. Returns
  * SRS_OK, SRS_UNCHANGED when a limit on the local part is hit, SRS_ERROR when out is too small. */
-static int emit(const char *local, size_t n, size_t local_max, const char *domain, char *out,
-                size_t outsz, const char **why)
+static int emit(const char *local, size_t n, size_t local_max, const char *too_long,
+                const char *domain, char *out, size_t outsz, const char **why)
 {
     char quoted[2 * ADDR_LOCAL_MAX + 8];
     int q = addr_quote_local(local, n, quoted, sizeof(quoted));
     if (q < 0 || (size_t)q > local_max) {
-        *why = "rewritten local part would exceed 64 octets";
+        *why = too_long;
         return SRS_UNCHANGED;
     }
     size_t dl = strlen(domain);
@@ -381,10 +383,10 @@ int srs_forward(const srs *s, const char *addr, size_t len, time_t now, char *ou
                      a.local);
     }
     if (n < 0 || (size_t)n >= sizeof(local)) {
-        *why = "rewritten local part would exceed 64 octets";
+        *why = srs_why_too_long;
         return SRS_UNCHANGED;
     }
-    return emit(local, (size_t)n, SRS_LOCAL_MAX, s->domain, out, outsz, why);
+    return emit(local, (size_t)n, SRS_LOCAL_MAX, srs_why_too_long, s->domain, out, outsz, why);
 hmac_failed:
     *why = "HMAC failed";
     return SRS_ERROR;
@@ -449,7 +451,8 @@ int srs_reverse(const srs *s, const char *addr, size_t len, time_t now, char *ou
         char host[ADDR_DOMAIN_MAX + 1];
         memcpy(host, f2.p, f2.n);
         host[f2.n] = '\0';
-        return emit(f3.p, f3.n, ADDR_LOCAL_MAX, host, out, outsz, why);
+        return emit(f3.p, f3.n, ADDR_LOCAL_MAX, "restored local part too long", host, out, outsz,
+                    why);
     }
     if (has_tag(l, a.local_len, "SRS1")) {
         /* SRS1=HHHH=hop1==rest -> SRS0<rest>@hop1 (rest keeps its separator). */
@@ -471,7 +474,8 @@ int srs_reverse(const srs *s, const char *addr, size_t len, time_t now, char *ou
         }
         memcpy(host, f1.p, f1.n);
         host[f1.n] = '\0';
-        return emit(local, (size_t)n, ADDR_LOCAL_MAX, host, out, outsz, why);
+        return emit(local, (size_t)n, ADDR_LOCAL_MAX, "restored local part too long", host, out,
+                    outsz, why);
     }
     *why = "not an SRS address";
     return SRS_UNCHANGED;

@@ -45,6 +45,10 @@
 #include <time.h>
 
 #define SRS_ADDR_MAX 1024 /* room for any result */
+
+/* The reason srs_forward gives when the SRS local part would exceed 64
+ * octets: callers compare the pointer to log this case louder. */
+extern const char srs_why_too_long[];
 #define SRS_SECRETS_MAX 32
 
 enum srs_status {
@@ -63,6 +67,10 @@ struct srs_params {
     char separator;        /* '=', '+' or '-' */
     int alphabet;          /* enum fa_srs_alphabet, for emitted hashes */
 };
+
+/* srs_reverse trusts the hash, not the domain: a correctly signed SRS
+ * address is restored whatever domain it is addressed to (as libsrs2 and
+ * PostSRSd do), so a changed srs_domain keeps old bounces working. */
 
 typedef struct srs srs;
 

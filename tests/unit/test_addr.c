@@ -1,9 +1,10 @@
 /* Unit tests for addr: splitting at the right "@", quoting, refusals. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "addr.h"
 #include "domlist.h"

@@ -1,9 +1,10 @@
 /* Unit tests for config: Postfix-style syntax, types, limits, FILE:LINE errors. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "config.h"
 

@@ -1,9 +1,10 @@
 /* Unit tests for secfile: permissions that make a secrets file unsafe are refused. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "secfile.h"
 

@@ -1,10 +1,11 @@
 /* Unit tests for srs: the published PostSRSd vector, SRS0/SRS1, expiry and
  * the 1024-day wrap, alphabets, case, quoting, limits and key rotation. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "srs.h"
 

@@ -1,0 +1,346 @@
+/*
+ * NAME
+ *   fwdauthd - SRS lookup tables for Postfix (socketmap and tcp_table)
+ * SUMMARY
+ *   fwdauthd -c FILE [-f] [-t] [-h] [-V]
+ * DESCRIPTION
+ *   Loads FILE (fwdauthd.conf(5)), builds the SRS state, binds every
+ *   configured listener as root, drops to `user` (optionally in `chroot`)
+ *   and serves Postfix's socketmap and tcp_table lookups (server.h).
+ *   -f  stay in the foreground and log to standard error (else: background,
+ *       syslog facility mail)
+ *   -t  check the configuration (settings, SRS, secrets file, listener
+ *       addresses, at least one listener) and exit: 0 good, 2 bad
+ *   Signals are read from a signalfd in the main thread; handlers do no
+ *   work. SIGHUP reloads the configuration and the secrets: listener
+ *   addresses, user and chroot need a restart and keep their old values;
+ *   a bad new configuration keeps the old one and the log says why.
+ *   SIGTERM and SIGINT stop: no new connections, requests being answered
+ *   finish, then exit 0.
+ * SECURITY
+ *   The daemon refuses to keep running as root after the drop, and never
+ *   logs secrets (only how many there are).
+ * DIAGNOSTICS
+ *   Exit 0 on a clean stop or a good -t, 2 on usage, configuration or
+ *   startup errors (also written to standard error).
+ */
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+#include "privs.h"
+#include "runtime.h"
+#include "server.h"
+#include "srs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/fwdauth/fwdauthd.conf"
+
+struct daemon_state {
+    const char *config_path;
+    uid_t secrets_owner;
+};
+
+static int foreground;
+
+static void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fatal(const char *fmt, ...)
+{
+    char msg[FA_ERR_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (foreground) {
+        log_msg(FA_LOG_ERROR, "fatal: %s", msg);
+    } else {
+        fprintf(stderr, "fwdauthd: %s\n", msg);
+        log_msg(FA_LOG_ERROR, "fatal: %s", msg);
+    }
+    exit(2);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fwdauthd [-c FILE] [-f] [-t] [-h] [-V]\n"
+               "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+               "  -f       run in the foreground, log to standard error\n"
+               "  -t       check the configuration and exit (0 good, 2 bad)\n"
+               "  -h       this help\n"
+               "  -V       print the version\n");
+}
+
+struct listener_conf {
+    const char *key;
+    int kind;
+};
+static const struct listener_conf listener_keys[] = {
+    {"socketmap_listen", SERVER_SOCKETMAP},
+    {"tcp_forward_listen", SERVER_TCP_FORWARD},
+    {"tcp_reverse_listen", SERVER_TCP_REVERSE},
+};
+#define NLISTENERS (sizeof(listener_keys) / sizeof(listener_keys[0]))
+
+static const char *listener_value(const struct fa_config *cfg, int kind)
+{
+    switch (kind) {
+    case SERVER_SOCKETMAP:
+        return cfg->socketmap_listen;
+    case SERVER_TCP_FORWARD:
+        return cfg->tcp_forward_listen;
+    default:
+        return cfg->tcp_reverse_listen;
+    }
+}
+
+/* Parse the configured listeners; returns how many, or -1. */
+static int parse_listeners(const struct fa_config *cfg, const char *path, struct listen_addr *addrs,
+                           int *kinds, fa_err *err)
+{
+    int n = 0;
+    for (size_t i = 0; i < NLISTENERS; i++) {
+        const char *v = listener_value(cfg, listener_keys[i].kind);
+        if (!v || !v[0])
+            continue;
+        fa_err e = {{0}};
+        if (listen_parse(v, strlen(v), &addrs[n], &e) < 0)
+            return fa_err_set(err, "%s: %s: %s", path, listener_keys[i].key, e.msg);
+        kinds[n++] = listener_keys[i].kind;
+    }
+    if (n == 0)
+        return fa_err_set(err,
+                          "%s: no listener configured (set socketmap_listen, tcp_forward_listen "
+                          "or tcp_reverse_listen)",
+                          path);
+    return n;
+}
+
+static int on_signal(int signo, void *ctx)
+{
+    struct daemon_state *ds = ctx;
+    if (signo == SIGTERM || signo == SIGINT) {
+        log_msg(FA_LOG_INFO, "stopping on signal %s", signo == SIGTERM ? "TERM" : "INT");
+        return 1;
+    }
+    if (signo != SIGHUP)
+        return 0;
+    fa_err err = {{0}};
+    struct runtime *fresh = runtime_load(ds->config_path, ds->secrets_owner, &err);
+    if (!fresh) {
+        log_msg(FA_LOG_ERROR, "reload failed, keeping the old configuration: %s", err.msg);
+        return 0;
+    }
+    struct runtime *old = runtime_acquire();
+    if (old) {
+        runtime_keep_restart(fresh, old);
+        runtime_release(old);
+    }
+    log_set_level(fresh->cfg.log_level);
+    size_t nsecrets = srs_secret_count(fresh->srs);
+    runtime_install(fresh);
+    log_msg(FA_LOG_INFO, "reloaded %s: srs_domain %s, %zu SRS secret%s", ds->config_path,
+            fresh->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
+    return 0;
+}
+
+/* A reload runs as `user` (and inside the chroot): say at start when it
+ * could not read the files it needs, instead of failing at the first SIGHUP. */
+static void warn_unreloadable(const char *config_path, const char *secrets_path, const char *user)
+{
+    const char *paths[] = {config_path, secrets_path};
+    for (size_t i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            continue;
+        }
+        log_msg(FA_LOG_WARNING,
+                "SIGHUP will not be able to reload: cannot read %s as %s (%s); make it readable "
+                "by that user (e.g. group-readable, mode 0640) or restart instead of reloading",
+                paths[i], user ? user : "this user", strerror(errno));
+    }
+}
+
+static void daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        fatal("fork: %s", strerror(errno));
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        fatal("setsid: %s", strerror(errno));
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    if (chdir("/") < 0)
+        fatal("chdir /: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_arg = DEFAULT_CONFIG;
+    int check_only = 0, opt;
+    while ((opt = getopt(argc, argv, "c:fthV")) != -1) {
+        switch (opt) {
+        case 'c':
+            config_arg = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 't':
+            check_only = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("fwdauthd %s\n", FWDAUTH_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    /* An absolute path, so that a reload finds it after chdir("/"). */
+    static char config_path[PATH_MAX];
+    if (!realpath(config_arg, config_path)) {
+        fprintf(stderr, "fwdauthd: cannot open %s: %s\n", config_arg, strerror(errno));
+        return 2;
+    }
+
+    if (check_only) {
+        foreground = 1;
+        log_open(1);
+        log_set_level(FA_LOG_WARNING);
+    } else {
+        log_open(foreground);
+    }
+
+    /* The user first: its uid decides who may own the secrets file. */
+    struct fa_config pre;
+    fa_err err = {{0}};
+    config_init(&pre);
+    if (config_load_file(&pre, config_path, &err) < 0) {
+        config_free(&pre);
+        if (check_only) {
+            fprintf(stderr, "fwdauthd: %s\n", err.msg);
+            return 2;
+        }
+        fatal("%s", err.msg);
+    }
+    struct privs_user user;
+    int lookup_rc = privs_lookup(pre.user, &user, &err);
+    config_free(&pre);
+    if (lookup_rc < 0) {
+        if (check_only) {
+            fprintf(stderr, "fwdauthd: %s: %s\n", config_path, err.msg);
+            return 2;
+        }
+        fatal("%s: %s", config_path, err.msg);
+    }
+    int as_root = geteuid() == 0;
+    struct daemon_state ds = {config_path, as_root ? user.uid : geteuid()};
+
+    struct runtime *rt = runtime_load(config_path, ds.secrets_owner, &err);
+    if (!rt) {
+        if (check_only) {
+            fprintf(stderr, "fwdauthd: %s\n", err.msg);
+            return 2;
+        }
+        fatal("%s", err.msg);
+    }
+    struct listen_addr addrs[NLISTENERS];
+    int kinds[NLISTENERS];
+    int n = parse_listeners(&rt->cfg, config_path, addrs, kinds, &err);
+    if (n < 0) {
+        if (check_only) {
+            fprintf(stderr, "fwdauthd: %s\n", err.msg);
+            runtime_release(rt);
+            return 2;
+        }
+        fatal("%s", err.msg);
+    }
+    if (check_only) {
+        printf("fwdauthd: %s: configuration OK (%d listener%s, %zu SRS secret%s)\n", config_path, n,
+               n == 1 ? "" : "s", srs_secret_count(rt->srs),
+               srs_secret_count(rt->srs) == 1 ? "" : "s");
+        runtime_release(rt);
+        return 0;
+    }
+    log_set_level(rt->cfg.log_level);
+
+    struct server_listener ls[NLISTENERS];
+    for (int i = 0; i < n; i++) {
+        ls[i].kind = kinds[i];
+        if (listen_format(&addrs[i], ls[i].name, sizeof(ls[i].name)) < 0)
+            snprintf(ls[i].name, sizeof(ls[i].name), "?");
+        ls[i].fd = listen_open(&addrs[i], &err);
+        if (ls[i].fd < 0)
+            fatal("%s", err.msg);
+    }
+
+    /* Signals: blocked in every thread, read from a signalfd here. */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+        fatal("cannot block signals");
+    int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sigfd < 0)
+        fatal("signalfd: %s", strerror(errno));
+
+    switch (privs_drop(&user, rt->cfg.chroot, &err)) {
+    case PRIVS_DROPPED:
+        break;
+    case PRIVS_NOT_ROOT:
+        log_msg(FA_LOG_INFO, "not started as root: no privilege drop, running as uid %u",
+                (unsigned)geteuid());
+        break;
+    default:
+        fatal("cannot drop privileges: %s", err.msg);
+    }
+    if (as_root && (getuid() == 0 || geteuid() == 0))
+        fatal("still running as root after the privilege drop: refusing to serve");
+    /* Fork only now, so that a failed drop is still reported on the terminal. */
+    if (!foreground)
+        daemonize();
+    warn_unreloadable(config_path, rt->cfg.srs_secrets, as_root ? user.name : NULL);
+
+    size_t nsecrets = srs_secret_count(rt->srs);
+    log_msg(FA_LOG_INFO,
+            "fwdauthd %s starting: user %s (uid %u, gid %u)%s%s, srs_domain %s, %zu SRS secret%s",
+            FWDAUTH_VERSION, as_root ? user.name : "(unchanged)", (unsigned)getuid(),
+            (unsigned)getgid(), rt->cfg.chroot[0] ? ", chroot " : "", rt->cfg.chroot,
+            rt->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
+    for (int i = 0; i < n; i++)
+        log_msg(FA_LOG_INFO, "listening: %s on %s", server_kind_name(ls[i].kind), ls[i].name);
+    runtime_install(rt);
+
+    server_run(ls, (size_t)n, sigfd, on_signal, &ds);
+    log_msg(FA_LOG_INFO, "stopped");
+    return 0;
+}

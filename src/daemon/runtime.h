@@ -1,0 +1,56 @@
+/*
+ * NAME
+ *   runtime - the daemon's current configuration snapshot, swapped on SIGHUP
+ * SUMMARY
+ *   A struct runtime holds one loaded configuration and the srs object built
+ *   from it. It never changes after runtime_load; a reload builds a new one
+ *   and runtime_install publishes it. Connection threads hold a reference
+ *   while they use one, so the old snapshot is freed when its last user
+ *   lets go, and a long-lived Postfix connection switches at its next
+ *   request.
+ * SYNOPSIS
+ *   struct runtime *rt = runtime_load(path, secrets_owner, &err);
+ *   runtime_install(rt);                      publishes; drops the old one
+ *   struct runtime *cur = runtime_acquire();  +1 reference
+ *   if (runtime_generation() != cur->generation) ... a newer one exists
+ *   runtime_release(cur);
+ * DESCRIPTION
+ *   runtime_load reads the file, checks the SRS settings
+ *   (config_check_srs) and builds the srs object, whose secrets file must
+ *   be owned by root or by secrets_owner (secfile.h). runtime_keep_restart
+ *   copies into a new snapshot the settings that only a restart can change
+ *   (listen addresses, user, chroot) and logs "changed X needs a restart"
+ *   for each that differs.
+ *   runtime_acquire takes a mutex only for the pointer copy and the count;
+ *   runtime_generation is one atomic load, cheap enough for every request.
+ * SECURITY
+ *   Secrets stay inside the srs object; nothing here logs them.
+ * DIAGNOSTICS
+ *   runtime_load returns NULL with the reason (FILE:LINE where it applies)
+ *   in err.
+ */
+#ifndef FWDAUTHD_RUNTIME_H
+#define FWDAUTHD_RUNTIME_H
+
+#include "config.h"
+#include "err.h"
+#include "srs.h"
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+struct runtime {
+    atomic_uint refs;
+    unsigned long generation;
+    struct fa_config cfg;
+    srs *srs;
+};
+
+struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err);
+void runtime_keep_restart(struct runtime *fresh, const struct runtime *old);
+void runtime_install(struct runtime *rt);
+struct runtime *runtime_acquire(void);
+void runtime_release(struct runtime *rt);
+unsigned long runtime_generation(void);
+
+#endif

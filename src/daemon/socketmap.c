@@ -1,0 +1,69 @@
+/* socketmap - Postfix socketmap_table(5) request handler; see socketmap.h. */
+#include "socketmap.h"
+
+#include "netstring.h"
+
+#include <string.h>
+
+/* Frame "word[ text]" as a netstring into reply. */
+static int frame(char *reply, size_t replysz, const char *word, const char *text, size_t tlen)
+{
+    char payload[SOCKETMAP_REPLY_MAX];
+    size_t wl = strlen(word);
+    if (wl + tlen > sizeof(payload))
+        return -1;
+    memcpy(payload, word, wl);
+    memcpy(payload + wl, text, tlen);
+    return netstring_encode((const uint8_t *)payload, wl + tlen, (uint8_t *)reply, replysz);
+}
+
+int socketmap_handle(const srs *s, time_t now, const uint8_t *req, size_t n, char *reply,
+                     size_t replysz, struct lookup_note *note)
+{
+    lookup_note_init(note);
+    if (replysz < SOCKETMAP_REPLY_MAX)
+        return -1;
+    const char *r = (const char *)req;
+    const char *sp = memchr(r, ' ', n);
+    if (!sp) {
+        note->kind = LOOKUP_BADREQ;
+        note->why = "malformed request: no space between map name and key";
+        note->key = r;
+        note->key_len = n > 64 ? 64 : n;
+        static const char msg[] = "malformed request";
+        return frame(reply, replysz, "PERM ", msg, sizeof(msg) - 1);
+    }
+    size_t nlen = (size_t)(sp - r);
+    const char *key = sp + 1;
+    size_t klen = n - nlen - 1;
+    int dir;
+    if (nlen == 7 && memcmp(r, "forward", 7) == 0) {
+        dir = LOOKUP_FORWARD;
+    } else if (nlen == 7 && memcmp(r, "reverse", 7) == 0) {
+        dir = LOOKUP_REVERSE;
+    } else {
+        note->kind = LOOKUP_BADREQ;
+        note->why = "unknown map name";
+        note->key = r;
+        note->key_len = nlen > 64 ? 64 : nlen;
+        static const char msg[] = "unknown map";
+        return frame(reply, replysz, "PERM ", msg, sizeof(msg) - 1);
+    }
+    char out[SRS_ADDR_MAX];
+    switch (lookup_srs(s, dir, key, klen, now, out, sizeof(out), note)) {
+    case LOOKUP_FOUND: {
+        int m = frame(reply, replysz, "OK ", out, note->result_len);
+        if (m > 0) {
+            /* Point the note at the reply, which outlives out[]. */
+            note->result = reply + (size_t)m - 1 - note->result_len;
+        }
+        return m;
+    }
+    case LOOKUP_NOTFOUND:
+        return frame(reply, replysz, "NOTFOUND ", "", 0);
+    default: {
+        static const char msg[] = "internal error";
+        return frame(reply, replysz, "TEMP ", msg, sizeof(msg) - 1);
+    }
+    }
+}
