@@ -17,7 +17,14 @@ if [ ! -s "$secrets" ]; then
 	(umask 077 && head -c 24 /dev/urandom | base64 >"$secrets")
 	echo "run: new SRS secret in $secrets"
 fi
-chmod 600 "$secrets"
+# Readable by the daemon's group so that SIGHUP can reload it after the drop
+# to nobody (fwdauthd.conf(5): owner root or user, group-readable allowed).
+if [ "$(id -u)" = 0 ]; then
+	chgrp "$(id -gn nobody)" "$secrets"
+	chmod 640 "$secrets"
+else
+	chmod 600 "$secrets"
+fi
 
 port_in_use() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 free_port() {
