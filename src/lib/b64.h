@@ -1,0 +1,24 @@
+/*
+ * NAME
+ *   b64 - base64 (RFC 4648 section 4) for DKIM tags and key records
+ * SUMMARY
+ *   b64_encode writes padded base64. b64_decode skips white space (DKIM
+ *   values may be folded: RFC 6376 section 3.2 FWS), accepts missing
+ *   padding, and refuses any other character, misplaced padding, or
+ *   non-zero trailing bits.
+ * SYNOPSIS
+ *   int n = b64_encode(bin, binlen, out, outsz);   length, or -1 if too small
+ *   int m = b64_decode(txt, txtlen, bin, binsz);   length, or -1 if malformed/too small
+ */
+#ifndef FWDAUTH_B64_H
+#define FWDAUTH_B64_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define B64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+
+int b64_encode(const uint8_t *in, size_t n, char *out, size_t outsz);
+int b64_decode(const char *in, size_t n, uint8_t *out, size_t outsz);
+
+#endif

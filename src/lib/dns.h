@@ -1,0 +1,107 @@
+/*
+ * NAME
+ *   dns - the one resolver: libunbound, or answers from a zone file
+ * SUMMARY
+ *   Every DNS question fwdauth asks goes through here: TXT (DKIM keys,
+ *   SPF, DMARC), A, AAAA, MX and PTR. Answers come from libunbound (with
+ *   its cache, DNSSEC status kept) or, when a zone file is configured
+ *   (dns_zone_file / --dns-zone), from that file only: for tests and
+ *   offline use, the same parser for the CLI, the daemon and the tests.
+ * SYNOPSIS
+ *   struct dns_opts o = {.zone_file = NULL, .server = NULL, .timeout_ms = 5000};
+ *   struct dns *d = dns_new(&o, &err);
+ *   struct dns_answer a;
+ *   dns_query(d, "sel._domainkey.example.org", DNS_T_TXT, &a);
+ *   if (a.status == DNS_OK) for (i < a.n) use a.rr[i].data (TXT: strings joined)
+ *   dns_answer_free(&a); dns_free(d);
+ * DESCRIPTION
+ *   Zone files are RFC 1035 master-file lines "owner [TTL] [IN] TYPE RDATA"
+ *   with absolute owners (trailing dot optional), types A, AAAA, MX, PTR,
+ *   CNAME, TXT and SPF (type 99); TXT/SPF data is one or more quoted strings
+ *   with \" and \DDD escapes; "( ... )" may span lines; ";" starts a comment.
+ *   Extension: "owner TIMEOUT" makes every query for owner time out
+ *   (DNS_TEMPFAIL). A name absent from the file is DNS_NXDOMAIN; a name
+ *   present without the asked type is DNS_NODATA. CNAMEs are followed (at
+ *   most 8). Owner names match case-insensitively.
+ *   With libunbound: `server` forwards to that resolver (IP address),
+ *   otherwise /etc/resolv.conf; each query is bounded by timeout_ms.
+ * SECURITY
+ *   Every answer is bounded (DNS_MAX_RR records, DNS_MAX_RDATA octets each);
+ *   malformed answers are DNS_PERMFAIL with a reason, never a crash.
+ *   Thread-safe: one struct dns may serve every thread.
+ * DIAGNOSTICS
+ *   dns_new returns NULL with err set (zone file errors name FILE:LINE).
+ *   Query results carry a status and, when not DNS_OK, a static reason.
+ */
+#ifndef FWDAUTH_DNS_H
+#define FWDAUTH_DNS_H
+
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_MAX_RR 64
+#define DNS_MAX_RDATA 65535
+
+enum dns_type {
+    DNS_T_A = 1,
+    DNS_T_PTR = 12,
+    DNS_T_MX = 15,
+    DNS_T_TXT = 16,
+    DNS_T_AAAA = 28,
+    DNS_T_SPF = 99,
+    DNS_T_CNAME = 5
+};
+
+enum dns_status {
+    DNS_OK,       /* n >= 1 records */
+    DNS_NXDOMAIN, /* the name does not exist */
+    DNS_NODATA,   /* the name exists, no record of that type */
+    DNS_TEMPFAIL, /* timeout, SERVFAIL, network: try again later */
+    DNS_PERMFAIL  /* malformed answer or query */
+};
+
+struct dns_rr {
+    /* TXT/SPF: the character-strings joined, NUL-terminated (may hold NULs
+     *   inside: use len). A: 4 octets. AAAA: 16 octets.
+     * MX: preference in `pref`, exchange name in data (NUL-terminated, no
+     *   trailing dot). PTR/CNAME: the name (NUL-terminated, no trailing dot). */
+    uint8_t *data;
+    size_t len;
+    unsigned pref;
+};
+
+struct dns_answer {
+    int status;      /* enum dns_status */
+    int secure;      /* DNSSEC-validated (never for zone files) */
+    const char *why; /* static reason when status != DNS_OK */
+    size_t n;
+    struct dns_rr rr[DNS_MAX_RR];
+};
+
+struct dns_opts {
+    const char *zone_file; /* answer only from this file */
+    const char *server;    /* resolver address; NULL = /etc/resolv.conf */
+    unsigned timeout_ms;   /* per query; 0 = 5000 */
+};
+
+struct dns;
+
+struct dns *dns_new(const struct dns_opts *opts, fa_err *err);
+void dns_free(struct dns *d);
+
+/* Ask one question; always fills a (status, why, records). Returns a->status. */
+int dns_query(struct dns *d, const char *name, int type, struct dns_answer *a);
+void dns_answer_free(struct dns_answer *a);
+
+/* Zone-file parser, exposed for the fuzz target and tests: parse a buffer
+ * into a zone usable by dns_new via dns_new_from_zone. */
+struct dns_zone;
+struct dns_zone *dns_zone_parse(const char *name, const char *buf, size_t len, fa_err *err);
+void dns_zone_free(struct dns_zone *z);
+struct dns *dns_new_from_zone(struct dns_zone *z); /* takes ownership */
+
+const char *dns_status_name(int status);
+
+#endif
