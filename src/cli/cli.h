@@ -17,9 +17,19 @@
 enum { EXIT_POSITIVE = 0, EXIT_NEGATIVE = 1, EXIT_TROUBLE = 2 };
 
 int cmd_srs(int argc, char **argv);
+int cmd_dkim(int argc, char **argv);        /* cmd_dkim.c: sign|verify|keygen */
+int cmd_dkim_sign(int argc, char **argv);   /* cmd_dkim_sign.c (argv[0] = "sign") */
+int cmd_dkim_verify(int argc, char **argv); /* cmd_dkim_verify.c (argv[0] = "verify") */
+int cmd_dkim_keygen(int argc, char **argv); /* cmd_keygen.c (argv[0] = "keygen") */
+int cmd_check_dns(int argc, char **argv);   /* cmd_checkdns.c */
 
 /* Start from defaults, then read FILE when given; prints errors. 0 or -1. */
 int cli_load_config(struct fa_config *cfg, const char *file);
+
+/* The resolver the config (and --dns-zone / --dns-server, when not NULL)
+ * asks for; prints errors. NULL on error. */
+struct dns;
+struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const char *server);
 
 /* Print s as a JSON string (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t n);

@@ -1,5 +1,6 @@
 /* fwdauth - command-line front end: a table of subcommands over libfwdauth. */
 #include "cli.h"
+#include "dns.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,8 @@ struct command {
 
 static const struct command commands[] = {
     {"srs", cmd_srs, "rewrite (forward) or restore (reverse) envelope senders with SRS"},
+    {"dkim", cmd_dkim, "sign or verify messages, make keys (sign, verify, keygen)"},
+    {"check-dns", cmd_check_dns, "check a domain's published SPF, DMARC and DKIM records"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -35,6 +38,20 @@ int cli_load_config(struct fa_config *cfg, const char *file)
         return -1;
     }
     return 0;
+}
+
+struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const char *server)
+{
+    struct dns_opts o = {
+        .zone_file = zone ? zone : (cfg->dns_zone_file[0] ? cfg->dns_zone_file : NULL),
+        .server = server ? server : (cfg->dns_server[0] ? cfg->dns_server : NULL),
+        .timeout_ms = cfg->dns_timeout * 1000,
+    };
+    fa_err err;
+    struct dns *d = dns_new(&o, &err);
+    if (!d)
+        fprintf(stderr, "fwdauth: %s\n", err.msg);
+    return d;
 }
 
 void cli_json_string(FILE *f, const char *s, size_t n)

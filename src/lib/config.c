@@ -51,6 +51,9 @@ static const struct key_def keys[] = {
     {"request_timeout", T_UINT, OFF(request_timeout), "100", 1, 3600, NULL},
     {"idle_timeout", T_UINT, OFF(idle_timeout), "300", 1, 86400, NULL},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, log_levels},
+    {"dns_zone_file", T_STRING, OFF(dns_zone_file), "", 0, 0, NULL},
+    {"dns_server", T_STRING, OFF(dns_server), "", 0, 0, NULL},
+    {"dns_timeout", T_UINT, OFF(dns_timeout), "5", 1, 60, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

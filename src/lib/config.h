@@ -60,6 +60,11 @@ struct fa_config {
     unsigned request_timeout;  /* seconds to finish a request once started */
     unsigned idle_timeout;     /* seconds a connection may wait between requests */
     int log_level;             /* enum fa_log_level */
+
+    /* DNS (dns.h) */
+    char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
+    char *dns_server;     /* resolver address; empty = /etc/resolv.conf */
+    unsigned dns_timeout; /* seconds per query */
 };
 
 void config_init(struct fa_config *cfg);

@@ -1,0 +1,171 @@
+/* fwdauth dkim verify: check every DKIM signature of a message. */
+#include "cli.h"
+#include "dkim.h"
+#include "input.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void verify_usage(FILE *f)
+{
+    fprintf(f, "usage: fwdauth dkim verify [options] [FILE | < message]\n"
+               "\n"
+               "Checks every DKIM-Signature of the message and prints one line per\n"
+               "signature: RESULT d=DOMAIN s=SELECTOR a=ALGORITHM [(reason)], where RESULT\n"
+               "is pass, fail, neutral, policy, temperror or permerror (RFC 8601).\n"
+               "\n"
+               "  --dns-zone FILE    answer DNS from this zone file (offline, tests)\n"
+               "  --dns-server ADDR  ask this resolver (ADDR or ADDR@PORT)\n"
+               "  --now EPOCH        check t= and x= against this time\n"
+               "  --json             one JSON object for the message\n"
+               "  -c FILE            configuration file (dns_* settings)\n"
+               "\n"
+               "exit status: 0 at least one signature passes, 1 none passes or there is\n"
+               "no signature, 2 usage or I/O error\n");
+}
+
+struct verify_ctx {
+    struct dkim_verifier *v;
+    time_t now;
+    const char *name;
+};
+
+static int on_headers(void *ctx, struct msg_reader *r)
+{
+    struct verify_ctx *c = ctx;
+    fa_err err;
+    c->v = dkim_verifier_new(r->headers.h, r->headers.n, c->now, &err);
+    if (!c->v)
+        fprintf(stderr, "fwdauth dkim verify: %s: %s\n", c->name, err.msg);
+    return c->v ? 0 : -1;
+}
+
+static void on_body(void *ctx, const uint8_t *p, size_t n)
+{
+    struct verify_ctx *c = ctx;
+    dkim_verifier_body(c->v, p, n);
+}
+
+static void print_json(const char *name, const struct dkim_sig_result *r, size_t n, int pass)
+{
+    fputs("{\"file\":", stdout);
+    cli_json_string(stdout, name, strlen(name));
+    printf(",\"pass\":%s,\"signatures\":[", pass ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s{\"result\":\"%s\",\"domain\":", i ? "," : "", dkim_result_name(r[i].result));
+        cli_json_string(stdout, r[i].domain, strlen(r[i].domain));
+        fputs(",\"selector\":", stdout);
+        cli_json_string(stdout, r[i].selector, strlen(r[i].selector));
+        fputs(",\"identity\":", stdout);
+        cli_json_string(stdout, r[i].identity, strlen(r[i].identity));
+        printf(",\"algorithm\":\"%s\",\"key_bits\":%u,\"testing\":%s,\"reason\":",
+               r[i].alg < 0 ? "" : dkim_alg_name(r[i].alg), r[i].key_bits,
+               r[i].testing ? "true" : "false");
+        cli_json_string(stdout, r[i].reason, strlen(r[i].reason));
+        fputs("}", stdout);
+    }
+    fputs("]}\n", stdout);
+}
+
+int cmd_dkim_verify(int argc, char **argv)
+{
+    enum { OPT_ZONE = 256, OPT_SERVER, OPT_NOW, OPT_JSON };
+    static const struct option longopts[] = {
+        {"dns-zone", required_argument, NULL, OPT_ZONE},
+        {"dns-server", required_argument, NULL, OPT_SERVER},
+        {"now", required_argument, NULL, OPT_NOW},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *zone = NULL, *server = NULL, *file = NULL;
+    time_t now = time(NULL);
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_ZONE:
+            zone = optarg;
+            break;
+        case OPT_SERVER:
+            server = optarg;
+            break;
+        case OPT_NOW: {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || end == optarg || v < 0) {
+                fprintf(stderr, "fwdauth dkim verify: --now wants seconds since 1970\n");
+                return EXIT_TROUBLE;
+            }
+            now = (time_t)v;
+            break;
+        }
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'c':
+            file = optarg;
+            break;
+        case 'h':
+            verify_usage(stdout);
+            return EXIT_POSITIVE;
+        default:
+            verify_usage(stderr);
+            return EXIT_TROUBLE;
+        }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "fwdauth dkim verify: one message at a time\n");
+        return EXIT_TROUBLE;
+    }
+    const char *path = optind < argc ? argv[optind] : NULL;
+
+    struct fa_config cfg;
+    if (cli_load_config(&cfg, file) < 0)
+        return EXIT_TROUBLE;
+    struct dns *dns = cli_dns_open(&cfg, zone, server);
+    config_free(&cfg);
+    if (!dns)
+        return EXIT_TROUBLE;
+
+    struct cli_input in;
+    if (cli_input_open(&in, path, 0) < 0) {
+        dns_free(dns);
+        return EXIT_TROUBLE;
+    }
+    struct msg_reader r;
+    msg_reader_init(&r);
+    struct verify_ctx vc = {NULL, now, in.name};
+    int status = EXIT_TROUBLE;
+    if (cli_input_read(&in, &r, on_headers, on_body, &vc) == 0) {
+        struct dkim_sig_result res[DKIM_MAX_SIGS];
+        size_t n = dkim_verifier_finish(vc.v, dns, res, DKIM_MAX_SIGS);
+        int pass = 0;
+        for (size_t i = 0; i < n; i++)
+            pass |= res[i].result == DKIM_PASS;
+        if (json) {
+            print_json(in.name, res, n, pass);
+        } else if (n == 0) {
+            puts("none (no DKIM-Signature field)");
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                printf("%s d=%s s=%s a=%s", dkim_result_name(res[i].result), res[i].domain,
+                       res[i].selector, res[i].alg < 0 ? "?" : dkim_alg_name(res[i].alg));
+                if (res[i].reason[0])
+                    printf(" (%s)", res[i].reason);
+                if (res[i].testing)
+                    fputs(" [key in testing mode, t=y]", stdout);
+                putchar('\n');
+            }
+        }
+        status = pass ? EXIT_POSITIVE : EXIT_NEGATIVE;
+    }
+    dkim_verifier_free(vc.v);
+    msg_reader_free(&r);
+    cli_input_close(&in);
+    dns_free(dns);
+    return status;
+}

@@ -1,0 +1,263 @@
+/* canon - DKIM canonicalization, streaming; see canon.h. */
+#include "canon.h"
+
+#include <string.h>
+#include <strings.h>
+
+static void flush(struct canon_body *b)
+{
+    if (b->blen == 0)
+        return;
+    size_t n = b->blen;
+    if (b->limit != CANON_NO_LIMIT) {
+        uint64_t room = b->limit > b->sent ? b->limit - b->sent : 0;
+        if (n > room)
+            n = (size_t)room;
+    }
+    if (n)
+        b->sink(b->ctx, b->buf, n);
+    b->sent += n;
+    b->blen = 0;
+}
+
+static void put(struct canon_body *b, const uint8_t *p, size_t n)
+{
+    b->total += n;
+    while (n) {
+        if (b->blen == CANON_BUF)
+            flush(b);
+        size_t room = CANON_BUF - b->blen;
+        size_t take = n < room ? n : room;
+        memcpy(b->buf + b->blen, p, take);
+        b->blen += take;
+        p += take;
+        n -= take;
+    }
+}
+
+static void put_byte(struct canon_body *b, uint8_t c)
+{
+    if (b->blen == CANON_BUF)
+        flush(b);
+    b->buf[b->blen++] = c;
+    b->total++;
+}
+
+static const uint8_t crlf[2] = {'\r', '\n'};
+
+/* Emit the empty lines held back: a line with data follows them. */
+static void release_pending(struct canon_body *b)
+{
+    for (; b->pending; b->pending--)
+        put(b, crlf, 2);
+}
+
+/* Line content (no line ending) for simple. */
+static void simple_data(struct canon_body *b, const uint8_t *p, size_t n)
+{
+    if (!n)
+        return;
+    if (!b->line_has_data) {
+        release_pending(b);
+        b->line_has_data = 1;
+    }
+    put(b, p, n);
+}
+
+/* Line content for relaxed: white-space runs become one SP, and white
+ * space at the end of a line is dropped (held in b->wsp until data follows). */
+static void relaxed_data(struct canon_body *b, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == ' ' || c == '\t') {
+            b->wsp = 1;
+            continue;
+        }
+        if (!b->line_has_data) {
+            release_pending(b);
+            b->line_has_data = 1;
+        }
+        if (b->wsp) {
+            put_byte(b, ' ');
+            b->wsp = 0;
+        }
+        /* Copy the run of ordinary octets at once. */
+        size_t j = i + 1;
+        while (j < n && p[j] != ' ' && p[j] != '\t')
+            j++;
+        put(b, p + i, j - i);
+        i = j - 1;
+    }
+}
+
+static void data(struct canon_body *b, const uint8_t *p, size_t n)
+{
+    if (b->alg == CANON_SIMPLE)
+        simple_data(b, p, n);
+    else
+        relaxed_data(b, p, n);
+}
+
+static void end_line(struct canon_body *b)
+{
+    if (b->line_has_data)
+        put(b, crlf, 2);
+    else
+        b->pending++;
+    b->line_has_data = 0;
+    b->wsp = 0;
+}
+
+void canon_body_init(struct canon_body *b, int alg, uint64_t limit, canon_sink sink, void *ctx)
+{
+    memset(b, 0, offsetof(struct canon_body, buf));
+    b->alg = alg;
+    b->limit = limit;
+    b->sink = sink;
+    b->ctx = ctx;
+}
+
+void canon_body_update(struct canon_body *b, const uint8_t *p, size_t n)
+{
+    if (n)
+        b->any_line = 1;
+    size_t i = 0;
+    if (b->cr) {
+        b->cr = 0;
+        if (n && p[0] == '\n') {
+            end_line(b);
+            i = 1;
+        } else {
+            static const uint8_t cr = '\r';
+            data(b, &cr, 1); /* a bare CR is data */
+        }
+    }
+    while (i < n) {
+        const uint8_t *nl = memchr(p + i, '\n', n - i);
+        if (!nl) {
+            size_t len = n - i;
+            if (p[n - 1] == '\r') {
+                b->cr = 1; /* maybe CRLF split across chunks */
+                len--;
+            }
+            data(b, p + i, len);
+            break;
+        }
+        size_t len = (size_t)(nl - (p + i));
+        if (len && nl[-1] == '\r')
+            len--;
+        data(b, p + i, len);
+        end_line(b);
+        i = (size_t)(nl - p) + 1;
+    }
+}
+
+void canon_body_final(struct canon_body *b)
+{
+    if (b->cr) {
+        static const uint8_t cr = '\r';
+        b->cr = 0;
+        data(b, &cr, 1);
+    }
+    if (b->line_has_data)
+        end_line(b); /* a last line without line ending */
+    /* Trailing empty lines are dropped (b->pending). An empty simple body
+     * is a single CRLF; an empty relaxed body stays empty. */
+    if (b->alg == CANON_SIMPLE && b->total == 0)
+        put(b, crlf, 2);
+    flush(b);
+}
+
+uint64_t canon_body_length(const struct canon_body *b)
+{
+    return b->total;
+}
+
+/* Header canonicalization writes through a small buffer to the sink. */
+struct hbuf {
+    canon_sink sink;
+    void *ctx;
+    size_t n;
+    uint8_t b[1024];
+};
+
+static void hput(struct hbuf *h, uint8_t c)
+{
+    if (h->n == sizeof(h->b)) {
+        h->sink(h->ctx, h->b, h->n);
+        h->n = 0;
+    }
+    h->b[h->n++] = c;
+}
+
+static void hflush(struct hbuf *h)
+{
+    if (h->n)
+        h->sink(h->ctx, h->b, h->n);
+    h->n = 0;
+}
+
+void canon_header(int alg, const struct msg_header *h, int with_crlf, size_t blank_off,
+                  size_t blank_end, canon_sink sink, void *ctx)
+{
+    struct hbuf o = {sink, ctx, 0, {0}};
+    const uint8_t *r = (const uint8_t *)h->raw;
+    size_t end = h->value_end; /* the final line ending is added below as CRLF */
+    if (alg == CANON_SIMPLE) {
+        for (size_t i = 0; i < end; i++) {
+            if (i == blank_off && blank_end > blank_off) {
+                i = blank_end - 1;
+                continue;
+            }
+            /* Folding line endings inside the field become CRLF. */
+            if (r[i] == '\n' && (i == 0 || r[i - 1] != '\r'))
+                hput(&o, '\r');
+            hput(&o, r[i]);
+        }
+    } else {
+        for (size_t i = 0; i < h->name_len; i++) {
+            uint8_t c = r[i];
+            hput(&o, (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c);
+        }
+        hput(&o, ':');
+        int wsp = 0, started = 0;
+        for (size_t i = h->value_off; i < end; i++) {
+            if (i == blank_off && blank_end > blank_off) {
+                i = blank_end - 1;
+                continue;
+            }
+            uint8_t c = r[i];
+            if (c == '\n' || (c == '\r' && i + 1 < end && r[i + 1] == '\n'))
+                continue; /* unfold; a bare CR stays data */
+            if (c == ' ' || c == '\t') {
+                wsp = 1;
+                continue;
+            }
+            if (wsp && started)
+                hput(&o, ' ');
+            wsp = 0;
+            started = 1;
+            hput(&o, c);
+        }
+    }
+    if (with_crlf) {
+        hput(&o, '\r');
+        hput(&o, '\n');
+    }
+    hflush(&o);
+}
+
+const char *canon_name(int alg)
+{
+    return alg == CANON_SIMPLE ? "simple" : "relaxed";
+}
+
+int canon_parse(const char *s, size_t n)
+{
+    if (n == 6 && strncasecmp(s, "simple", 6) == 0)
+        return CANON_SIMPLE;
+    if (n == 7 && strncasecmp(s, "relaxed", 7) == 0)
+        return CANON_RELAXED;
+    return -1;
+}
