@@ -31,6 +31,7 @@ static void sign_usage(FILE *f)
                "  --timestamp T      t= value (seconds since 1970; default now)\n"
                "  --expire SECONDS   add x= that many seconds after t=\n"
                "  --body-length      add l= (lets anyone append to the body: not advised)\n"
+               "  --query-tag        add q=dns/txt (the default method; for old verifiers)\n"
                "  --out-dir DIR      write each signed FILE to DIR/<name of FILE>\n"
                "  -c FILE            configuration file\n"
                "\n"
@@ -138,7 +139,7 @@ static int parse_time(const char *v, long long *out)
 
 int cmd_dkim_sign(int argc, char **argv)
 {
-    enum { OPT_CANON = 256, OPT_TS, OPT_EXPIRE, OPT_BODYLEN, OPT_OUTDIR };
+    enum { OPT_CANON = 256, OPT_TS, OPT_EXPIRE, OPT_BODYLEN, OPT_OUTDIR, OPT_QTAG };
     static const struct option longopts[] = {
         {"domain", required_argument, NULL, 'd'},
         {"selector", required_argument, NULL, 's'},
@@ -151,6 +152,7 @@ int cmd_dkim_sign(int argc, char **argv)
         {"timestamp", required_argument, NULL, OPT_TS},
         {"expire", required_argument, NULL, OPT_EXPIRE},
         {"body-length", no_argument, NULL, OPT_BODYLEN},
+        {"query-tag", no_argument, NULL, OPT_QTAG},
         {"out-dir", required_argument, NULL, OPT_OUTDIR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -158,7 +160,7 @@ int cmd_dkim_sign(int argc, char **argv)
     const char *domains[DKIM_MAX_SIGS], *selectors[DKIM_MAX_SIGS], *keyfiles[DKIM_MAX_SIGS];
     int algs[DKIM_MAX_SIGS];
     size_t nd = 0, ns = 0, nk = 0, na = 0;
-    int hcanon = CANON_RELAXED, bcanon = CANON_RELAXED, body_length = 0, c;
+    int hcanon = CANON_RELAXED, bcanon = CANON_RELAXED, body_length = 0, query_tag = 0, c;
     const char *headers = NULL, *identity = NULL, *out_dir = NULL;
     long long ts = 0, expire = 0;
 
@@ -216,6 +218,9 @@ int cmd_dkim_sign(int argc, char **argv)
         case OPT_BODYLEN:
             body_length = 1;
             break;
+        case OPT_QTAG:
+            query_tag = 1;
+            break;
         case OPT_OUTDIR:
             out_dir = optarg;
             break;
@@ -264,6 +269,7 @@ int cmd_dkim_sign(int argc, char **argv)
             .timestamp = (time_t)ts,
             .expire = expire ? (time_t)((ts ? ts : (long long)time(NULL)) + expire) : 0,
             .body_length = body_length,
+            .query_tag = query_tag,
         };
     }
     if (nfiles == 0)

@@ -52,6 +52,7 @@ struct fa_config {
     char *socketmap_listen;
     char *tcp_forward_listen;
     char *tcp_reverse_listen;
+    char *milter_listen; /* Postfix milter protocol 6 (smtpd_milters) */
 
     /* fwdauthd process */
     char *user;                /* drop to this user after binding */
@@ -60,6 +61,10 @@ struct fa_config {
     unsigned request_timeout;  /* seconds to finish a request once started */
     unsigned idle_timeout;     /* seconds a connection may wait between requests */
     int log_level;             /* enum fa_log_level */
+
+    /* Milter: authentication results and signing */
+    char *authserv_id;       /* our name in Authentication-Results; empty = host name */
+    unsigned milter_timeout; /* seconds to wait for the MTA's next packet */
 
     /* DNS (dns.h) */
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */

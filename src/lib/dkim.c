@@ -435,6 +435,10 @@ static int sign_one(struct dkim_signer *s, const struct sign_item *it, const str
     snprintf(c, sizeof(c), "%s/%s", canon_name(sp->hcanon), canon_name(sp->bcanon));
     fold_tag(f, "c", c, 0);
     fold_tag(f, "d", sp->domain, 0);
+    if (sp->identity)
+        fold_tag(f, "i", sp->identity, 0);
+    if (sp->query_tag)
+        fold_tag(f, "q", "dns/txt", 0);
     fold_tag(f, "s", sp->selector, 0);
     time_t t = sp->timestamp == 0 ? time(NULL) : sp->timestamp;
     if (sp->timestamp != -1) {
@@ -445,8 +449,6 @@ static int sign_one(struct dkim_signer *s, const struct sign_item *it, const str
         snprintf(num, sizeof(num), "%lld", (long long)sp->expire);
         fold_tag(f, "x", num, 0);
     }
-    if (sp->identity)
-        fold_tag(f, "i", sp->identity, 0);
     if (sp->body_length) {
         snprintf(num, sizeof(num), "%llu", (unsigned long long)canon_body_length(&bh->cb));
         fold_tag(f, "l", num, 0);

@@ -26,6 +26,8 @@
  *   are streamed raw (LF or CRLF). The default signed-header list covers
  *   the fields that matter to readers and oversigns them (each present
  *   field is listed once more than it occurs, so none can be added).
+ *   Tags are written in the order v a c d i q s t x l h bh b, as in RFC 8463
+ *   Appendix A, so its example can be reproduced byte for byte.
  *   At most DKIM_MAX_SIGS signatures are checked per message.
  * SECURITY
  *   Every signature field is bounded; malformed ones are permerror, never
@@ -71,6 +73,7 @@ struct dkim_sign_spec {
     time_t timestamp;     /* t=; 0 = now, -1 = omit */
     time_t expire;        /* x=; 0 = omit */
     int body_length;      /* add l= (not advised: content can be appended) */
+    int query_tag;        /* add q=dns/txt (the default; some old verifiers want it) */
 };
 
 struct dkim_signer;
