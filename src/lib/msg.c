@@ -156,14 +156,14 @@ static int try_complete(struct msg_reader *r, int at_eof, size_t *end, fa_err *e
         return 0;
     r->headers = hs;
     r->state = MSG_BODY;
-    const char *nl = memchr(r->head, '\n', r->head_len);
+    const char *nl = r->head_len ? memchr(r->head, '\n', r->head_len) : NULL;
     r->crlf = nl && nl > r->head && nl[-1] == '\r';
     return 1;
 }
 
 size_t msg_reader_feed(struct msg_reader *r, const uint8_t *p, size_t n, fa_err *err)
 {
-    if (r->state == MSG_BODY)
+    if (r->state == MSG_BODY || n == 0)
         return 0;
     /* Append, bounded, then look for the end of the section. Only the
      * header section is kept; body bytes are handed back to the caller. */

@@ -1,0 +1,62 @@
+/*
+ * NAME
+ *   keytable - which key signs which sender: OpenDKIM KeyTable/SigningTable
+ * SUMMARY
+ *   Reads OpenDKIM's two tables so its users can switch without rewriting
+ *   them. KeyTable lines are "NAME DOMAIN:SELECTOR:KEYFILE" ("%" as DOMAIN
+ *   is the sender's domain). SigningTable lines are "PATTERN NAME [SIGNER]"
+ *   (SIGNER becomes i=, "%" replaced by the sender's domain). A SigningTable
+ *   given as "refile:PATH" holds wildcard patterns ("*" matches any run of
+ *   characters) tried in file order; a plain path (or "file:PATH") is looked
+ *   up as OpenDKIM does: user@host, host, user@.parent for each parent
+ *   domain, .parent, user@*, then *. The first match wins.
+ * SYNOPSIS
+ *   struct keytable *kt = keytable_load("/etc/fwdauth/KeyTable",
+ *                                       "refile:/etc/fwdauth/SigningTable", uid, &err);
+ *   struct keytable_match m;
+ *   if (keytable_find(kt, "alice", "example.org", &m)) sign with m.domain, m.selector, m.key
+ *   keytable_free(kt);
+ * DESCRIPTION
+ *   Every key is loaded (and checked) when the tables are loaded, once per
+ *   file, so a bad key is a load error, not a failure at the first message.
+ *   "#" starts a comment; blank lines are ignored. Keys inline in the
+ *   KeyTable (OpenDKIM allows PEM there) are not supported: use a file.
+ * SECURITY
+ *   Key files go through secfile_read (no world-readable keys).
+ * DIAGNOSTICS
+ *   keytable_load fails with FILE:LINE for malformed lines, unknown key
+ *   names in the SigningTable, and unreadable or unsafe keys.
+ */
+#ifndef FWDAUTH_KEYTABLE_H
+#define FWDAUTH_KEYTABLE_H
+
+#include "err.h"
+#include "keys.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct keytable;
+
+struct keytable_match {
+    char domain[256];   /* d=, "%" resolved */
+    char selector[128]; /* s= */
+    char identity[320]; /* i=, or "" */
+    const struct fa_key *key;
+};
+
+struct keytable *keytable_load(const char *key_table, const char *signing_table, uid_t key_owner,
+                               fa_err *err);
+void keytable_free(struct keytable *kt);
+
+/* Find the signing key for sender local@domain; 1 found, 0 not. */
+int keytable_find(const struct keytable *kt, const char *local, const char *domain,
+                  struct keytable_match *m);
+
+/* Parse tables from memory (for tests and fuzzing); keys are loaded from
+ * the paths named in the key table as usual. */
+struct keytable *keytable_parse(const char *kt_name, const char *kt_text, size_t kt_len,
+                                const char *st_name, const char *st_text, size_t st_len,
+                                int st_is_regex, uid_t key_owner, fa_err *err);
+
+#endif
