@@ -17,7 +17,7 @@
 /* Longest logical line (after joining continuation lines). */
 #define CONFIG_MAX_LINE 65536
 
-enum key_type { T_STRING, T_LIST, T_UINT, T_ENUM, T_CHAR };
+enum key_type { T_STRING, T_LIST, T_UINT, T_ENUM, T_CHAR, T_BOOL };
 
 struct key_def {
     const char *name;
@@ -31,6 +31,7 @@ struct key_def {
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
+static const char *const booleans[] = {"no", "yes", NULL};
 
 #define OFF(f) offsetof(struct fa_config, f)
 static const struct key_def keys[] = {
@@ -48,6 +49,13 @@ static const struct key_def keys[] = {
     {"milter_listen", T_STRING, OFF(milter_listen), "", 0, 0, NULL},
     {"authserv_id", T_STRING, OFF(authserv_id), "", 0, 0, NULL},
     {"milter_timeout", T_UINT, OFF(milter_timeout), "300", 1, 3600, NULL},
+    {"dkim_key_table", T_STRING, OFF(dkim_key_table), "", 0, 0, NULL},
+    {"dkim_signing_table", T_STRING, OFF(dkim_signing_table), "", 0, 0, NULL},
+    {"internal_hosts", T_LIST, OFF(internal_hosts), "127.0.0.0/8, ::1", 0, 0, NULL},
+    {"originating_daemon_names", T_LIST, OFF(originating_daemon_names), "ORIGINATING", 0, 0, NULL},
+    {"forward_recipients", T_LIST, OFF(forward_recipients), "", 0, 0, NULL},
+    {"forward_signing_key", T_STRING, OFF(forward_signing_key), "", 0, 0, NULL},
+    {"srs_forwarded_mail", T_BOOL, OFF(srs_forwarded_mail), "yes", 0, 0, booleans},
     {"user", T_STRING, OFF(user), "nobody", 0, 0, NULL},
     {"chroot", T_STRING, OFF(chroot), "", 0, 0, NULL},
     {"connection_limit", T_UINT, OFF(connection_limit), "500", 1, 10000, NULL},
@@ -166,10 +174,11 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
         return 0;
     }
     case T_ENUM:
+    case T_BOOL:
     case T_CHAR:
         for (int i = 0; k->choices[i]; i++) {
             if (strcasecmp(k->choices[i], value) == 0) {
-                if (k->type == T_ENUM)
+                if (k->type == T_ENUM || k->type == T_BOOL)
                     *(int *)field = i;
                 else
                     *(char *)field = k->choices[i][0];

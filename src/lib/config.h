@@ -63,8 +63,15 @@ struct fa_config {
     int log_level;             /* enum fa_log_level */
 
     /* Milter: authentication results and signing */
-    char *authserv_id;       /* our name in Authentication-Results; empty = host name */
-    unsigned milter_timeout; /* seconds to wait for the MTA's next packet */
+    char *authserv_id;             /* our name in Authentication-Results; empty = host name */
+    unsigned milter_timeout;       /* seconds to wait for the MTA's next packet */
+    char *dkim_key_table;          /* OpenDKIM KeyTable: NAME DOMAIN:SELECTOR:KEYFILE */
+    char *dkim_signing_table;      /* OpenDKIM SigningTable (refile:PATH for wildcards) */
+    struct fa_list internal_hosts; /* clients whose mail is ours (CIDR or address) */
+    struct fa_list originating_daemon_names; /* {daemon_name} values of submission services */
+    struct fa_list forward_recipients;       /* recipients whose mail we forward: addr, @domain */
+    char *forward_signing_key;               /* KeyTable name for our signature on forwarded mail */
+    int srs_forwarded_mail;                  /* milter: SRS the envelope sender of forwarded mail */
 
     /* DNS (dns.h) */
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
