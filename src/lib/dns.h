@@ -20,11 +20,29 @@
  *   CNAME, TXT and SPF (type 99); TXT/SPF data is one or more quoted strings
  *   with \" and \DDD escapes; "( ... )" may span lines; ";" starts a comment.
  *   Extension: "owner TIMEOUT" makes every query for owner time out
- *   (DNS_TEMPFAIL). A name absent from the file is DNS_NXDOMAIN; a name
- *   present without the asked type is DNS_NODATA. CNAMEs are followed (at
- *   most 8). Owner names match case-insensitively.
- *   With libunbound: `server` forwards to that resolver (IP address),
- *   otherwise /etc/resolv.conf; each query is bounded by timeout_ms.
+ *   (DNS_TEMPFAIL, at once, no waiting) unless owner has records of the
+ *   asked type: as the SPF suite's zonedata means it (its "spftimeout"
+ *   owner has TXT and TIMEOUT: TXT answers, SPF times out). A name absent
+ *   from the file is DNS_NXDOMAIN (also for names that real DNS would have
+ *   as empty non-terminals); a name present without the asked type is
+ *   DNS_NODATA. CNAMEs are followed (at most 8; longer chains and loops
+ *   are DNS_TEMPFAIL, as a resolver's SERVFAIL); a CNAME must be alone at
+ *   its name. Owner names match case-insensitively. Answers come in file
+ *   order. Names without a trailing dot are absolute, unless a $ORIGIN line
+ *   came before: then they are relative to it (RFC 1035); "@" is $ORIGIN.
+ *   $TTL is accepted and ignored, as are TTLs, class IN, and NS and SOA
+ *   records (their owner exists; their data is not served). TXT/SPF data
+ *   may also be one unquoted word; a quoted string over 255 octets, an
+ *   error in real DNS, is accepted. Escapes (\X, \DDD) work in names too,
+ *   except an escaped ".". Lines over 65535 octets are refused.
+ *   With libunbound: `server` forwards to that resolver ("ADDR" or
+ *   "ADDR@PORT", several separated by commas or spaces), otherwise
+ *   /etc/resolv.conf; each query is bounded by timeout_ms (then
+ *   DNS_TEMPFAIL "timeout"). libunbound caches answers; this module does
+ *   not add a cache of its own.
+ *   Names in answers (MX, PTR, CNAME) are text without the trailing dot
+ *   ("" for the root, e.g. a null MX); octets that are not graphic ASCII,
+ *   and "." or "\" inside a label, come as \DDD.
  * SECURITY
  *   Every answer is bounded (DNS_MAX_RR records, DNS_MAX_RDATA octets each);
  *   malformed answers are DNS_PERMFAIL with a reason, never a crash.
@@ -84,6 +102,10 @@ struct dns_opts {
     const char *zone_file; /* answer only from this file */
     const char *server;    /* resolver address; NULL = /etc/resolv.conf */
     unsigned timeout_ms;   /* per query; 0 = 5000 */
+    /* Added after the first API draft (additive): a DNSSEC trust anchor
+     * file (DS/DNSKEY lines, as unbound's trust-anchor-file); NULL = none,
+     * and then dns_answer.secure is always 0. */
+    const char *trust_anchor_file;
 };
 
 struct dns;

@@ -1,0 +1,432 @@
+/* Unit tests for dns: the zone-file parser and lookups (libunbound: tests/integration/test_dns.py).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "dns.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct dns *zone(const char *text)
+{
+    fa_err err = {{0}};
+    struct dns_zone *z = dns_zone_parse("t.zone", text, strlen(text), &err);
+    if (!z)
+        fail_msg("zone did not parse: %s", err.msg);
+    struct dns *d = dns_new_from_zone(z);
+    assert_non_null(d);
+    return d;
+}
+
+/* Parse text expecting an error; returns the message. */
+static const char *zone_error(const char *text, fa_err *err)
+{
+    struct dns_zone *z = dns_zone_parse("t.zone", text, strlen(text), err);
+    if (z) {
+        dns_zone_free(z);
+        fail_msg("zone parsed but should not: %s", text);
+    }
+    return err->msg;
+}
+
+static void expect_error(const char *text, const char *where, const char *what)
+{
+    fa_err err = {{0}};
+    const char *msg = zone_error(text, &err);
+    if (strncmp(msg, where, strlen(where)) != 0 || !strstr(msg, what))
+        fail_msg("error \"%s\", expected \"%s ... %s\"", msg, where, what);
+}
+
+static int q(struct dns *d, const char *name, int type, struct dns_answer *a)
+{
+    return dns_query(d, name, type, a);
+}
+
+static void expect_txt(struct dns *d, const char *name, const char *want, size_t len)
+{
+    struct dns_answer a;
+    assert_int_equal(q(d, name, DNS_T_TXT, &a), DNS_OK);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.rr[0].len, len);
+    assert_memory_equal(a.rr[0].data, want, len);
+    assert_int_equal(a.rr[0].data[len], 0);
+    dns_answer_free(&a);
+}
+
+static void test_every_type(void **state)
+{
+    (void)state;
+    struct dns *d = zone("example.org. 300 IN A 192.0.2.1\n"
+                         "example.org. 300 IN A 192.0.2.2\n"
+                         "example.org. AAAA 2001:db8::1\n"
+                         "example.org. IN 60 MX 10 mx1.example.org.\n"
+                         "example.org. MX 5 mx2.example.org\n"
+                         "example.org. TXT \"v=spf1 -all\"\n"
+                         "example.org. SPF \"v=spf1 ?all\"\n"
+                         "1.2.0.192.in-addr.arpa. PTR example.org.\n"
+                         "www.example.org. CNAME example.org.\n"
+                         "nullmx.example.org. MX 0 .\n");
+    struct dns_answer a;
+    assert_int_equal(q(d, "example.org", DNS_T_A, &a), DNS_OK);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.secure, 0);
+    assert_int_equal(a.rr[0].len, 4);
+    assert_memory_equal(a.rr[0].data, "\xc0\x00\x02\x01", 4);
+    assert_memory_equal(a.rr[1].data, "\xc0\x00\x02\x02", 4); /* file order */
+    dns_answer_free(&a);
+
+    assert_int_equal(q(d, "example.org", DNS_T_AAAA, &a), DNS_OK);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.rr[0].len, 16);
+    assert_memory_equal(a.rr[0].data, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 16);
+    dns_answer_free(&a);
+
+    assert_int_equal(q(d, "example.org", DNS_T_MX, &a), DNS_OK);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.rr[0].pref, 10);
+    assert_string_equal((char *)a.rr[0].data, "mx1.example.org");
+    assert_int_equal(a.rr[1].pref, 5);
+    assert_string_equal((char *)a.rr[1].data, "mx2.example.org");
+    dns_answer_free(&a);
+
+    assert_int_equal(q(d, "nullmx.example.org", DNS_T_MX, &a), DNS_OK);
+    assert_int_equal(a.rr[0].pref, 0);
+    assert_string_equal((char *)a.rr[0].data, "");
+    dns_answer_free(&a);
+
+    expect_txt(d, "example.org", "v=spf1 -all", 11);
+    assert_int_equal(q(d, "example.org", DNS_T_SPF, &a), DNS_OK);
+    assert_string_equal((char *)a.rr[0].data, "v=spf1 ?all");
+    dns_answer_free(&a);
+
+    assert_int_equal(q(d, "1.2.0.192.in-addr.arpa", DNS_T_PTR, &a), DNS_OK);
+    assert_string_equal((char *)a.rr[0].data, "example.org");
+    dns_answer_free(&a);
+
+    assert_int_equal(q(d, "www.example.org", DNS_T_CNAME, &a), DNS_OK);
+    assert_int_equal(a.n, 1);
+    assert_string_equal((char *)a.rr[0].data, "example.org");
+    dns_answer_free(&a);
+
+    assert_int_equal(q(d, "www.example.org", DNS_T_A, &a), DNS_OK); /* followed */
+    assert_int_equal(a.n, 2);
+    dns_answer_free(&a);
+    dns_free(d);
+}
+
+static void test_txt_strings_and_escapes(void **state)
+{
+    (void)state;
+    struct dns *d = zone("multi.example. TXT \"v=DKIM1; k=rsa; \" \"p=MIIB\" \"AQAB\"\n"
+                         "esc.example. TXT \"say \\\"hi\\\" \\\\ back\"\n"
+                         "ddd.example. TXT \"A\\066C\\000D\\255\"\n"
+                         "word.example. TXT v=spf1\n"
+                         "wordesc.example. TXT a\\032b\n"
+                         "semi.example. TXT \"a;b\" ; a real comment\n"
+                         "empty.example. TXT \"\"\n");
+    expect_txt(d, "multi.example", "v=DKIM1; k=rsa; p=MIIBAQAB", 26);
+    expect_txt(d, "esc.example", "say \"hi\" \\ back", 15);
+    expect_txt(d, "ddd.example", "ABC\0D\xff", 6);
+    expect_txt(d, "word.example", "v=spf1", 6);
+    expect_txt(d, "wordesc.example", "a b", 3);
+    expect_txt(d, "semi.example", "a;b", 3);
+    expect_txt(d, "empty.example", "", 0);
+    dns_free(d);
+}
+
+static void test_long_string_accepted(void **state)
+{
+    (void)state;
+    /* Over 255 octets in one quoted string: not valid DNS, accepted here. */
+    char text[700];
+    char want[400];
+    memset(want, 'k', 300);
+    want[300] = 0;
+    snprintf(text, sizeof(text), "long.example. TXT \"%s\"\n", want);
+    struct dns *d = zone(text);
+    expect_txt(d, "long.example", want, 300);
+    dns_free(d);
+}
+
+static void test_parens_comments_continuation(void **state)
+{
+    (void)state;
+    struct dns *d = zone("; a zone\n"
+                         "$TTL 3600\n"
+                         "\n"
+                         "sel._domainkey.example.org. 300 IN TXT ( \"v=DKIM1; \" ; first\n"
+                         "        \"k=ed25519; \"   ; second\n"
+                         "        \"p=abc\" )\n"
+                         "   IN A 192.0.2.9 ; same owner\n"
+                         "\tMX ( 10\n"
+                         "    mx.example.org. )\n"
+                         "other.example.org. A 192.0.2.10\r\n"
+                         "  TXT \"crlf\"\r\n");
+    expect_txt(d, "sel._domainkey.example.org", "v=DKIM1; k=ed25519; p=abc", 25);
+    struct dns_answer a;
+    assert_int_equal(q(d, "sel._domainkey.example.org", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "sel._domainkey.example.org", DNS_T_MX, &a), DNS_OK);
+    assert_int_equal(a.rr[0].pref, 10);
+    dns_answer_free(&a);
+    expect_txt(d, "other.example.org", "crlf", 4);
+    dns_free(d);
+}
+
+static void test_origin(void **state)
+{
+    (void)state;
+    struct dns *d = zone("plain.example. A 192.0.2.1\n" /* no $ORIGIN yet: absolute */
+                         "$ORIGIN Example.COM.\n"
+                         "@ MX 10 mail\n"
+                         "mail A 192.0.2.2\n"
+                         "abs.example.net. A 192.0.2.3\n");
+    struct dns_answer a;
+    assert_int_equal(q(d, "plain.example", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "example.com", DNS_T_MX, &a), DNS_OK);
+    assert_string_equal((char *)a.rr[0].data, "mail.example.com");
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "mail.example.com", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "abs.example.net", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    dns_free(d);
+}
+
+static void test_timeout(void **state)
+{
+    (void)state;
+    /* The SPF suite's own cases: TIMEOUT alone, and beside records. */
+    struct dns *d = zone("alltimeout.example.net TIMEOUT\n"
+                         "spftimeout.example.net TXT \"v=spf1 -all\"\n"
+                         "spftimeout.example.net TIMEOUT\n");
+    struct dns_answer a;
+    assert_int_equal(q(d, "alltimeout.example.net", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    assert_non_null(a.why);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(q(d, "ALLTIMEOUT.example.net.", DNS_T_A, &a), DNS_TEMPFAIL);
+    expect_txt(d, "spftimeout.example.net", "v=spf1 -all", 11);
+    assert_int_equal(q(d, "spftimeout.example.net", DNS_T_SPF, &a), DNS_TEMPFAIL);
+    assert_int_equal(q(d, "x.alltimeout.example.net", DNS_T_A, &a), DNS_NXDOMAIN);
+    dns_free(d);
+}
+
+static void test_nxdomain_nodata(void **state)
+{
+    (void)state;
+    struct dns *d = zone("a.example. A 192.0.2.1\n"
+                         "ns.example. NS ns1.example.\n"
+                         "example. SOA ns1.example. admin.example. ( 1 2 3 4 5 )\n");
+    struct dns_answer a;
+    assert_int_equal(q(d, "a.example", DNS_T_TXT, &a), DNS_NODATA);
+    assert_non_null(a.why);
+    assert_int_equal(q(d, "b.example", DNS_T_A, &a), DNS_NXDOMAIN);
+    assert_int_equal(q(d, "ns.example", DNS_T_A, &a), DNS_NODATA);
+    assert_int_equal(q(d, "example", DNS_T_TXT, &a), DNS_NODATA);
+    assert_int_equal(q(d, "example.a", DNS_T_A, &a), DNS_NXDOMAIN);
+    assert_int_equal(dns_query(d, "a..example", DNS_T_A, &a), DNS_PERMFAIL);
+    assert_int_equal(dns_query(d, "", DNS_T_A, &a), DNS_PERMFAIL);
+    assert_int_equal(dns_query(d, "a.example", 2 /* NS */, &a), DNS_PERMFAIL);
+    char label[80];
+    memset(label, 'a', 64);
+    strcpy(label + 64, ".example");
+    assert_int_equal(dns_query(d, label, DNS_T_A, &a), DNS_PERMFAIL);
+    dns_free(d);
+}
+
+static void test_cname_chains(void **state)
+{
+    (void)state;
+    struct dns *d = zone("c1.example. CNAME c2.example.\n"
+                         "c2.example. CNAME C3.Example.\n"
+                         "c3.example. TXT \"end\"\n"
+                         "dangling.example. CNAME nowhere.example.\n"
+                         "loop.example. CNAME LOOP.example.\n"
+                         "l1.example. CNAME l2.example.\n"
+                         "l2.example. CNAME l1.example.\n"
+                         "n0.example. CNAME n1.example.\n"
+                         "n1.example. CNAME n2.example.\n"
+                         "n2.example. CNAME n3.example.\n"
+                         "n3.example. CNAME n4.example.\n"
+                         "n4.example. CNAME n5.example.\n"
+                         "n5.example. CNAME n6.example.\n"
+                         "n6.example. CNAME n7.example.\n"
+                         "n7.example. CNAME n8.example.\n"
+                         "n8.example. CNAME n9.example.\n"
+                         "n9.example. A 192.0.2.1\n");
+    struct dns_answer a;
+    expect_txt(d, "c1.example", "end", 3);
+    assert_int_equal(q(d, "c1.example", DNS_T_A, &a), DNS_NODATA);
+    assert_int_equal(q(d, "dangling.example", DNS_T_A, &a), DNS_NXDOMAIN);
+    assert_int_equal(q(d, "loop.example", DNS_T_A, &a), DNS_TEMPFAIL);
+    assert_int_equal(q(d, "l1.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    assert_int_equal(q(d, "n1.example", DNS_T_A, &a), DNS_OK); /* 8 CNAMEs */
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "n0.example", DNS_T_A, &a), DNS_TEMPFAIL); /* 9 */
+    dns_free(d);
+}
+
+static void test_case_and_dots(void **state)
+{
+    (void)state;
+    struct dns *d = zone("MiXeD.Example.ORG A 192.0.2.1\n"
+                         "trailing.example.org. A 192.0.2.2\n"
+                         "macro%percent\\032\\032space%20url-space.example.com TXT x\n");
+    struct dns_answer a;
+    assert_int_equal(q(d, "mixed.example.org", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "MIXED.EXAMPLE.ORG.", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "trailing.example.org", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(q(d, "Trailing.Example.Org.", DNS_T_A, &a), DNS_OK);
+    dns_answer_free(&a);
+    expect_txt(d, "macro%percent  space%20url-space.example.com", "x", 1);
+    dns_free(d);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_error("a.example. A 192.0.2.1\na.example. BOGUS x\n",
+                 "t.zone:2:", "unsupported record type");
+    expect_error("a.example. TXT \"open\n", "t.zone:1:", "unterminated quoted string");
+    expect_error("\n\na.example. A 192.0.2.256\n", "t.zone:3:", "bad IPv4 address");
+    expect_error("a.example. AAAA 2001:db8::g\n", "t.zone:1:", "bad IPv6 address");
+    expect_error("a.example. A\n", "t.zone:1:", "missing IP address");
+    expect_error("a.example. MX 65536 mx.example.\n", "t.zone:1:", "bad MX preference");
+    expect_error("a.example. MX ten mx.example.\n", "t.zone:1:", "bad MX preference");
+    expect_error("a.example. MX -1 mx.example.\n", "t.zone:1:", "bad MX preference");
+    expect_error("a.example. MX 10\n", "t.zone:1:", "missing MX exchange");
+    expect_error("a.example.\n", "t.zone:1:", "missing record type");
+    expect_error("a.example. A 192.0.2.1 extra\n", "t.zone:1:", "unexpected text");
+    expect_error("a.example. TXT v=spf1 -all\n", "t.zone:1:", "quote the strings");
+    expect_error("a.example. TXT\n", "t.zone:1:", "without data");
+    expect_error("a.example. TXT \"bad \\25 escape\"\n", "t.zone:1:", "\\DDD");
+    expect_error("a.example. TXT \"bad \\256\"\n", "t.zone:1:", "over 255");
+    expect_error("a.example. TXT ( \"x\"\n\n", "t.zone:1:", "\"(\" without \")\"");
+    expect_error("a.example. A 192.0.2.1 )\n", "t.zone:1:", "without \"(\"");
+    expect_error("a.example. TXT ( ( \"x\" ) )\n", "t.zone:1:", "nested");
+    expect_error("  A 192.0.2.1\n", "t.zone:1:", "blank owner");
+    expect_error("a..example. A 192.0.2.1\n", "t.zone:1:", "bad owner name");
+    expect_error("a\\.b.example. A 192.0.2.1\n", "t.zone:1:", "escaped");
+    expect_error("a.example. CH A 192.0.2.1\n", "t.zone:1:", "class IN");
+    expect_error("@ A 192.0.2.1\n", "t.zone:1:", "without $ORIGIN");
+    expect_error("$INCLUDE other.zone\n", "t.zone:1:", "not supported");
+    expect_error("$FOO bar\n", "t.zone:1:", "unknown directive");
+    expect_error("$TTL abc\n", "t.zone:1:", "bad $TTL");
+    expect_error("a.example. CNAME b.example.\na.example. A 192.0.2.1\n", "t.zone: a.example",
+                 "only record");
+    expect_error("\"quoted\" A 192.0.2.1\n", "t.zone:1:", "bad owner name");
+
+    /* Line too long: one line of 70000 octets, on line 2. */
+    size_t n = 70000;
+    char *text = malloc(n + 64);
+    assert_non_null(text);
+    strcpy(text, "a.example. A 192.0.2.1\nb.example. TXT \"");
+    size_t o = strlen(text);
+    memset(text + o, 'x', n);
+    strcpy(text + o + n, "\"\n");
+    expect_error(text, "t.zone:2:", "line longer than");
+    free(text);
+
+    /* 65 records of one type at one name. */
+    char *big = malloc(65 * 40);
+    assert_non_null(big);
+    big[0] = 0;
+    for (int i = 0; i < 65; i++)
+        sprintf(big + strlen(big), "m.example. A 192.0.2.%d\n", i);
+    expect_error(big, "t.zone:65:", "DNS_MAX_RR");
+    free(big);
+}
+
+static void test_zone_file_on_disk(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_dns_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "f.example. TXT \"from a file\"\nbad.example. BOGUS 1\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct dns_opts o = {.zone_file = path};
+    fa_err err = {{0}};
+    assert_null(dns_new(&o, &err));
+    char want[64];
+    snprintf(want, sizeof(want), "%s:2: ", path);
+    assert_true(strncmp(err.msg, want, strlen(want)) == 0);
+
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("f.example. TXT \"from a file\"\n", f);
+    fclose(f);
+    struct dns *d = dns_new(&o, &err);
+    assert_non_null(d);
+    expect_txt(d, "f.example", "from a file", 11);
+    dns_free(d);
+    unlink(path);
+
+    o.zone_file = "/nonexistent/zone";
+    assert_null(dns_new(&o, &err));
+    assert_non_null(strstr(err.msg, "/nonexistent/zone"));
+}
+
+static void test_status_names(void **state)
+{
+    (void)state;
+    assert_string_equal(dns_status_name(DNS_OK), "OK");
+    assert_string_equal(dns_status_name(DNS_NXDOMAIN), "NXDOMAIN");
+    assert_string_equal(dns_status_name(DNS_NODATA), "NODATA");
+    assert_string_equal(dns_status_name(DNS_TEMPFAIL), "TEMPFAIL");
+    assert_string_equal(dns_status_name(DNS_PERMFAIL), "PERMFAIL");
+    assert_string_equal(dns_status_name(42), "?");
+}
+
+static void test_many_names(void **state)
+{
+    (void)state;
+    /* The hash table grows: every name still found, in file order. */
+    size_t cap = 5000 * 48;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t o = 0;
+    for (int i = 0; i < 5000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "h%d.example. TXT \"%d\"\n", i, i);
+    struct dns *d = zone(text);
+    free(text);
+    for (int i = 0; i < 5000; i += 7) {
+        char name[32], want[16];
+        snprintf(name, sizeof(name), "H%d.Example", i);
+        snprintf(want, sizeof(want), "%d", i);
+        expect_txt(d, name, want, strlen(want));
+    }
+    dns_free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_type),
+        cmocka_unit_test(test_txt_strings_and_escapes),
+        cmocka_unit_test(test_long_string_accepted),
+        cmocka_unit_test(test_parens_comments_continuation),
+        cmocka_unit_test(test_origin),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_nxdomain_nodata),
+        cmocka_unit_test(test_cname_chains),
+        cmocka_unit_test(test_case_and_dots),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_zone_file_on_disk),
+        cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_many_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
