@@ -60,7 +60,9 @@ int key_dns_zone_line(const struct fa_key *k, const char *selector, const char *
 
 /* Parse a public key from the base64 p= value of a key record (white space
  * allowed): type says how (KEY_RSA: SPKI DER, or PKCS#1 RSAPublicKey as
- * some old publishers use; KEY_ED25519: 32 raw octets). */
+ * some old publishers use; KEY_ED25519: 32 raw octets). An empty p= fails
+ * with an error that says the key is revoked; RSA keys outside 1024..4096
+ * bits, or with an even or unit public exponent, are refused. */
 struct fa_key *key_from_dns_p(int type, const char *b64, size_t len, fa_err *err);
 
 /* Do the two keys hold the same public key? */
@@ -68,7 +70,12 @@ int key_public_equal(const struct fa_key *a, const struct fa_key *b);
 
 /* Sign / verify a digest made with md (KEY_MD_SHA256: 32 octets, SHA1: 20).
  * RSA: PKCS#1 v1.5 with that digest; Ed25519: PureEdDSA over the digest
- * octets (RFC 8463). key_verify_digest returns 1 good, 0 bad, -1 error. */
+ * octets (RFC 8463). key_verify_digest returns 1 good, 0 bad, -1 error.
+ * key_sign_digest: sig must have room for KEY_SIG_MAX octets; *siglen is
+ * set to the signature's length (the value passed in is not read). It
+ * refuses KEY_MD_SHA1 (RFC 8301) and public-only keys. key_verify_digest:
+ * a signature of the wrong length is bad (0), not an error; Ed25519 takes
+ * KEY_MD_SHA256 only. */
 int key_sign_digest(const struct fa_key *k, int md, const uint8_t *digest, size_t dlen,
                     uint8_t *sig, size_t *siglen, fa_err *err);
 int key_verify_digest(const struct fa_key *k, int md, const uint8_t *digest, size_t dlen,
