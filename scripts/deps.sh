@@ -2,10 +2,10 @@
 # deps.sh: install, with apt-get, every Debian package that fwdauth's build and
 # tests need and that is missing. Idempotent and quiet when all is there.
 #
-# Packages that ship a daemon (postfix, postsrsd, opendkim, unbound) try to start
-# it on install and the install fails when its port is taken; a policy-rc.d that
-# answers 101 forbids starting services for the duration of the install, so the
-# install cannot fail on a busy port and nothing is left listening.
+# Packages that ship a daemon (postfix, postsrsd, opendkim, unbound, dovecot-core)
+# try to start it on install and the install fails when its port is taken; a
+# policy-rc.d that answers 101 forbids starting services for the duration of the
+# install, so the install cannot fail on a busy port and nothing is left listening.
 set -euo pipefail
 
 PACKAGES=(
@@ -18,6 +18,8 @@ PACKAGES=(
 	# peers and oracles for the tests
 	postfix postsrsd python3 python3-yaml python3-dkim python3-spf
 	opendkim opendkim-tools miltertest unbound swaks
+	# SASL AUTH for the submission tests (fwdauth send): Postfix asks Dovecot
+	dovecot-core
 	# the test helpers use these
 	procps iproute2 util-linux
 )

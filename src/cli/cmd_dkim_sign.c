@@ -1,15 +1,12 @@
 /* fwdauth dkim sign: add DKIM-Signature fields to messages, one pass each. */
 #include "cli.h"
-#include "dkim.h"
-#include "input.h"
-#include "keys.h"
+#include "signing.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void sign_usage(FILE *f)
 {
@@ -38,67 +35,13 @@ static void sign_usage(FILE *f)
                "exit status: 0 signed, 2 usage, key or I/O error\n");
 }
 
-struct sign_opts {
-    struct dkim_sign_spec specs[DKIM_MAX_SIGS];
-    struct fa_key *keys[DKIM_MAX_SIGS];
-    size_t n;
-    const char *out_dir;
-};
-
-static void sink_body(void *ctx, const uint8_t *p, size_t n)
-{
-    dkim_signer_body(ctx, p, n);
-}
-
-/* Sign one message from path (NULL = stdin) to out. */
-static int sign_one(const struct sign_opts *o, const char *path, FILE *out)
-{
-    fa_err err;
-    struct cli_input in;
-    if (cli_input_open(&in, path, 1) < 0)
-        return EXIT_TROUBLE;
-    struct dkim_signer *s = dkim_signer_new(o->specs, o->n, &err);
-    if (!s) {
-        fprintf(stderr, "fwdauth dkim sign: %s\n", err.msg);
-        cli_input_close(&in);
-        return EXIT_TROUBLE;
-    }
-    struct msg_reader r;
-    msg_reader_init(&r);
-    int status = EXIT_TROUBLE;
-    char *fields[DKIM_MAX_SIGS] = {0};
-    if (cli_input_read(&in, &r, NULL, sink_body, s) < 0)
-        goto done;
-    if (dkim_signer_finish(s, r.headers.h, r.headers.n, r.crlf || r.headers.n == 0 ? "\r\n" : "\n",
-                           fields, &err) < 0) {
-        fprintf(stderr, "fwdauth dkim sign: %s: %s\n", in.name, err.msg);
-        goto done;
-    }
-    /* The last signature requested is the topmost field, as a chain of
-     * signers would add them. */
-    for (size_t i = o->n; i-- > 0;)
-        fputs(fields[i], out);
-    if (cli_input_copy(&in, out) < 0)
-        goto done;
-    status = fflush(out) == 0 ? EXIT_POSITIVE : EXIT_TROUBLE;
-    if (status != EXIT_POSITIVE)
-        fprintf(stderr, "fwdauth dkim sign: write error: %s\n", strerror(errno));
-done:
-    for (size_t i = 0; i < o->n; i++)
-        free(fields[i]);
-    msg_reader_free(&r);
-    dkim_signer_free(s);
-    cli_input_close(&in);
-    return status;
-}
-
-static int sign_to_dir(const struct sign_opts *o, const char *path)
+static int sign_to_dir(const struct cli_signer *s, const char *out_dir, const char *path)
 {
     char *copy = strdup(path);
     if (!copy)
         return EXIT_TROUBLE;
     char outpath[4096];
-    int n = snprintf(outpath, sizeof(outpath), "%s/%s", o->out_dir, basename(copy));
+    int n = snprintf(outpath, sizeof(outpath), "%s/%s", out_dir, basename(copy));
     free(copy);
     if (n < 0 || (size_t)n >= sizeof(outpath)) {
         fprintf(stderr, "fwdauth dkim sign: output path too long\n");
@@ -109,7 +52,7 @@ static int sign_to_dir(const struct sign_opts *o, const char *path)
         fprintf(stderr, "fwdauth dkim sign: cannot write %s: %s\n", outpath, strerror(errno));
         return EXIT_TROUBLE;
     }
-    int rc = sign_one(o, path, out);
+    int rc = cli_sign_message(s, path, out, "fwdauth dkim sign");
     if (fclose(out) != 0 && rc == EXIT_POSITIVE) {
         fprintf(stderr, "fwdauth dkim sign: cannot write %s: %s\n", outpath, strerror(errno));
         rc = EXIT_TROUBLE;
@@ -117,110 +60,30 @@ static int sign_to_dir(const struct sign_opts *o, const char *path)
     return rc;
 }
 
-static int parse_canon(const char *v, int *h, int *b)
-{
-    const char *slash = strchr(v, '/');
-    size_t hl = slash ? (size_t)(slash - v) : strlen(v);
-    *h = canon_parse(v, hl);
-    *b = slash ? canon_parse(slash + 1, strlen(slash + 1)) : CANON_SIMPLE;
-    return *h < 0 || *b < 0 ? -1 : 0;
-}
-
-static int parse_time(const char *v, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long t = strtoll(v, &end, 10);
-    if (errno || *end || end == v || t < 0)
-        return -1;
-    *out = t;
-    return 0;
-}
-
 int cmd_dkim_sign(int argc, char **argv)
 {
-    enum { OPT_CANON = 256, OPT_TS, OPT_EXPIRE, OPT_BODYLEN, OPT_OUTDIR, OPT_QTAG };
+    enum { OPT_OUTDIR = 256 };
     static const struct option longopts[] = {
-        {"domain", required_argument, NULL, 'd'},
-        {"selector", required_argument, NULL, 's'},
-        {"key", required_argument, NULL, 'k'},
-        {"algorithm", required_argument, NULL, 'a'},
-        {"headers", required_argument, NULL, 'H'},
-        {"identity", required_argument, NULL, 'i'},
+        CLI_SIGN_LONGOPTS,
         {"config", required_argument, NULL, 'c'},
-        {"canon", required_argument, NULL, OPT_CANON},
-        {"timestamp", required_argument, NULL, OPT_TS},
-        {"expire", required_argument, NULL, OPT_EXPIRE},
-        {"body-length", no_argument, NULL, OPT_BODYLEN},
-        {"query-tag", no_argument, NULL, OPT_QTAG},
         {"out-dir", required_argument, NULL, OPT_OUTDIR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *domains[DKIM_MAX_SIGS], *selectors[DKIM_MAX_SIGS], *keyfiles[DKIM_MAX_SIGS];
-    int algs[DKIM_MAX_SIGS];
-    size_t nd = 0, ns = 0, nk = 0, na = 0;
-    int hcanon = CANON_RELAXED, bcanon = CANON_RELAXED, body_length = 0, query_tag = 0, c;
-    const char *headers = NULL, *identity = NULL, *out_dir = NULL;
-    long long ts = 0, expire = 0;
-
+    struct cli_sign_args sa;
+    cli_sign_args_init(&sa);
+    const char *out_dir = NULL;
+    int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:s:k:a:H:i:c:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_SIGN_SHORTOPTS "c:h", longopts, NULL)) != -1) {
+        int r = cli_sign_option(&sa, c, optarg, "fwdauth dkim sign");
+        if (r < 0)
+            return EXIT_TROUBLE;
+        if (r > 0)
+            continue;
         switch (c) {
-        case 'd':
-        case 's':
-        case 'k':
-        case 'a': {
-            size_t *count = c == 'd' ? &nd : c == 's' ? &ns : c == 'k' ? &nk : &na;
-            if (*count == DKIM_MAX_SIGS) {
-                fprintf(stderr, "fwdauth dkim sign: at most %d signatures\n", DKIM_MAX_SIGS);
-                return EXIT_TROUBLE;
-            }
-            if (c == 'd')
-                domains[nd++] = optarg;
-            else if (c == 's')
-                selectors[ns++] = optarg;
-            else if (c == 'k')
-                keyfiles[nk++] = optarg;
-            else if (strcmp(optarg, "rsa-sha256") == 0)
-                algs[na++] = DKIM_RSA_SHA256;
-            else if (strcmp(optarg, "ed25519-sha256") == 0)
-                algs[na++] = DKIM_ED25519_SHA256;
-            else {
-                fprintf(stderr, "fwdauth dkim sign: -a wants rsa-sha256 or ed25519-sha256\n");
-                return EXIT_TROUBLE;
-            }
-            break;
-        }
-        case 'H':
-            headers = optarg;
-            break;
-        case 'i':
-            identity = optarg;
-            break;
         case 'c':
             break; /* no signing settings in the config yet; accepted for uniformity */
-        case OPT_CANON:
-            if (parse_canon(optarg, &hcanon, &bcanon) < 0) {
-                fprintf(stderr,
-                        "fwdauth dkim sign: --canon wants simple|relaxed[/simple|relaxed]\n");
-                return EXIT_TROUBLE;
-            }
-            break;
-        case OPT_TS:
-        case OPT_EXPIRE:
-            if (parse_time(optarg, c == OPT_TS ? &ts : &expire) < 0) {
-                fprintf(stderr, "fwdauth dkim sign: %s wants a number of seconds\n",
-                        c == OPT_TS ? "--timestamp" : "--expire");
-                return EXIT_TROUBLE;
-            }
-            break;
-        case OPT_BODYLEN:
-            body_length = 1;
-            break;
-        case OPT_QTAG:
-            query_tag = 1;
-            break;
         case OPT_OUTDIR:
             out_dir = optarg;
             break;
@@ -232,11 +95,6 @@ int cmd_dkim_sign(int argc, char **argv)
             return EXIT_TROUBLE;
         }
     }
-    if (nd == 0 || nd != ns || nd != nk || (na && na != nd)) {
-        fprintf(stderr, "fwdauth dkim sign: each signature needs -d, -s and -k (and -a for "
-                        "all or none)\n");
-        return EXIT_TROUBLE;
-    }
     int nfiles = argc - optind;
     if (nfiles > 1 && !out_dir) {
         fprintf(stderr, "fwdauth dkim sign: several files need --out-dir\n");
@@ -246,38 +104,15 @@ int cmd_dkim_sign(int argc, char **argv)
         fprintf(stderr, "fwdauth dkim sign: --out-dir needs FILE arguments\n");
         return EXIT_TROUBLE;
     }
-
-    struct sign_opts o = {.n = nd, .out_dir = out_dir};
+    struct cli_signer s;
+    if (cli_signer_load(&s, &sa, "fwdauth dkim sign") < 0)
+        return EXIT_TROUBLE;
     int status = EXIT_POSITIVE;
-    for (size_t i = 0; i < nd; i++) {
-        fa_err err;
-        o.keys[i] = key_load_private(keyfiles[i], geteuid(), &err);
-        if (!o.keys[i]) {
-            fprintf(stderr, "fwdauth dkim sign: %s\n", err.msg);
-            status = EXIT_TROUBLE;
-            goto out;
-        }
-        o.specs[i] = (struct dkim_sign_spec){
-            .domain = domains[i],
-            .selector = selectors[i],
-            .key = o.keys[i],
-            .alg = na ? algs[i] : -1,
-            .hcanon = hcanon,
-            .bcanon = bcanon,
-            .headers = headers,
-            .identity = identity,
-            .timestamp = (time_t)ts,
-            .expire = expire ? (time_t)((ts ? ts : (long long)time(NULL)) + expire) : 0,
-            .body_length = body_length,
-            .query_tag = query_tag,
-        };
-    }
     if (nfiles == 0)
-        status = sign_one(&o, NULL, stdout);
+        status = cli_sign_message(&s, NULL, stdout, "fwdauth dkim sign");
     for (int i = optind; i < argc && status == EXIT_POSITIVE; i++)
-        status = out_dir ? sign_to_dir(&o, argv[i]) : sign_one(&o, argv[i], stdout);
-out:
-    for (size_t i = 0; i < nd; i++)
-        key_free(o.keys[i]);
+        status = out_dir ? sign_to_dir(&s, out_dir, argv[i])
+                         : cli_sign_message(&s, argv[i], stdout, "fwdauth dkim sign");
+    cli_signer_free(&s);
     return status;
 }

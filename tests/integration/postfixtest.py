@@ -336,3 +336,93 @@ class Postfix:
             time.sleep(0.1)
         raise AssertionError("%r not in the Postfix log after %.0fs:\n%s" %
                              (text, timeout, self.log_text()[-4000:]))
+
+
+DOVECOT = "/usr/sbin/dovecot"
+
+
+class DovecotAuth:
+    """A private Dovecot that serves only SASL authentication to Postfix
+    (smtpd_sasl_type = dovecot, smtpd_sasl_path = self.socket): no mail
+    protocols, users and plain passwords in a passwd-file, run in the
+    foreground (-F) and stopped by stop(), which never raises.
+
+    Debian's Postfix pins Cyrus SASL's application file to /etc/postfix/sasl
+    (debian/patches/07_sasl_config.diff; cyrus_sasl_config_path is ignored),
+    so a private Cyrus setup cannot work; Dovecot takes its whole
+    configuration from the file named with -c.
+
+        auth = DovecotAuth(basedir, {"user": "password"})
+        test.addCleanup(auth.stop)
+        pf.start({"smtpd_sasl_type": "dovecot", "smtpd_sasl_path": auth.socket, ...})
+    """
+
+    def __init__(self, basedir, users, mechanisms="plain login", timeout=10):
+        self.dir = os.path.join(basedir, "dovecot")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.log_path = os.path.join(self.dir, "dovecot.log")
+        self.socket = os.path.join(self.dir, "run", "auth-postfix")
+        users_file = os.path.join(self.dir, "users")
+        with open(users_file, "w") as f:
+            for user, password in users.items():
+                f.write("%s:{PLAIN}%s\n" % (user, password))
+        dv = pwd.getpwnam("dovecot")
+        os.chown(users_file, dv.pw_uid, dv.pw_gid)
+        os.chmod(users_file, 0o600)
+        with open(self.conf, "w") as f:
+            f.write(DOVECOT_CONF.format(dir=self.dir, mechanisms=mechanisms, users=users_file))
+        self.proc = subprocess.Popen([DOVECOT, "-c", self.conf, "-F"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("dovecot did not start:\n" + self.log_text())
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+DOVECOT_CONF = """\
+base_dir = {dir}/run
+state_dir = {dir}/state
+log_path = {dir}/dovecot.log
+protocols =
+ssl = no
+# Postfix asks for AUTH only over TLS (smtpd_tls_auth_only); the local
+# socket between them is not the network.
+disable_plaintext_auth = no
+auth_mechanisms = {mechanisms}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {users}
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}}
+service auth {{
+  unix_listener auth-postfix {{
+    mode = 0660
+    user = postfix
+    group = postfix
+  }}
+}}
+"""
