@@ -1,12 +1,13 @@
 /*
  * NAME
- *   fwdauthd - SRS lookup tables for Postfix (socketmap and tcp_table)
+ *   fwdauthd - SRS lookup tables (socketmap, tcp_table) and a milter for Postfix
  * SUMMARY
  *   fwdauthd -c FILE [-f] [-t] [-h] [-V]
  * DESCRIPTION
  *   Loads FILE (fwdauthd.conf(5)), builds the SRS state, binds every
  *   configured listener as root, drops to `user` (optionally in `chroot`)
- *   and serves Postfix's socketmap and tcp_table lookups (server.h).
+ *   and serves Postfix's socketmap and tcp_table lookups and its milter
+ *   connections (server.h, milter_conn.h).
  *   -f  stay in the foreground and log to standard error (else: background,
  *       syslog facility mail)
  *   -t  check the configuration (settings, SRS, secrets file, listener
@@ -87,6 +88,7 @@ static const struct listener_conf listener_keys[] = {
     {"socketmap_listen", SERVER_SOCKETMAP},
     {"tcp_forward_listen", SERVER_TCP_FORWARD},
     {"tcp_reverse_listen", SERVER_TCP_REVERSE},
+    {"milter_listen", SERVER_MILTER},
 };
 #define NLISTENERS (sizeof(listener_keys) / sizeof(listener_keys[0]))
 
@@ -97,6 +99,8 @@ static const char *listener_value(const struct fa_config *cfg, int kind)
         return cfg->socketmap_listen;
     case SERVER_TCP_FORWARD:
         return cfg->tcp_forward_listen;
+    case SERVER_MILTER:
+        return cfg->milter_listen;
     default:
         return cfg->tcp_reverse_listen;
     }
@@ -118,8 +122,8 @@ static int parse_listeners(const struct fa_config *cfg, const char *path, struct
     }
     if (n == 0)
         return fa_err_set(err,
-                          "%s: no listener configured (set socketmap_listen, tcp_forward_listen "
-                          "or tcp_reverse_listen)",
+                          "%s: no listener configured (set socketmap_listen, tcp_forward_listen, "
+                          "tcp_reverse_listen or milter_listen)",
                           path);
     return n;
 }

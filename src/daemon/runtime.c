@@ -52,6 +52,7 @@ void runtime_keep_restart(struct runtime *fresh, const struct runtime *old)
     keep_string(&fresh->cfg.socketmap_listen, &old->cfg.socketmap_listen, "socketmap_listen");
     keep_string(&fresh->cfg.tcp_forward_listen, &old->cfg.tcp_forward_listen, "tcp_forward_listen");
     keep_string(&fresh->cfg.tcp_reverse_listen, &old->cfg.tcp_reverse_listen, "tcp_reverse_listen");
+    keep_string(&fresh->cfg.milter_listen, &old->cfg.milter_listen, "milter_listen");
     keep_string(&fresh->cfg.user, &old->cfg.user, "user");
     keep_string(&fresh->cfg.chroot, &old->cfg.chroot, "chroot");
 }

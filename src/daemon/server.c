@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "lookup.h"
+#include "milter_conn.h"
 #include "netstring.h"
 #include "runtime.h"
 #include "socketmap.h"
@@ -57,6 +58,8 @@ const char *server_kind_name(int kind)
         return "socketmap";
     case SERVER_TCP_FORWARD:
         return "tcp_table forward";
+    case SERVER_MILTER:
+        return "milter";
     default:
         return "tcp_table reverse";
     }
@@ -267,6 +270,13 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
 static void *conn_main(void *arg)
 {
     struct conn *c = arg;
+    if (c->kind == SERVER_MILTER) {
+        peer_name(c->fd, c->peer, sizeof(c->peer));
+        milter_conn_serve(c->fd, c->peer);
+        reg_remove_close(c);
+        free(c);
+        return NULL;
+    }
     struct runtime *rt = runtime_acquire();
     peer_name(c->fd, c->peer, sizeof(c->peer));
     if (log_enabled(FA_LOG_DEBUG))
@@ -347,7 +357,9 @@ static void *conn_main(void *arg)
 
 static int start_conn(int fd, int kind)
 {
-    size_t cap = kind == SERVER_SOCKETMAP ? SOCKETMAP_BUF : TCP_BUF;
+    size_t cap = kind == SERVER_SOCKETMAP ? SOCKETMAP_BUF
+                 : kind == SERVER_MILTER  ? 0 /* milter_conn has its own buffers */
+                                          : TCP_BUF;
     struct conn *c = malloc(sizeof(*c) + cap);
     if (!c)
         return -1;

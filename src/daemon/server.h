@@ -5,7 +5,9 @@
  *   server_run polls the listening sockets and a signal descriptor in the
  *   calling (main) thread, accepts connections and serves each in its own
  *   thread with blocking I/O: socketmap (netstrings, maps "forward" and
- *   "reverse") or tcp_table (lines, one direction per listener).
+ *   "reverse"), tcp_table (lines, one direction per listener) or milter
+ *   (SERVER_MILTER: the whole connection is milter_conn_serve, see
+ *   milter_conn.h; its timeouts are milter_timeout, not the two below).
  * SYNOPSIS
  *   struct server_listener ls[3] = {{fd, SERVER_SOCKETMAP, "inet:127.0.0.1:10001"}, ...};
  *   server_run(ls, n, signal_fd, on_signal, ctx);    returns after on_signal says stop
@@ -48,7 +50,7 @@
 #define SERVER_STOP_WAIT 5
 #define SERVER_NAME_MAX 300
 
-enum server_kind { SERVER_SOCKETMAP, SERVER_TCP_FORWARD, SERVER_TCP_REVERSE };
+enum server_kind { SERVER_SOCKETMAP, SERVER_TCP_FORWARD, SERVER_TCP_REVERSE, SERVER_MILTER };
 
 struct server_listener {
     int fd;
