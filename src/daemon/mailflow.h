@@ -3,25 +3,36 @@
  *   mailflow - what fwdauthd's milter does with each message (the policy)
  * SUMMARY
  *   mailflow_filter returns the struct milter_filter (milter.h) that the
- *   milter listener runs for every message: the single place where mail
- *   policy lives (DKIM verification, Authentication-Results, signing, SRS).
- *   The protocol layer (milter.c, milter_conn.c) knows nothing of it.
- * SYNOPSIS
- *   const struct milter_filter *f = mailflow_filter();
+ *   milter listener runs for every message: the one place where mail policy
+ *   lives. The protocol layer (milter.c, milter_conn.c) knows nothing of it.
  * DESCRIPTION
- *   PLACEHOLDER, to be replaced by the real policy: for now the filter only
- *   adds "X-Fwdauth-Seen: <queue id>" at the end of the headers of every
- *   message and logs, at info, one line per message:
- *     msg <queue id>: from=<sender> nrcpt=N size=B
- *   (B = body octets as Postfix sent them, CRLF line ends). It asks for the
- *   body only so that B is known.
+ *   Each message is classified at MAIL FROM and RCPT TO (policy.h):
+ *   originating (our users: SASL login, internal_hosts, or a submission
+ *   service named in originating_daemon_names) or inbound, and forwarded
+ *   when a recipient is in forward_recipients. Then:
+ *   - inbound mail: every DKIM signature is verified and one
+ *     Authentication-Results field (RFC 8601) with our authserv-id is
+ *     inserted just below Postfix's own Received: field. Fields that claim
+ *     our authserv-id are forged (only we write those) and are deleted,
+ *     by their index among all fields of that name, highest first
+ *     (OpenDKIM's CVE-2022-48521 deleted the wrong ones). DNS trouble is
+ *     reported as dkim=temperror, never a rejection.
+ *   - originating mail: signed with the key the SigningTable gives for the
+ *     From: address (OpenDKIM's KeyTable/SigningTable, keytable.h).
+ *   - forwarded inbound mail: signed also with forward_signing_key (our
+ *     domain's key: reputation; the original signatures stay untouched),
+ *     and, with srs_forwarded_mail, its envelope sender rewritten with SRS
+ *     (only forwarded mail; local deliveries keep their sender).
+ *   Any internal failure tempfails the message (Postfix retries): nothing
+ *   is lost. One log line per message: queue ID, sender, class, results,
+ *   signatures made, SRS address.
  *   The ctx given to msg_begin is the daemon's struct runtime (runtime.h)
- *   current at MAIL FROM; the connection loop holds a reference to it until
- *   msg_end has run, so the message may keep pointers into it.
+ *   current at MAIL FROM; the connection loop holds a reference to it
+ *   until msg_end, so the message keeps pointers into it (keys, resolver).
  * SECURITY
- *   Values logged go through log_msg, which neutralises control characters.
- * DIAGNOSTICS
- *   None.
+ *   Header and body bytes are only parsed; logged values go through
+ *   log_msg, which neutralises control characters. Keys never leave the
+ *   key table.
  */
 #ifndef FWDAUTHD_MAILFLOW_H
 #define FWDAUTHD_MAILFLOW_H

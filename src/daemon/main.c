@@ -149,7 +149,7 @@ static int on_signal(int signo, void *ctx)
         runtime_release(old);
     }
     log_set_level(fresh->cfg.log_level);
-    size_t nsecrets = srs_secret_count(fresh->srs);
+    size_t nsecrets = runtime_srs_secrets(fresh);
     runtime_install(fresh);
     log_msg(FA_LOG_INFO, "reloaded %s: srs_domain %s, %zu SRS secret%s", ds->config_path,
             fresh->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
@@ -162,6 +162,8 @@ static void warn_unreloadable(const char *config_path, const char *secrets_path,
 {
     const char *paths[] = {config_path, secrets_path};
     for (size_t i = 0; i < 2; i++) {
+        if (!paths[i][0])
+            continue;
         int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             close(fd);
@@ -287,8 +289,7 @@ int main(int argc, char **argv)
     }
     if (check_only) {
         printf("fwdauthd: %s: configuration OK (%d listener%s, %zu SRS secret%s)\n", config_path, n,
-               n == 1 ? "" : "s", srs_secret_count(rt->srs),
-               srs_secret_count(rt->srs) == 1 ? "" : "s");
+               n == 1 ? "" : "s", runtime_srs_secrets(rt), runtime_srs_secrets(rt) == 1 ? "" : "s");
         runtime_release(rt);
         return 0;
     }
@@ -334,7 +335,7 @@ int main(int argc, char **argv)
         daemonize();
     warn_unreloadable(config_path, rt->cfg.srs_secrets, as_root ? user.name : NULL);
 
-    size_t nsecrets = srs_secret_count(rt->srs);
+    size_t nsecrets = runtime_srs_secrets(rt);
     log_msg(FA_LOG_INFO,
             "fwdauthd %s starting: user %s (uid %u, gid %u)%s%s, srs_domain %s, %zu SRS secret%s",
             FWDAUTH_VERSION, as_root ? user.name : "(unchanged)", (unsigned)getuid(),

@@ -4,13 +4,56 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The daemon's current snapshot: the only mutable state of this module. */
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runtime *current;
 static atomic_ulong current_generation;
+
+static void runtime_free(struct runtime *rt);
+
+/* The milter's parts: resolver, keys, internal networks, authserv-id. */
+static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
+{
+    const struct fa_config *c = &rt->cfg;
+    if (policy_nets_parse(c->internal_hosts.v, c->internal_hosts.n, &rt->internal, err) < 0)
+        return -1;
+    if (c->authserv_id[0]) {
+        snprintf(rt->authserv_id, sizeof(rt->authserv_id), "%s", c->authserv_id);
+    } else if (gethostname(rt->authserv_id, sizeof(rt->authserv_id) - 1) < 0) {
+        snprintf(rt->authserv_id, sizeof(rt->authserv_id), "localhost");
+    }
+    if (!c->milter_listen[0])
+        return 0;
+    if (!c->dkim_key_table[0] != !c->dkim_signing_table[0])
+        return fa_err_set(err, "dkim_key_table and dkim_signing_table go together");
+    if (c->dkim_key_table[0]) {
+        rt->keys = keytable_load(c->dkim_key_table, c->dkim_signing_table, key_owner, err);
+        if (!rt->keys)
+            return -1;
+        struct keytable_match m;
+        if (c->forward_signing_key[0] &&
+            !keytable_find_name(rt->keys, c->forward_signing_key, "", &m))
+            return fa_err_set(err, "forward_signing_key = %s: no such key in %s",
+                              c->forward_signing_key, c->dkim_key_table);
+    } else if (c->forward_signing_key[0]) {
+        return fa_err_set(err, "forward_signing_key needs dkim_key_table");
+    }
+    if (c->forward_recipients.n && c->srs_forwarded_mail && !rt->srs)
+        return fa_err_set(err, "srs_forwarded_mail needs srs_domain and srs_secrets "
+                               "(or set srs_forwarded_mail = no)");
+    struct dns_opts o = {
+        .zone_file = c->dns_zone_file[0] ? c->dns_zone_file : NULL,
+        .server = c->dns_server[0] ? c->dns_server : NULL,
+        .timeout_ms = c->dns_timeout * 1000,
+    };
+    rt->dns = dns_new(&o, err);
+    return rt->dns ? 0 : -1;
+}
 
 struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err)
 {
@@ -20,17 +63,29 @@ struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err)
         return NULL;
     }
     config_init(&rt->cfg);
-    if (config_load_file(&rt->cfg, path, err) < 0 || config_check_srs(&rt->cfg, err) < 0)
+    if (config_load_file(&rt->cfg, path, err) < 0)
         goto fail;
-    rt->srs = srs_from_config(&rt->cfg, secrets_owner, err);
-    if (!rt->srs)
+    const struct fa_config *c = &rt->cfg;
+    int tables = c->socketmap_listen[0] || c->tcp_forward_listen[0] || c->tcp_reverse_listen[0];
+    if (tables || c->srs_domain[0] || c->srs_secrets[0]) {
+        if (config_check_srs(c, err) < 0)
+            goto fail;
+        rt->srs = srs_from_config(c, secrets_owner, err);
+        if (!rt->srs)
+            goto fail;
+    }
+    if (load_milter(rt, secrets_owner, err) < 0)
         goto fail;
     atomic_init(&rt->refs, 1);
     return rt;
 fail:
-    config_free(&rt->cfg);
-    free(rt);
+    runtime_free(rt);
     return NULL;
+}
+
+size_t runtime_srs_secrets(const struct runtime *rt)
+{
+    return rt->srs ? srs_secret_count(rt->srs) : 0;
 }
 
 static void keep_string(char **fresh, char *const *old, const char *key)
@@ -60,6 +115,8 @@ void runtime_keep_restart(struct runtime *fresh, const struct runtime *old)
 static void runtime_free(struct runtime *rt)
 {
     srs_free(rt->srs);
+    dns_free(rt->dns);
+    keytable_free(rt->keys);
     config_free(&rt->cfg);
     free(rt);
 }

@@ -15,9 +15,14 @@
  *   if (runtime_generation() != cur->generation) ... a newer one exists
  *   runtime_release(cur);
  * DESCRIPTION
- *   runtime_load reads the file, checks the SRS settings
- *   (config_check_srs) and builds the srs object, whose secrets file must
- *   be owned by root or by secrets_owner (secfile.h). runtime_keep_restart
+ *   runtime_load reads the file and builds what the listeners need: the
+ *   srs object when srs_domain or srs_secrets is set (required by the
+ *   socketmap and tcp_table listeners; its secrets file must be owned by
+ *   root or by secrets_owner, secfile.h), and for the milter the resolver
+ *   (dns_* settings), the signing keys (dkim_key_table and
+ *   dkim_signing_table, both or neither; forward_signing_key must name a
+ *   KeyTable entry; key files owned by root or secrets_owner), the parsed
+ *   internal_hosts, and the authserv-id (this host's name by default). runtime_keep_restart
  *   copies into a new snapshot the settings that only a restart can change
  *   (listen addresses, user, chroot) and logs "changed X needs a restart"
  *   for each that differs.
@@ -33,7 +38,10 @@
 #define FWDAUTHD_RUNTIME_H
 
 #include "config.h"
+#include "dns.h"
 #include "err.h"
+#include "keytable.h"
+#include "policy.h"
 #include "srs.h"
 
 #include <stdatomic.h>
@@ -43,8 +51,15 @@ struct runtime {
     atomic_uint refs;
     unsigned long generation;
     struct fa_config cfg;
-    srs *srs;
+    srs *srs;                    /* NULL when no SRS is configured (milter only) */
+    struct dns *dns;             /* milter: DKIM key lookups; NULL without milter_listen */
+    struct keytable *keys;       /* milter: signing keys; NULL without dkim_key_table */
+    struct policy_nets internal; /* internal_hosts, parsed */
+    char authserv_id[256];       /* authserv_id, or this host's name */
 };
+
+/* srs_secret_count, or 0 without SRS (for logs). */
+size_t runtime_srs_secrets(const struct runtime *rt);
 
 struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err);
 void runtime_keep_restart(struct runtime *fresh, const struct runtime *old);

@@ -293,15 +293,30 @@ static void subst(char *dst, size_t sz, const char *src, const char *domain)
     dst[o] = '\0';
 }
 
+static int fill_key(const struct keytable *kt, size_t key, const char *signer, const char *domain,
+                    struct keytable_match *m)
+{
+    const struct kt_key *k = &kt->keys[key];
+    subst(m->domain, sizeof(m->domain), k->domain, domain);
+    snprintf(m->selector, sizeof(m->selector), "%s", k->selector);
+    subst(m->identity, sizeof(m->identity), signer, domain);
+    m->key = kt->loaded[k->loaded].key;
+    return 1;
+}
+
 static int fill(const struct keytable *kt, const struct st_entry *e, const char *domain,
                 struct keytable_match *m)
 {
-    const struct kt_key *k = &kt->keys[e->key];
-    subst(m->domain, sizeof(m->domain), k->domain, domain);
-    snprintf(m->selector, sizeof(m->selector), "%s", k->selector);
-    subst(m->identity, sizeof(m->identity), e->signer, domain);
-    m->key = kt->loaded[k->loaded].key;
-    return 1;
+    return fill_key(kt, e->key, e->signer, domain, m);
+}
+
+int keytable_find_name(const struct keytable *kt, const char *name, const char *domain,
+                       struct keytable_match *m)
+{
+    for (size_t i = 0; i < kt->nkeys; i++)
+        if (strcmp(kt->keys[i].name, name) == 0)
+            return fill_key(kt, i, "", domain, m);
+    return 0;
 }
 
 static const struct st_entry *exact(const struct keytable *kt, const char *key)

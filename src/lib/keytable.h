@@ -53,6 +53,12 @@ void keytable_free(struct keytable *kt);
 int keytable_find(const struct keytable *kt, const char *local, const char *domain,
                   struct keytable_match *m);
 
+/* The KeyTable entry called name ("%" in its domain replaced by domain);
+ * 1 found, 0 not. For keys named in the configuration, such as our
+ * forwarder signature's. */
+int keytable_find_name(const struct keytable *kt, const char *name, const char *domain,
+                       struct keytable_match *m);
+
 /* Parse tables from memory (for tests and fuzzing); keys are loaded from
  * the paths named in the key table as usual. */
 struct keytable *keytable_parse(const char *kt_name, const char *kt_text, size_t kt_len,

@@ -3,7 +3,7 @@
   (a) miltertest (Debian's, libmilter's own test driver) runs Lua scripts
       written here: connect, HELO, MAIL with ESMTP parameters, several RCPT,
       headers and body when the filter asks for them, end of message with
-      the X-Fwdauth-Seen header checked; two messages and an abort on one
+      the Authentication-Results field inserted for inbound mail checked; two messages and an abort on one
       connection; protocol versions 2 and 6.
   (b) a real throwaway Postfix (postfixtest.py) with smtpd_milters and
       non_smtpd_milters delivers to an smtp-sink with the header added,
@@ -20,6 +20,7 @@ Set FWDAUTH_MILTER_CAPTURE=DIR to record the packets Postfix sends (through
 a small recording proxy) as fuzz seeds.
 """
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -90,7 +91,7 @@ class RawMilter:
 
 def good_session(m, qid="QID1", nmsg=1):
     """One Postfix-like session with the daemon's negotiated steps; returns
-    the X-Fwdauth-Seen values added."""
+    the Authentication-Results values inserted (one per message)."""
     m.send(optneg())
     cmd, data = m.read_packet()
     assert cmd == b"O", cmd
@@ -107,15 +108,19 @@ def good_session(m, qid="QID1", nmsg=1):
                packet(b"D", b"Ei\0" + ("%s%d" % (qid, i)).encode() + b"\0") + packet(b"E"))
         while True:
             cmd, data = m.read_packet()
-            if cmd == b"h":
-                name, value, _ = data.split(b"\0")
-                assert name == b"X-Fwdauth-Seen", name
+            if cmd == b"i":
+                index = struct.unpack(">I", data[:4])[0]
+                name, value, _ = data[4:].split(b"\0")
+                assert (index, name) == (1, b"Authentication-Results"), (index, name)
                 seen.append(value.decode())
                 continue
             assert cmd == b"c", (cmd, data)
             break
     m.send(packet(b"Q"))
     return seen
+
+
+AUTHSERV_ID = "mx.fwdauth-test.invalid"
 
 
 class RecordingProxy:
@@ -185,6 +190,10 @@ class MilterBase(fwdtest.TestCase):
             "srs_secrets": self.secret,
             "milter_listen": "inet:127.0.0.1:%d" % self.port,
             "log_level": "debug",
+            # Test clients connect from loopback; treat them as outside senders
+            # so every message is inbound and gets Authentication-Results.
+            "internal_hosts": "192.0.2.254/32",
+            "authserv_id": AUTHSERV_ID,
         }
         settings.update(extra)
         d = self.start_daemon(settings)
@@ -215,17 +224,17 @@ class MilterTestDriver(MilterBase):
     def test_one_message(self):
         out = self.run_lua(LUA_MESSAGE % {"qid": "4XyZ1", "from": "<a@example.org>",
                                           "body": "hello\\r\\n"})
-        self.assertIn("seen=[ 4XyZ1]", out)
-        self.wait_log("msg 4XyZ1: from=<a@example.org> nrcpt=2 size=7")
+        self.assertIn("seen=[ %s;\n\tdkim=none]" % AUTHSERV_ID, out)
+        self.wait_log("msg 4XyZ1: from=<a@example.org> inbound dkim=none")
 
     def test_two_messages_and_abort_on_one_connection(self):
         body = (LUA_MESSAGE % {"qid": "FIRST1", "from": "<a@example.org>", "body": "x\\r\\n"} +
                 LUA_ABORTED +
                 LUA_MESSAGE % {"qid": "SECOND2", "from": "<>", "body": "yy\\r\\n"})
         out = self.run_lua(body)
-        self.assertIn("seen=[ FIRST1]", out)
-        self.assertIn("seen=[ SECOND2]", out)
-        self.wait_log("msg SECOND2: from=<> nrcpt=2 size=4")
+        self.assertEqual(out.count("seen=[ %s;\n\tdkim=none]" % AUTHSERV_ID), 2, out)
+        self.wait_log("msg FIRST1: from=<a@example.org> inbound dkim=none")
+        self.wait_log("msg SECOND2: from=<> inbound dkim=none")
         self.assertNotIn("msg ABORTED", self.daemon.logtext())
 
     def test_protocol_version_2(self):
@@ -234,7 +243,8 @@ class MilterTestDriver(MilterBase):
         out = self.run_lua(LUA_CHECK_VERSION % {"want": 2} +
                            LUA_MESSAGE % {"qid": "V2Q", "from": "<a@example.org>",
                                           "body": "b\\r\\n"}, version="2")
-        self.assertIn("seen=[V2Q]", out)
+        self.assertIn("seen=[%s;\n\tdkim=none]" % AUTHSERV_ID, out)
+        self.wait_log("msg V2Q: from=<a@example.org> inbound dkim=none")
 
     def wait_log(self, text, timeout=10):
         deadline = time.monotonic() + timeout
@@ -250,7 +260,7 @@ conn = mt.connect("inet:%(port)d@127.0.0.1", 20, 0.1)
 if conn == nil then error "mt.connect() failed" end
 local e = mt.negotiate(conn, %(version)s, nil, nil)
 if e ~= nil then error("negotiate: " .. e) end
-mt.macro(conn, SMFIC_CONNECT, "j", "mx.test", "{daemon_name}", "ORIGINATING")
+mt.macro(conn, SMFIC_CONNECT, "j", "mx.test", "{daemon_name}", "smtpd")
 if mt.conninfo(conn, "client.example", "192.0.2.1") ~= nil then error "conninfo" end
 if mt.getreply(conn) ~= SMFIR_CONTINUE then error "conninfo reply" end
 if mt.helo(conn, "client.example") ~= nil then error "helo" end
@@ -261,7 +271,7 @@ if mt.test_option(conn, SMFIP_NR_RCPT) then error "NR_RCPT with version %(want)d
 """
 
 LUA_MESSAGE = """\
-mt.macro(conn, SMFIC_MAIL, "i", "%(qid)s", "{auth_authen}", "alice")
+mt.macro(conn, SMFIC_MAIL, "i", "%(qid)s", "{mail_addr}", "a@example.org")
 if mt.mailfrom(conn, "%(from)s", "SIZE=100", "BODY=8BITMIME") ~= nil then error "mail" end
 if mt.rcptto(conn, "<b@example.net>") ~= nil then error "rcpt" end
 if mt.rcptto(conn, "<c@example.net>", "NOTIFY=NEVER") ~= nil then error "rcpt 2" end
@@ -278,8 +288,8 @@ end
 if mt.bodystring(conn, "%(body)s") ~= nil then error "body" end
 if mt.eom(conn) ~= nil then error "eom" end
 if mt.getreply(conn) ~= SMFIR_CONTINUE then error "eom reply" end
-if not mt.eom_check(conn, MT_HDRADD, "X-Fwdauth-Seen") then error "X-Fwdauth-Seen not added" end
-mt.echo("seen=[" .. mt.getheader(conn, "X-Fwdauth-Seen", 0) .. "]")
+if not mt.eom_check(conn, MT_HDRINSERT, "Authentication-Results") then error "Authentication-Results not inserted" end
+mt.echo("seen=[" .. mt.getheader(conn, "Authentication-Results", 0) .. "]")
 """
 
 LUA_ABORTED = """\
@@ -331,11 +341,11 @@ class MilterRaw(MilterBase):
                   packet(b"M", b"<a@b.test>\0") + packet(b"R", b"<c@d.test>\0") +
                   packet(b"E"))
         cmd, data = held.read_packet()
-        self.assertEqual(cmd, b"h")
+        self.assertEqual(cmd, b"i")
         self.assertEqual(held.read_packet()[0], b"c")
         m = RawMilter(self.port)
         self.addCleanup(m.close)
-        self.assertEqual(good_session(m, nmsg=2), [" QID10", " QID11"])
+        self.assertEqual(good_session(m, nmsg=2), [" %s;\n\tdkim=none" % AUTHSERV_ID] * 2)
         log = self.daemon.logtext()
         self.assertIn("protocol error", log)
         self.assertIn("bad packet length", log)
@@ -422,13 +432,12 @@ class MilterPostfix(MilterBase):
         for subj in subjects:
             (m,) = postfixtest.wait_for_delivery(
                 self.sink, 30, match=lambda m, subj=subj: m.header("Subject") == subj)
-            seen = m.msg.get_all("X-Fwdauth-Seen")
+            seen = m.msg.get_all("Authentication-Results")
             self.assertEqual(len(seen or []), 1, m.raw[:600])
-            qid = seen[0].strip()
-            self.assertRegex(qid, r"^[0-9A-Z]{6,}$")
-            self.assertIn(b"\nX-Fwdauth-Seen: " + qid.encode() + b"\n",
-                          m.raw.replace(b"\r\n", b"\n"))
-            self.assertIn("msg %s: from=<a@sender.test> nrcpt=2" % qid, self.daemon.logtext())
+            self.assertEqual(" ".join(seen[0].split()), AUTHSERV_ID + "; dkim=none")
+            qid = re.search(rb"\(Postfix\) with ESMTP id ([0-9A-Z]+)", m.raw).group(1).decode()
+            self.assertIn("msg %s: from=<a@sender.test> inbound dkim=none" % qid,
+                          self.daemon.logtext())
 
     def test_sendmail_submission_non_smtpd_milters(self):
         subj = "local-" + uuid.uuid4().hex[:8]
@@ -438,7 +447,7 @@ class MilterPostfix(MilterBase):
         self.assertEqual(r.returncode, 0, r.stderr)
         (m,) = postfixtest.wait_for_delivery(self.sink, 60,
                                              match=lambda m: m.header("Subject") == subj)
-        self.assertIsNotNone(m.header("X-Fwdauth-Seen"), m.raw[:600])
+        self.assertIsNotNone(m.header("Authentication-Results"), m.raw[:600])
 
     def test_daemon_down_tempfails_then_delivers(self):
         if os.environ.get("FWDAUTH_MILTER_CAPTURE"):
@@ -461,7 +470,7 @@ class MilterPostfix(MilterBase):
         msgs = postfixtest.wait_for_delivery(self.sink, 30,
                                              match=lambda m: m.header("Subject") == subj)
         self.assertEqual(len(msgs), 1)
-        self.assertIsNotNone(msgs[0].header("X-Fwdauth-Seen"))
+        self.assertIsNotNone(msgs[0].header("Authentication-Results"))
 
     def test_daemon_stopped_mid_session(self):
         # An SMTP session whose milter connection dies between two messages:

@@ -69,6 +69,12 @@ static void test_regex_table(void **state)
     assert_true(keytable_find(kt, "carol", "other.example", &m));
     assert_string_equal(m.domain, "other.example");
     assert_string_equal(m.identity, "other.example");
+    assert_true(keytable_find_name(kt, "k3", "ignored.example", &m));
+    assert_string_equal(m.domain, "sub.example.org");
+    assert_string_equal(m.identity, "");
+    assert_true(keytable_find_name(kt, "k2", "fwd.example", &m));
+    assert_string_equal(m.domain, "fwd.example");
+    assert_false(keytable_find_name(kt, "k9", "x", &m));
     keytable_free(kt);
 }
 
