@@ -979,26 +979,27 @@ static void check_dkim(struct dns *d, struct report *r, const char *domain, cons
 
 static void checkdns_usage(FILE *f)
 {
-    fprintf(f, "usage: fwdauth check-dns DOMAIN [options]\n"
-               "\n"
-               "Checks that DOMAIN publishes SPF, DMARC and (for each -s) DKIM records\n"
-               "that receivers can use, and says how to fix what is wrong: one line per\n"
-               "finding, starting \"ok:\", \"warning:\", \"problem:\" or \"error:\" (could not\n"
-               "look it up).\n"
-               "\n"
-               "options:\n"
-               "  -s, --selector SEL   check the DKIM key at SEL._domainkey.DOMAIN (repeat\n"
-               "                       for several selectors)\n"
-               "  -k, --key FILE       private key (PEM): does the published key match it?\n"
-               "                       needs -s\n"
-               "  --dns-zone FILE      answer DNS from this zone file, not the network\n"
-               "  --dns-server ADDR    ask this resolver (IP address), not /etc/resolv.conf\n"
-               "  -c FILE              configuration file (dns_zone_file, dns_server,\n"
-               "                       dns_timeout: fwdauthd.conf(5))\n"
-               "  --json               one JSON object: domain, status, counts, findings\n"
-               "\n"
-               "exit status: 0 no problems (warnings allowed), 1 problems found,\n"
-               "2 usage error, or a DNS lookup failed so the domain could not be checked\n");
+    fprintf(f,
+            "usage: fwdauth check-dns DOMAIN [options]\n"
+            "\n"
+            "Checks that DOMAIN publishes SPF, DMARC and (for each -s) DKIM records\n"
+            "that receivers can use, and says how to fix what is wrong: one line per\n"
+            "finding, starting \"ok:\", \"warning:\", \"problem:\" or \"error:\" (could not\n"
+            "look it up).\n"
+            "\n"
+            "options:\n"
+            "  -s, --selector SEL   check the DKIM key at SEL._domainkey.DOMAIN (repeat\n"
+            "                       for several selectors)\n"
+            "  -k, --key FILE       private key (PEM): does the published key match it?\n"
+            "                       needs -s\n"
+            "  --dns-zone FILE      answer DNS from this zone file, not the network\n"
+            "  --dns-server ADDR    ask this resolver (ADDR or ADDR@PORT), not /etc/resolv.conf\n"
+            "  -c FILE              configuration file (dns_zone_file, dns_server,\n"
+            "                       dns_timeout: fwdauthd.conf(5))\n"
+            "  --json               one JSON object: domain, status, counts, findings\n"
+            "\n"
+            "exit status: 0 no problems (warnings allowed), 1 problems found,\n"
+            "2 usage error, or a DNS lookup failed so the domain could not be checked\n");
 }
 
 static void print_report(const struct report *r, const char *domain, int json, int status)

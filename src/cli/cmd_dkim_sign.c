@@ -82,8 +82,14 @@ int cmd_dkim_sign(int argc, char **argv)
         if (r > 0)
             continue;
         switch (c) {
-        case 'c':
-            break; /* no signing settings in the config yet; accepted for uniformity */
+        case 'c': {
+            /* No signing settings yet, but a bad file is an error everywhere. */
+            struct fa_config cfg;
+            if (cli_load_config(&cfg, optarg) < 0)
+                return EXIT_TROUBLE;
+            config_free(&cfg);
+            break;
+        }
         case OPT_OUTDIR:
             out_dir = optarg;
             break;

@@ -3,6 +3,7 @@
 #include "dkim.h"
 #include "input.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static void verify_usage(FILE *f)
                "\n"
                "Checks every DKIM-Signature of the message and prints one line per\n"
                "signature: RESULT d=DOMAIN s=SELECTOR a=ALGORITHM [(reason)], where RESULT\n"
-               "is pass, fail, neutral, policy, temperror or permerror (RFC 8601).\n"
+               "is pass, fail, policy, temperror or permerror (RFC 8601).\n"
                "\n"
                "  --dns-zone FILE    answer DNS from this zone file (offline, tests)\n"
                "  --dns-server ADDR  ask this resolver (ADDR or ADDR@PORT)\n"
@@ -95,8 +96,9 @@ int cmd_dkim_verify(int argc, char **argv)
             break;
         case OPT_NOW: {
             char *end;
+            errno = 0;
             long long v = strtoll(optarg, &end, 10);
-            if (*end || end == optarg || v < 0) {
+            if (errno || *end || end == optarg || v < 0) {
                 fprintf(stderr, "fwdauth dkim verify: --now wants seconds since 1970\n");
                 return EXIT_TROUBLE;
             }

@@ -76,7 +76,8 @@ static void send_usage(FILE *f)
             "                        hidden)\n"
             "  -d DOMAIN -s SELECTOR -k KEYFILE [-a ALG]\n"
             "                        add a DKIM signature (repeatable; see fwdauth dkim sign)\n"
-            "  --canon H/B, -H h1:h2:..., -i IDENTITY, --timestamp T, --expire S, --body-length\n"
+            "  --canon H/B, -H h1:h2:..., -i IDENTITY, --timestamp T, --expire S, --body-length,\n"
+            "  --query-tag\n"
             "                        signing options as for fwdauth dkim sign\n"
             "  -c FILE               configuration file\n"
             "\n"
@@ -844,8 +845,17 @@ int cmd_send(int argc, char **argv)
         case OPT_VERBOSE:
             o.verbose = 1;
             break;
-        case 'c':
-            break; /* no send settings in the config yet; accepted for uniformity */
+        case 'c': {
+            /* No send settings yet, but a bad file is an error everywhere. */
+            struct fa_config cfg;
+            if (cli_load_config(&cfg, optarg) < 0) {
+                addrlist_free(&to);
+                addrlist_free(&fromlist);
+                return EXIT_TROUBLE;
+            }
+            config_free(&cfg);
+            break;
+        }
         case 'h':
             send_usage(stdout);
             addrlist_free(&to);

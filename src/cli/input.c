@@ -27,9 +27,13 @@ int cli_input_open(struct cli_input *in, const char *path, int rewind)
     }
     struct stat st;
     if (rewind && (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-        in->spool = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        const char *dir = getenv("TMPDIR");
+        if (!dir || !dir[0])
+            dir = "/tmp";
+        in->spool = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (in->spool < 0) {
-            char tmpl[] = "/tmp/fwdauth-spool-XXXXXX";
+            char tmpl[4096];
+            snprintf(tmpl, sizeof(tmpl), "%s/fwdauth-spool-XXXXXX", dir);
             in->spool = mkstemp(tmpl);
             if (in->spool >= 0)
                 unlink(tmpl);

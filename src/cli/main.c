@@ -44,7 +44,8 @@ int cli_load_config(struct fa_config *cfg, const char *file)
 struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const char *server)
 {
     struct dns_opts o = {
-        .zone_file = zone ? zone : (cfg->dns_zone_file[0] ? cfg->dns_zone_file : NULL),
+        /* The command line wins: --dns-server overrides the config's zone file. */
+        .zone_file = zone ? zone : (!server && cfg->dns_zone_file[0] ? cfg->dns_zone_file : NULL),
         .server = server ? server : (cfg->dns_server[0] ? cfg->dns_server : NULL),
         .timeout_ms = cfg->dns_timeout * 1000,
     };

@@ -71,6 +71,15 @@ static int list_has(const char *v, size_t n, const char *item)
     return 0;
 }
 
+/* Is sub equal to dom or a subdomain of it? */
+static int domain_within(const char *sub, const char *dom)
+{
+    size_t a = strlen(sub), b = strlen(dom);
+    if (a == b)
+        return strcasecmp(sub, dom) == 0;
+    return a > b && sub[a - b - 1] == '.' && strcasecmp(sub + a - b, dom) == 0;
+}
+
 /* ---- body hashing, shared by signer and verifier ---- */
 
 struct body_hash {
@@ -261,6 +270,19 @@ struct dkim_signer *dkim_signer_new(const struct dkim_sign_spec *specs, size_t n
         if ((sp.alg == DKIM_ED25519_SHA256) != (kt == KEY_ED25519)) {
             fa_err_set(err, "signature %zu: %s needs a%s key", i + 1, dkim_alg_name(sp.alg),
                        sp.alg == DKIM_ED25519_SHA256 ? "n Ed25519" : "n RSA");
+            goto fail;
+        }
+        if (sp.identity) {
+            /* i= must be d= or a subdomain of it (RFC 6376 section 3.5). */
+            const char *at = strrchr(sp.identity, '@');
+            if (!at || strpbrk(sp.identity, " ;\t\r\n") || !domain_within(at + 1, sp.domain)) {
+                fa_err_set(err, "signature %zu: -i %s is not within d=%s", i + 1, sp.identity,
+                           sp.domain);
+                goto fail;
+            }
+        }
+        if (sp.headers && !list_has(sp.headers, strlen(sp.headers), "from")) {
+            fa_err_set(err, "signature %zu: the signed fields must include From", i + 1);
             goto fail;
         }
         if (strpbrk(sp.domain, " ;=\t\r\n") || strpbrk(sp.selector, " ;=\t\r\n") ||
@@ -599,15 +621,6 @@ static int valid_domain_chars(const char *s)
             return 0;
     }
     return 1;
-}
-
-/* Is sub equal to dom or a subdomain of it? */
-static int domain_within(const char *sub, const char *dom)
-{
-    size_t a = strlen(sub), b = strlen(dom);
-    if (a == b)
-        return strcasecmp(sub, dom) == 0;
-    return a > b && sub[a - b - 1] == '.' && strcasecmp(sub + a - b, dom) == 0;
 }
 
 /* Check one signature's syntax and prepare its body hash. */

@@ -100,3 +100,57 @@ class SrsCli(fwdtest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DkimCliRefusals(fwdtest.TestCase):
+    """Signatures every verifier would reject are refused up front, and -c
+    is read by every command."""
+
+    def setUp(self):
+        super().setUp()
+        r = run([FWDAUTH, "dkim", "keygen", "-d", "example.org", "-s", "s1", "-t", "ed25519",
+                 "-o", self.dir])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.key = os.path.join(self.dir, "s1.private")
+        self.msg = os.path.join(self.dir, "m.eml")
+        with open(self.msg, "w") as f:
+            f.write("From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n")
+        self.sign = [FWDAUTH, "dkim", "sign", "-d", "example.org", "-s", "s1", "-k", self.key]
+
+    def test_identity_outside_domain(self):
+        r = run(self.sign + ["-i", "bob@other.example", self.msg])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not within d=example.org", r.stderr)
+        r = run(self.sign + ["-i", "bob@sub.example.org", self.msg])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("i=bob@sub.example.org", r.stdout)
+
+    def test_header_list_without_from(self):
+        r = run(self.sign + ["-H", "subject:to", self.msg])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("must include From", r.stderr)
+
+    def test_bad_config_file_is_an_error(self):
+        for cmd in (self.sign + ["-c", "/nonexistent.conf", self.msg],
+                    [FWDAUTH, "send", "-c", "/nonexistent.conf", "--server", "127.0.0.1:1",
+                     self.msg]):
+            r = run(cmd)
+            self.assertEqual(r.returncode, 2, cmd)
+            self.assertIn("/nonexistent.conf", r.stderr)
+
+    def test_dns_server_flag_overrides_config_zone(self):
+        zone = os.path.join(self.dir, "z.zone")
+        with open(zone, "w") as f:
+            f.write("")
+        conf = os.path.join(self.dir, "c.conf")
+        fwdtest.write_config(conf, dns_zone_file=zone, dns_timeout="1")
+        signed = run(self.sign + [self.msg]).stdout
+        # With the config's (empty) zone the key is missing: permerror.
+        r = run([FWDAUTH, "dkim", "verify", "-c", conf], input=signed)
+        self.assertIn("permerror", r.stdout)
+        # A resolver named on the command line wins over the zone file: an
+        # address where nothing answers gives a temporary error instead.
+        port = fwdtest.free_port()
+        r = run([FWDAUTH, "dkim", "verify", "-c", conf, "--dns-server",
+                 "127.0.0.1@%d" % port], input=signed)
+        self.assertIn("temperror", r.stdout)
