@@ -4,35 +4,41 @@
 #include <string.h>
 #include <strings.h>
 
-static void flush(struct canon_body *b)
+/* Pass n octets to the sink, cutting at the l= limit. */
+static void sink_limited(struct canon_body *b, const uint8_t *p, size_t n)
 {
-    if (b->blen == 0)
-        return;
-    size_t n = b->blen;
     if (b->limit != CANON_NO_LIMIT) {
         uint64_t room = b->limit > b->sent ? b->limit - b->sent : 0;
         if (n > room)
             n = (size_t)room;
     }
     if (n)
-        b->sink(b->ctx, b->buf, n);
+        b->sink(b->ctx, p, n);
     b->sent += n;
+}
+
+static void flush(struct canon_body *b)
+{
+    sink_limited(b, b->buf, b->blen);
     b->blen = 0;
 }
+
+/* Canonical output. Short pieces are gathered in the buffer; long runs of
+ * input that are already canonical go to the sink without a copy. */
+#define CANON_DIRECT 512
 
 static void put(struct canon_body *b, const uint8_t *p, size_t n)
 {
     b->total += n;
-    while (n) {
-        if (b->blen == CANON_BUF)
-            flush(b);
-        size_t room = CANON_BUF - b->blen;
-        size_t take = n < room ? n : room;
-        memcpy(b->buf + b->blen, p, take);
-        b->blen += take;
-        p += take;
-        n -= take;
+    if (n >= CANON_DIRECT) {
+        flush(b);
+        sink_limited(b, p, n);
+        return;
     }
+    if (b->blen + n > CANON_BUF)
+        flush(b);
+    memcpy(b->buf + b->blen, p, n);
+    b->blen += n;
 }
 
 static void put_byte(struct canon_body *b, uint8_t c)
@@ -109,6 +115,47 @@ static void end_line(struct canon_body *b)
     b->wsp = 0;
 }
 
+/* High bit of each octet of v set exactly when that octet is zero (no
+ * false positives, unlike the usual (v - 0x01..) & ~v trick). */
+static uint64_t zero_octets(uint64_t v)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
+    return ~(((v & low7) + low7) | v | low7);
+}
+
+/* Is the content of a complete line (n > 0, no line ending) already in
+ * canonical form? Always for simple; for relaxed when it has no HTAB, no
+ * run of two SP and no SP at its end (most text). Relaxed checks eight
+ * octets at a time: this scan is most of relaxed canonicalization's cost. */
+static int line_is_canonical(int alg, const uint8_t *p, size_t n)
+{
+    if (alg == CANON_SIMPLE)
+        return 1;
+    if (p[n - 1] == ' ')
+        return 0;
+    const uint64_t spaces = 0x2020202020202020ULL, tabs = 0x0909090909090909ULL;
+    uint64_t carry = 0; /* the previous word ended in SP (bit 7) */
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, p + k, 8);
+        if (zero_octets(w ^ tabs))
+            return 0;
+        uint64_t sp = zero_octets(w ^ spaces); /* bit 8j+7: octet j is SP */
+        if ((sp & (sp >> 8)) || (carry & sp & 0x80))
+            return 0;
+        carry = sp >> 56;
+    }
+    unsigned prev = (unsigned)(carry >> 7) & 1;
+    for (; k < n; k++) {
+        unsigned is_sp = p[k] == ' ';
+        if (p[k] == '\t' || (is_sp & prev))
+            return 0;
+        prev = is_sp;
+    }
+    return 1;
+}
+
 void canon_body_init(struct canon_body *b, int alg, uint64_t limit, canon_sink sink, void *ctx)
 {
     memset(b, 0, offsetof(struct canon_body, buf));
@@ -133,24 +180,36 @@ void canon_body_update(struct canon_body *b, const uint8_t *p, size_t n)
             data(b, &cr, 1); /* a bare CR is data */
         }
     }
+    /* p[run..i) holds complete lines that are canonical as they stand:
+     * emitted in one piece before anything else is. */
+    size_t run = i;
     while (i < n) {
         const uint8_t *nl = memchr(p + i, '\n', n - i);
         if (!nl) {
+            put(b, p + run, i - run);
             size_t len = n - i;
             if (p[n - 1] == '\r') {
                 b->cr = 1; /* maybe CRLF split across chunks */
                 len--;
             }
             data(b, p + i, len);
-            break;
+            return;
         }
-        size_t len = (size_t)(nl - (p + i));
-        if (len && nl[-1] == '\r')
-            len--;
-        data(b, p + i, len);
+        size_t end = (size_t)(nl - p), len = end - i;
+        int has_cr = len && p[end - 1] == '\r';
+        size_t content = len - (size_t)has_cr;
+        if (has_cr && content && !b->line_has_data && !b->wsp && !b->pending &&
+            line_is_canonical(b->alg, p + i, content)) {
+            i = end + 1; /* the line and its CRLF stay in the run */
+            continue;
+        }
+        put(b, p + run, i - run);
+        data(b, p + i, content);
         end_line(b);
-        i = (size_t)(nl - p) + 1;
+        i = end + 1;
+        run = i;
     }
+    put(b, p + run, i - run);
 }
 
 void canon_body_final(struct canon_body *b)
