@@ -38,9 +38,10 @@ test-asan:
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-# Peer comparisons; results in BENCHMARKS.md.
+# Peer comparisons, all in one run on this machine; results in BENCHMARKS.md.
 bench: deps
 	@bash bench/srs.sh
+	@bash bench/dkim.sh
 
 # Longer fuzzing than the smoke runs in make test: FUZZ_TIME seconds per target.
 fuzz: deps

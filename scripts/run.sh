@@ -36,6 +36,7 @@ pick_port() {
 fwd=$(pick_port 10001)
 rev=$(pick_port 10002)
 smap=$(pick_port 10003)
+milter=$(pick_port 8891)
 domain=${FWDAUTH_SRS_DOMAIN:-$(hostname -f 2>/dev/null || echo srs.example.net)}
 case "$domain" in *.*) ;; *) domain=srs.example.net ;; esac
 
@@ -47,6 +48,8 @@ srs_secrets = $secrets
 tcp_forward_listen = inet:127.0.0.1:$fwd
 tcp_reverse_listen = inet:127.0.0.1:$rev
 socketmap_listen = inet:127.0.0.1:$smap
+milter_listen = inet:127.0.0.1:$milter
+authserv_id = $domain
 user = nobody
 log_level = info
 CONF
@@ -71,7 +74,16 @@ or socketmap (Postfix 2.10 and later):
     recipient_canonical_classes = envelope_recipient, header_recipient
 
 The classes matter: Postfix's default would also rewrite the From: header,
-which breaks DKIM signatures. Try it by hand:
+which breaks DKIM signatures. The milter (DKIM verification and
+Authentication-Results for inbound mail; signing and forwarded-only SRS once
+the keys and forward_recipients are configured, see README.md):
+
+    smtpd_milters = inet:127.0.0.1:$milter
+    non_smtpd_milters = inet:127.0.0.1:$milter
+    milter_default_action = tempfail
+    disable_mime_output_conversion = yes
+
+Try it by hand:
 
     postmap -q user@example.org tcp:127.0.0.1:$fwd
     $bin/fwdauth srs forward -c $conf user@example.org
