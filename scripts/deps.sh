@@ -16,7 +16,7 @@ PACKAGES=(
 	# fuzzing and sanitizers
 	clang libclang-rt-14-dev
 	# peers and oracles for the tests
-	postfix postsrsd python3 python3-yaml python3-dkim python3-spf
+	postfix postsrsd python3 python3-yaml python3-dkim python3-spf python3-authheaders
 	opendkim opendkim-tools miltertest unbound swaks
 	# SASL AUTH for the submission tests (fwdauth send): Postfix asks Dovecot
 	dovecot-core

@@ -10,6 +10,7 @@
 #include "runtime.h"
 #include "srs.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,35 @@
 #include <time.h>
 
 #define MF_FORGED_MAX 64 /* forged Authentication-Results fields removed per message */
+#define MF_LOG_MAX 1024  /* the per-message log line */
+
+/* A bounded log line: appends stop (with "...") when it is full, so no
+ * sender can make it overflow, however many fields it forges. */
+struct mf_line {
+    char buf[MF_LOG_MAX];
+    size_t len;
+};
+
+static void line_add(struct mf_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line_add(struct mf_line *l, const char *fmt, ...)
+{
+    size_t room = sizeof(l->buf) - l->len;
+    if (room <= 4)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(l->buf + l->len, room, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= room) {
+        l->len = sizeof(l->buf) - 4;
+        memcpy(l->buf + l->len, "...", 4);
+        l->len = sizeof(l->buf) - 1;
+        return;
+    }
+    l->len += (size_t)n;
+}
 
 struct mf_msg {
     struct runtime *rt;
@@ -224,22 +254,21 @@ static int mf_body(void *msg, struct milter_session *s, const uint8_t *p, size_t
 }
 
 /* Authentication-Results for the DKIM results; appends a summary to log. */
-static const char *authres_for(struct mf_msg *m, struct authres *ar, char *log, size_t logsz)
+static const char *authres_for(struct mf_msg *m, struct authres *ar, struct mf_line *log)
 {
     struct dkim_sig_result r[DKIM_MAX_SIGS];
     size_t n = dkim_verifier_finish(m->verifier, m->rt->dns, r, DKIM_MAX_SIGS);
     authres_begin(ar, m->rt->authserv_id);
-    size_t o = 0;
     if (n == 0) {
         authres_add(ar, "dkim", "none", NULL, NULL);
-        o += (size_t)snprintf(log + o, logsz - o, " dkim=none");
+        line_add(log, " dkim=none");
     }
-    for (size_t i = 0; i < n && o < logsz; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *res = dkim_result_name(r[i].result);
         authres_add(ar, "dkim", res, r[i].reason, "header.d", r[i].domain, "header.i",
                     r[i].identity, "header.s", r[i].selector, "header.b", r[i].b_prefix, "header.a",
                     r[i].alg < 0 ? "" : dkim_alg_name(r[i].alg), NULL);
-        o += (size_t)snprintf(log + o, logsz - o, " dkim=%s(d=%s)", res, r[i].domain);
+        line_add(log, " dkim=%s(d=%s)", res, r[i].domain);
     }
     return authres_value(ar, "\n");
 }
@@ -249,8 +278,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     struct mf_msg *m = msg;
     const struct fa_config *cfg = &m->rt->cfg;
     const char *qid = milter_queue_id(s);
-    char what[1024] = "";
-    size_t o = 0;
+    struct mf_line what = {"", 0};
     if (!m->eoh_done) {
         /* An MTA may skip end-of-headers (no headers at all): do it now. */
         int r = mf_eoh(m, s);
@@ -263,15 +291,13 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     for (size_t i = m->nforged; i-- > 0;) {
         if (milter_mods_delete_header(mods, "Authentication-Results", m->forged[i]) < 0)
             return MILTER_TEMPFAIL;
-        o += (size_t)snprintf(what + o, sizeof(what) - o, " removed-forged-ar=%u", m->forged[i]);
+        line_add(&what, " removed-forged-ar=%u", m->forged[i]);
     }
     if (m->verifier) {
         struct authres ar;
-        char log[512] = "";
-        const char *value = authres_for(m, &ar, log, sizeof(log));
+        const char *value = authres_for(m, &ar, &what);
         if (milter_mods_insert_header(mods, 1, "Authentication-Results", value) < 0)
             return MILTER_TEMPFAIL;
-        o += (size_t)snprintf(what + o, sizeof(what) - o, "%s", log);
     }
     if (m->signer) {
         char *fields[2] = {NULL, NULL};
@@ -289,8 +315,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
                 v[vl - 1] = '\0';
             if (rc == 0 && milter_mods_insert_header(mods, 1, "DKIM-Signature", v) < 0)
                 rc = -1;
-            o += (size_t)snprintf(what + o, sizeof(what) - o, " signed=d=%s,s=%s",
-                                  m->specs[i].domain, m->specs[i].selector);
+            line_add(&what, " signed=d=%s,s=%s", m->specs[i].domain, m->specs[i].selector);
             free(fields[i]);
         }
         if (rc < 0)
@@ -304,7 +329,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (r == SRS_OK) {
             if (milter_mods_change_from(mods, out, NULL) < 0)
                 return MILTER_TEMPFAIL;
-            o += (size_t)snprintf(what + o, sizeof(what) - o, " srs=<%s>", out);
+            line_add(&what, " srs=<%s>", out);
         } else if (r == SRS_UNCHANGED) {
             log_msg(why == srs_why_too_long ? FA_LOG_INFO : FA_LOG_DEBUG,
                     "msg %s: sender <%s> not rewritten: %s", qid, sender, why);
@@ -312,10 +337,8 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             return MILTER_TEMPFAIL;
         }
     }
-    if (o > sizeof(what))
-        o = sizeof(what) - 1;
     log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s%s%s", qid, sender,
-            m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what);
+            m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what.buf);
     return MILTER_CONTINUE;
 }
 

@@ -22,7 +22,10 @@
  *   - forwarded inbound mail: signed also with forward_signing_key (our
  *     domain's key: reputation; the original signatures stay untouched),
  *     and, with srs_forwarded_mail, its envelope sender rewritten with SRS
- *     (only forwarded mail; local deliveries keep their sender).
+ *     (only forwarded mail; mail only for local mailboxes keeps its sender).
+ *     A milter cannot give the recipients of one message different senders:
+ *     a message for both forwarded and local recipients gets the SRS sender
+ *     for all of them, which is harmless (a bounce to it comes home).
  *   Any internal failure tempfails the message (Postfix retries): nothing
  *   is lost. One log line per message: queue ID, sender, class, results,
  *   signatures made, SRS address.

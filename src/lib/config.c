@@ -32,6 +32,7 @@ static const char *const log_levels[] = {"error", "warning", "info", "debug", NU
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
 static const char *const booleans[] = {"no", "yes", NULL};
+static const char *const dmarc_modes[] = {"rfc7489", "rfc9989", NULL}; /* enum dmarc_mode */
 
 #define OFF(f) offsetof(struct fa_config, f)
 static const struct key_def keys[] = {
@@ -65,6 +66,7 @@ static const struct key_def keys[] = {
     {"dns_zone_file", T_STRING, OFF(dns_zone_file), "", 0, 0, NULL},
     {"dns_server", T_STRING, OFF(dns_server), "", 0, 0, NULL},
     {"dns_timeout", T_UINT, OFF(dns_timeout), "5", 1, 60, NULL},
+    {"dmarc_mode", T_ENUM, OFF(dmarc_mode), "rfc7489", 0, 0, dmarc_modes},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -77,6 +77,9 @@ struct fa_config {
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
     char *dns_server;     /* resolver address; empty = /etc/resolv.conf */
     unsigned dns_timeout; /* seconds per query */
+
+    /* DMARC (dmarc.h) */
+    int dmarc_mode; /* enum dmarc_mode: rfc7489 (PSL) or rfc9989 (DNS Tree Walk) */
 };
 
 void config_init(struct fa_config *cfg);

@@ -181,13 +181,25 @@ class TimeoutTest(unittest.TestCase):
     def setUp(self):
         if not os.path.exists(DNSQ):
             self.skipTest("dnsq not built")
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # A UDP port whose TCP twin is free too (the resolver may retry over
+        # TCP): another program can hold the TCP side, so try a few ports.
+        for _ in range(20):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # swallows TCP too
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            break
+        else:
+            self.fail("no UDP port with a free TCP twin")
+        self.udp, self.tcp, self.port = udp, tcp, port
         self.addCleanup(self.udp.close)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # swallows TCP too
         self.addCleanup(self.tcp.close)
-        self.tcp.bind(("127.0.0.1", self.port))
         self.tcp.listen(16)
 
     def test_timeout(self):

@@ -1,0 +1,226 @@
+/*
+ * NAME
+ *   dmarc - DMARC policy discovery, identifier alignment and result
+ *   (RFC 7489, and RFC 9989 "DMARCbis" with its DNS Tree Walk)
+ * SUMMARY
+ *   Given the RFC5322.From domain, the SPF result with the domain SPF
+ *   authenticated, and the DKIM results with their d= domains, finds the
+ *   DMARC policy record, checks alignment and says pass / fail / none /
+ *   temperror / permerror (RFC 8601 names), which identifier aligned, and
+ *   which policy (none / quarantine / reject) the record asks for. It takes
+ *   plain inputs: it knows nothing of spf.h, dkim.h or arc.h.
+ *   Two modes (config key dmarc_mode), chosen per call:
+ *   - DMARC_MODE_RFC7489: Organizational Domain from the Public Suffix List
+ *     (section 3.2, libpsl's built-in list); policy record at _dmarc.<From>,
+ *     else at _dmarc.<Organizational Domain> (6.6.3); tags p sp adkim aspf
+ *     pct fo rua ruf rf ri (6.3); pct sampling (6.6.4).
+ *   - DMARC_MODE_RFC9989: Organizational Domain and policy from the DNS
+ *     Tree Walk (4.10, 4.10.1, 4.10.2); tags p sp np adkim aspf fo rua ruf
+ *     psd t (4.7); pct, rf and ri are unknown tags there and ignored;
+ *     np= applies to a From domain that does not exist (NXDOMAIN).
+ * SYNOPSIS
+ *   struct dmarc_dkim_auth sigs[] = {{DMARC_AUTH_PASS, "example.com"}};
+ *   struct dmarc_auth a = {.spf_result = DMARC_AUTH_PASS,
+ *                          .spf_domain = "bounces.example.com",
+ *                          .dkim = sigs, .ndkim = 1,
+ *                          .pct_roll = random % 100};
+ *   struct dmarc_result r;
+ *   dmarc_evaluate(dns, DMARC_MODE_RFC7489, "news.example.com", &a, &r);
+ *   r.result (enum dmarc_result_code), r.disposition (enum dmarc_policy),
+ *   r.spf_aligned, r.dkim_aligned, r.record_domain, r.org_domain, r.reason
+ * DESCRIPTION
+ *   Record parsing (dmarc_parse_record). A TXT string is a DMARC record
+ *   when it starts with "v=DMARC1" (white space allowed around "=", the tag
+ *   name in any case, the value "DMARC1" exactly) followed by ";" or its
+ *   end; others are discarded, as 6.6.3 steps 2/4 and 4.10 steps 2/6 say.
+ *   The rest is read one tag-spec at a time (the tag grammar of tags.h,
+ *   RFC 6376 3.2, applied per ";"-separated spec): tag names match in any
+ *   ASCII case and so do the keyword values (RFC 5234 2.3: ABNF literals
+ *   are case-insensitive); a malformed spec, a bad value or a repeated tag
+ *   is ignored and the tag keeps its default (RFC 7489 6.3: "Syntax errors
+ *   in the remainder of the record SHOULD be discarded in favor of default
+ *   values (if any) or ignored outright"; RFC 9989 4.7 the same as MUST),
+ *   so the first occurrence of a repeated tag wins. Unknown tags are
+ *   ignored. A bad p/sp/np value is not defaulted: it is recorded
+ *   (p_invalid...) because 6.6.3 step 6 / 4.10.1 handle it: with a rua
+ *   holding at least one syntactically valid URI the record acts as
+ *   "v=DMARC1; p=none", otherwise no policy applies (result permerror:
+ *   a record exists but is unusable). In RFC 9989 mode a record without
+ *   p= (and no bad sp/np) is "p=none" (4.7 "p"); in RFC 7489 mode p is
+ *   REQUIRED, so a missing p takes the step 6 path.
+ *   Policy discovery, RFC 7489 (6.6.3): _dmarc.<From>; if no DMARC record
+ *   there, _dmarc.<Org Domain> when that differs. Two or more DMARC records
+ *   at the name that answered end discovery: result none. A From domain
+ *   that is itself a public suffix is its own Organizational Domain.
+ *   Policy discovery, RFC 9989 (4.10): _dmarc.<From>, then the name
+ *   with the left-most label removed; a name of 8 or more labels is
+ *   shortened at once to its 7 right-most labels, so a walk makes at most
+ *   8 queries; the walk goes up to the TLD and stops early at a single
+ *   record holding psd=y or psd=n. Several DMARC records at one name are
+ *   all discarded and the walk goes on. Organizational Domain (4.10.2),
+ *   over the records found, longest name first: psd=n -> that name;
+ *   psd=y at a name other than the walk's start -> the name one label
+ *   below it; else the name with the fewest labels; no record -> the start
+ *   name itself. The policy record (4.10.1) is the From domain's own, else
+ *   the Organizational Domain's, else the PSD's (psd=y) record.
+ *   Which policy: the record's p when found at the From domain itself;
+ *   otherwise (the From domain is a subdomain of the record's domain) sp,
+ *   or p when sp is absent; in RFC 9989 mode np (falling back to sp, then
+ *   p) when the From domain does not exist, which is asked (one A query:
+ *   NXDOMAIN = non-existent, RFC 9989 3.2 "Non-existent Domains" after
+ *   RFC 8020) only when np would change the answer. RFC 9989 t=y lowers
+ *   the disposition one step (reject -> quarantine -> none); RFC 7489
+ *   pct < 100 does the same for a message whose pct_roll (0..99, chosen by
+ *   the caller) is >= pct (6.6.4).
+ *   Alignment (RFC 7489 3.1, RFC 9989 3.2.x): strict = the domains are
+ *   equal (ASCII case-insensitive); relaxed = their Organizational Domains
+ *   are equal (by the PSL or by a Tree Walk of each identifier, per mode).
+ *   SPF: the caller passes the domain SPF authenticated, the MAIL FROM
+ *   domain, or the HELO domain when MAIL FROM was empty (RFC 7208 2.4).
+ *   DKIM: any signature whose result is pass and whose d= aligns.
+ *   Results: pass = some identifier passed and aligned; fail = none did
+ *   (and no aligned identifier had a temporary error); none = no usable
+ *   policy record or no usable From domain; temperror = a DNS lookup that
+ *   decides the outcome failed temporarily, or no aligned pass but an
+ *   identifier that would align had a temporary error (RFC 9989,
+ *   Determine Handling Policy: the policy cannot then be applied); permerror = the record's p/sp/np
+ *   is invalid and it has no valid rua. disposition is the policy to
+ *   enact: DMARC_POLICY_NONE unless the result is fail.
+ *   Domains are compared and queried in lower case, one trailing dot
+ *   dropped. The caller passes A-labels (RFC 9989 4.10: U-labels MUST be
+ *   converted first); a From domain with octets outside printable ASCII,
+ *   an empty label or over 253 octets gives result none.
+ * SECURITY
+ *   Input from DNS and from the message is bounded: records of any length
+ *   are parsed in place, names over 253 octets are never queried, a Tree
+ *   Walk makes at most 8 queries (so an attacker's 100-label From domain
+ *   costs 8), and at most DMARC_MAX_DKIM signatures are looked at.
+ *   Thread-safe: no global mutable state; the PSL used is libpsl's
+ *   built-in list (psl_builtin(), static and immutable), so concurrent
+ *   calls only share the struct dns, which is itself thread-safe.
+ * DIAGNOSTICS
+ *   Every result carries a static one-line reason. Nothing is printed.
+ */
+#ifndef FWDAUTH_DMARC_H
+#define FWDAUTH_DMARC_H
+
+#include "dns.h"
+
+#include <stddef.h>
+
+/* Values match the config key dmarc_mode (config.h): rfc7489 = 0, rfc9989 = 1. */
+enum dmarc_mode { DMARC_MODE_RFC7489 = 0, DMARC_MODE_RFC9989 = 1 };
+
+/* RFC 8601 section 2.7.x result names for method "dmarc". */
+enum dmarc_result_code { DMARC_NONE, DMARC_PASS, DMARC_FAIL, DMARC_TEMPERROR, DMARC_PERMERROR };
+
+/* Policy values (p, sp, np) and dispositions; DMARC_POLICY_ABSENT = tag not given. */
+enum dmarc_policy {
+    DMARC_POLICY_ABSENT = -1,
+    DMARC_POLICY_NONE = 0,
+    DMARC_POLICY_QUARANTINE,
+    DMARC_POLICY_REJECT
+};
+
+enum dmarc_align { DMARC_ALIGN_RELAXED, DMARC_ALIGN_STRICT };
+
+/* Which tag gave the policy. */
+enum dmarc_policy_source { DMARC_FROM_NONE, DMARC_FROM_P, DMARC_FROM_SP, DMARC_FROM_NP };
+
+/* Input results of SPF and DKIM as DMARC needs them: 1 = pass, 2 = a
+ * temporary error, anything else (none, neutral, fail, softfail, policy,
+ * permerror) = neither. Callers map spf.h / dkim.h results to these. */
+enum dmarc_auth_result { DMARC_AUTH_OTHER = 0, DMARC_AUTH_PASS = 1, DMARC_AUTH_TEMPERROR = 2 };
+
+/* fo= options (bits); fo=0 is DMARC_FO_0. */
+#define DMARC_FO_0 1u
+#define DMARC_FO_1 2u
+#define DMARC_FO_D 4u
+#define DMARC_FO_S 8u
+
+#define DMARC_MAX_DKIM 16      /* signatures looked at per message */
+#define DMARC_DOMAIN_MAX 254   /* 253 octets + NUL */
+#define DMARC_URILIST_MAX 1024 /* rua/ruf text kept (cut at a URI boundary) */
+#define DMARC_WALK_MAX 8       /* RFC 9989 4.10: queries per Tree Walk */
+
+struct dmarc_record {
+    int p, sp, np;                         /* enum dmarc_policy; np only in RFC 9989 mode */
+    int p_invalid, sp_invalid, np_invalid; /* present with a value that is not a policy */
+    int adkim, aspf;                       /* enum dmarc_align; default relaxed */
+    unsigned pct;                          /* 0..100; 100 unless RFC 7489 mode gave one */
+    unsigned fo;                           /* DMARC_FO_* bits; default DMARC_FO_0 */
+    char psd;                              /* 'y', 'n', 'u' (default; always 'u' in 7489 mode) */
+    int testing;                           /* t=y (RFC 9989 mode only) */
+    unsigned long ri;                      /* RFC 7489 ri=, default 86400 */
+    int rf_afrf;                           /* RFC 7489 rf= lists afrf (default 1) */
+    char rua[DMARC_URILIST_MAX];           /* as published, white space removed */
+    char ruf[DMARC_URILIST_MAX];
+    unsigned rua_valid, ruf_valid; /* syntactically valid URIs in each list */
+};
+
+/* Parse one TXT string as a DMARC record in the given mode. Returns 0 when
+ * it is a DMARC record (out filled), -1 when it is not one (does not start
+ * with v=DMARC1: to be discarded), with a static reason in *why (may be
+ * NULL). Never fails on the rest of the record (see DESCRIPTION). */
+int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_record *out,
+                       const char **why);
+
+struct dmarc_dkim_auth {
+    int result;         /* enum dmarc_auth_result */
+    const char *domain; /* d= */
+};
+
+struct dmarc_auth {
+    int spf_result;         /* enum dmarc_auth_result */
+    const char *spf_domain; /* MAIL FROM domain, or HELO when MAIL FROM was <>; may be NULL */
+    const struct dmarc_dkim_auth *dkim;
+    size_t ndkim; /* only the first DMARC_MAX_DKIM are looked at */
+    /* RFC 7489 pct sampling: a number 0..99 from the caller's random
+     * source (values over 99 are taken modulo 100). The policy is enacted
+     * when pct_roll < pct, so 0 (a zeroed struct) always enacts a pct >= 1
+     * and pct=0 never is. Ignored in RFC 9989 mode. */
+    unsigned pct_roll;
+};
+
+struct dmarc_result {
+    int result;         /* enum dmarc_result_code */
+    const char *reason; /* static one-line text */
+    int mode;
+
+    char from_domain[DMARC_DOMAIN_MAX];   /* normalized (lower case) */
+    char org_domain[DMARC_DOMAIN_MAX];    /* Organizational Domain of From; "" if unknown */
+    int from_is_org;                      /* From domain == its Organizational Domain */
+    char record_domain[DMARC_DOMAIN_MAX]; /* where the policy record was found; "" if none */
+    int from_exists;                      /* 1 yes/assumed, 0 NXDOMAIN (9989 np), -1 not asked */
+
+    int have_record;            /* record below is filled */
+    struct dmarc_record record; /* the policy record as parsed */
+
+    int spf_aligned;                    /* SPF passed and aligned */
+    int dkim_aligned;                   /* some DKIM signature passed and aligned */
+    char dkim_domain[DMARC_DOMAIN_MAX]; /* d= of the first aligned passing signature */
+
+    int policy;        /* enum dmarc_policy: p, sp or np as selected; ABSENT when no record */
+    int policy_source; /* enum dmarc_policy_source */
+    int sampled_out;   /* RFC 7489 pct: this message is outside the sample */
+    int disposition;   /* enum dmarc_policy to enact: NONE unless result is fail;
+                        * policy lowered one step by t=y or by pct sampling */
+};
+
+/* Evaluate DMARC for one message. Always fills *out; returns out->result. */
+int dmarc_evaluate(struct dns *d, int mode, const char *from_domain, const struct dmarc_auth *auth,
+                   struct dmarc_result *out);
+
+/* The Organizational Domain of domain (RFC 7489 3.2 via the PSL, no DNS;
+ * RFC 9989 4.10.2 via a Tree Walk, d may be NULL in RFC 7489 mode).
+ * Returns 0 with out filled (lower case), DMARC_TEMPERROR when a lookup
+ * failed temporarily, DMARC_PERMERROR when the domain is unusable or does
+ * not fit in outsz. Used by ARC and From-rewriting decisions too. */
+int dmarc_org_domain(struct dns *d, int mode, const char *domain, char *out, size_t outsz);
+
+const char *dmarc_result_name(int result); /* "pass", "fail", ... */
+const char *dmarc_policy_name(int policy); /* "none", "quarantine", "reject"; "" for ABSENT */
+const char *dmarc_mode_name(int mode);     /* "rfc7489", "rfc9989" */
+const char *dmarc_align_name(int align);   /* "r", "s" */
+
+#endif
