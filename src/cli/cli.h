@@ -23,6 +23,7 @@ int cmd_dkim_verify(int argc, char **argv); /* cmd_dkim_verify.c (argv[0] = "ver
 int cmd_dkim_keygen(int argc, char **argv); /* cmd_keygen.c (argv[0] = "keygen") */
 int cmd_check_dns(int argc, char **argv);   /* cmd_checkdns.c */
 int cmd_send(int argc, char **argv);        /* cmd_send.c */
+int cmd_spf(int argc, char **argv);         /* cmd_spf.c: check */
 
 /* Start from defaults, then read FILE when given; prints errors. 0 or -1. */
 int cli_load_config(struct fa_config *cfg, const char *file);

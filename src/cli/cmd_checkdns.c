@@ -5,13 +5,15 @@
  * (problem:), with how to fix it; "error:" means a lookup failed for now
  * and nothing could be concluded.
  *
- * The SPF lint here is deliberately small: it parses terms, follows
- * include/redirect through DNS and counts lookups (RFC 7208 section 4.6.4),
- * but evaluates nothing. When src/lib/spf lands, its parser should replace
- * spf_lint() below (merge note for the lead). */
+ * The SPF lint parses each term with the spf module's parser
+ * (spf_term_parse, so it judges syntax exactly as receivers using
+ * libfwdauth do), follows include/redirect through DNS and counts lookups
+ * (RFC 7208 section 4.6.4), but evaluates nothing: `fwdauth spf check`
+ * evaluates. */
 #include "cli.h"
 #include "dns.h"
 #include "keys.h"
+#include "spf.h"
 #include "tags.h"
 
 #include <arpa/inet.h>
@@ -26,9 +28,7 @@
 
 #define MAX_SELECTORS 32
 #define NAME_MAX_LEN 256
-#define SPF_LOOKUP_LIMIT 10 /* RFC 7208 section 4.6.4 */
-#define SPF_VOID_LIMIT 2
-#define SPF_MAX_DEPTH 10
+#define LINT_MAX_DEPTH 10   /* SPF_LOOKUP_LIMIT, SPF_VOID_LIMIT: spf.h */
 #define SPF_MAX_QUERIES 100 /* our own bound on the walk, far above any valid record */
 
 enum level { L_OK, L_WARNING, L_PROBLEM, L_ERROR };
@@ -111,15 +111,9 @@ struct spf_walk {
     int lookups, voids, queries;
     int tempfail;
     int ptr_warned, macro_warned;
-    char path[SPF_MAX_DEPTH][NAME_MAX_LEN]; /* the include/redirect chain being walked */
+    char path[LINT_MAX_DEPTH][NAME_MAX_LEN]; /* the include/redirect chain being walked */
     size_t depth_now;
 };
-
-/* Does s start a v=spf1 record (RFC 7208 section 4.5)? */
-static int is_spf1(const char *s, size_t n)
-{
-    return n >= 6 && strncasecmp(s, "v=spf1", 6) == 0 && (n == 6 || s[6] == ' ');
-}
 
 /* Fetch the one SPF record at name. Returns 1 with *out (malloc'd), 0 none
  * (*status = NXDOMAIN/NODATA/OK without v=spf1), 2 several, -1 temporary
@@ -140,7 +134,7 @@ static int spf_fetch(struct spf_walk *w, const char *name, char **out, int *stat
     }
     int found = 0;
     for (size_t i = 0; a.status == DNS_OK && i < a.n; i++) {
-        if (!is_spf1((const char *)a.rr[i].data, a.rr[i].len))
+        if (!spf_is_record((const char *)a.rr[i].data, a.rr[i].len))
             continue;
         if (found++ == 0)
             *out = txt_copy(&a.rr[i]);
@@ -190,60 +184,6 @@ static void spf_probe(struct spf_walk *w, const char *name, int type, const char
     dns_answer_free(&a);
 }
 
-static int valid_cidr(const char *s, size_t n, int max)
-{
-    if (n == 0 || n > 3)
-        return 0;
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (n > 1 && s[0] == '0')
-        return 0;
-    return v <= max;
-}
-
-/* ip4:ADDR[/N] or ip6:ADDR[/N] */
-static int valid_ip(const char *s, size_t n, int v6)
-{
-    const char *slash = memchr(s, '/', n);
-    size_t alen = slash ? (size_t)(slash - s) : n;
-    char buf[64];
-    uint8_t bin[16];
-    if (alen == 0 || alen >= sizeof(buf))
-        return 0;
-    memcpy(buf, s, alen);
-    buf[alen] = '\0';
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, buf, bin) != 1)
-        return 0;
-    return !slash || valid_cidr(slash + 1, n - alen - 1, v6 ? 128 : 32);
-}
-
-/* The domain-spec of a/mx ([:domain][/4cidr][//6cidr]): checks the CIDR
- * part and returns the length of the domain part after ':' (0 if none). */
-static int split_dual_cidr(const char *arg, size_t n, size_t *dlen)
-{
-    const char *slash = memchr(arg, '/', n);
-    *dlen = slash ? (size_t)(slash - arg) : n;
-    if (!slash)
-        return 1;
-    const char *c = slash + 1, *end = arg + n;
-    if (c < end && *c == '/') /* "//N": IPv6 only */
-        return valid_cidr(c + 1, (size_t)(end - c - 1), 128);
-    const char *six = NULL;
-    for (const char *x = c; x + 1 < end; x++)
-        if (x[0] == '/' && x[1] == '/') {
-            six = x;
-            break;
-        }
-    if (!six)
-        return valid_cidr(c, (size_t)(end - c), 32);
-    return valid_cidr(c, (size_t)(six - c), 32) &&
-           valid_cidr(six + 2, (size_t)(end - six - 2), 128);
-}
-
 static void spf_lint(struct spf_walk *w, const char *name, const char *rec, int depth);
 
 /* Follow include:target or redirect=target. */
@@ -278,7 +218,7 @@ static void spf_follow(struct spf_walk *w, const char *how, const char *target, 
                 how, t, where);
             return;
         }
-    if (depth + 1 >= SPF_MAX_DEPTH || w->queries >= SPF_MAX_QUERIES)
+    if (depth + 1 >= LINT_MAX_DEPTH || w->queries >= SPF_MAX_QUERIES)
         return; /* the lookup count is already far over the limit */
     char *rec;
     int status;
@@ -318,123 +258,101 @@ static void spf_lint(struct spf_walk *w, const char *name, const char *rec, int 
     char all_q = 0;
 
     while (*p) {
-        while (*p == ' ' || *p == '\t')
+        while (*p == ' ')
             p++;
         if (!*p)
             break;
         const char *term = p;
-        while (*p && *p != ' ' && *p != '\t')
+        while (*p && *p != ' ')
             p++;
         size_t tn = (size_t)(p - term);
-        const char *t = term;
-        char q = '+';
-        if (*t == '+' || *t == '-' || *t == '~' || *t == '?')
-            q = *t++;
-        size_t nl = 0;
-        while (t + nl < term + tn &&
-               (isalnum((unsigned char)t[nl]) || t[nl] == '-' || t[nl] == '_' || t[nl] == '.'))
-            nl++;
-        const char *rest = t + nl;
-        size_t rn = (size_t)(term + tn - rest);
-        if (nl > 0 && rn > 0 && *rest == '=' && t == term) {
-            /* modifier */
-            if (nl == 8 && strncasecmp(t, "redirect", 8) == 0) {
-                if (redirect)
-                    add(w->r, L_PROBLEM, "spf",
-                        "%s has redirect= twice: receivers return permerror", where);
-                redirect = rest + 1;
-                redirect_len = rn - 1;
-            } else if (nl == 3 && strncasecmp(t, "exp", 3) == 0) {
-                if (exp_seen++)
-                    add(w->r, L_PROBLEM, "spf", "%s has exp= twice: receivers return permerror",
-                        where);
-            } else if (depth == 0) {
+        struct spf_term st;
+        int unknown = 0;
+        fa_err perr;
+        if (spf_term_parse(term, tn, &st, &unknown, &perr) < 0) {
+            if (unknown == 1)
+                add(w->r, L_PROBLEM, "spf",
+                    "unknown mechanism \"%.*s\" in %s: receivers return permerror; the known "
+                    "ones are all, include, a, mx, ptr, ip4, ip6, exists",
+                    (int)tn, term, where);
+            else if (unknown == 2)
+                add(w->r, L_PROBLEM, "spf",
+                    "\"%.*s\" in %s is not an SPF term: receivers return permerror", (int)tn, term,
+                    where);
+            else
+                add(w->r, L_PROBLEM, "spf",
+                    "\"%.*s\" in %s is malformed: receivers return permerror", (int)tn, term,
+                    where);
+            continue;
+        }
+        if (st.kind == SPF_T_REDIRECT) {
+            if (redirect)
+                add(w->r, L_PROBLEM, "spf", "%s has redirect= twice: receivers return permerror",
+                    where);
+            redirect = st.spec;
+            redirect_len = st.spec_len;
+            continue;
+        }
+        if (st.kind == SPF_T_EXP) {
+            if (exp_seen++)
+                add(w->r, L_PROBLEM, "spf", "%s has exp= twice: receivers return permerror", where);
+            continue;
+        }
+        if (st.kind == SPF_T_UNKNOWN_MOD) {
+            if (depth == 0)
                 add(w->r, L_WARNING, "spf", "unknown modifier \"%.*s\" in %s is ignored", (int)tn,
                     term, where);
-            }
             continue;
         }
         if (all_seen)
             after_all = 1;
-        char mech[16];
-        if (nl == 0 || nl >= sizeof(mech)) {
-            add(w->r, L_PROBLEM, "spf",
-                "\"%.*s\" in %s is not an SPF term: receivers return permerror", (int)tn, term,
-                where);
-            continue;
-        }
-        for (size_t i = 0; i < nl; i++)
-            mech[i] = (char)tolower((unsigned char)t[i]);
-        mech[nl] = '\0';
-        const char *arg = rn > 0 && *rest == ':' ? rest + 1 : NULL;
-        size_t an = arg ? rn - 1 : 0;
-        int bad = 0;
-        if (strcmp(mech, "all") == 0) {
-            bad = rn != 0;
-            if (!bad && !all_seen) {
+        if (spf_term_counts(st.kind))
+            w->lookups++;
+        switch (st.kind) {
+        case SPF_T_ALL:
+            if (!all_seen) {
                 all_seen = 1;
-                all_q = q;
+                all_q = st.qualifier;
             }
-        } else if (strcmp(mech, "include") == 0) {
-            bad = !arg || an == 0;
-            if (!bad) {
-                w->lookups++;
-                spf_follow(w, "include:", arg, an, where, depth);
+            break;
+        case SPF_T_INCLUDE:
+            spf_follow(w, "include:", st.spec, st.spec_len, where, depth);
+            break;
+        case SPF_T_A:
+        case SPF_T_MX: {
+            int mx = st.kind == SPF_T_MX;
+            const char *mech = mx ? "mx" : "a";
+            char target[NAME_MAX_LEN];
+            if (st.spec && st.spec_len < sizeof(target) && !has_macro(st.spec, st.spec_len)) {
+                memcpy(target, st.spec, st.spec_len);
+                target[st.spec_len] = '\0';
+                spf_probe(w, target, mx ? DNS_T_MX : DNS_T_A, mech, where);
+            } else if (!st.spec) {
+                spf_probe(w, name, mx ? DNS_T_MX : DNS_T_A, mech, where);
             }
-        } else if (strcmp(mech, "a") == 0 || strcmp(mech, "mx") == 0) {
-            int mx = mech[0] == 'm';
-            size_t dl = 0;
-            const char *spec = arg ? arg : rest;
-            size_t sn = arg ? an : rn;
-            bad = (rn > 0 && *rest != ':' && *rest != '/') || (arg && an == 0) ||
-                  !split_dual_cidr(spec, sn, &dl);
-            if (!bad) {
-                w->lookups++;
-                char target[NAME_MAX_LEN];
-                if (arg && dl > 0 && dl < sizeof(target) && !has_macro(arg, dl)) {
-                    memcpy(target, arg, dl);
-                    target[dl] = '\0';
-                    spf_probe(w, target, mx ? DNS_T_MX : DNS_T_A, mech, where);
-                } else if (!arg) {
-                    spf_probe(w, name, mx ? DNS_T_MX : DNS_T_A, mech, where);
-                }
-            }
-        } else if (strcmp(mech, "ptr") == 0) {
-            bad = rn > 0 && (!arg || an == 0);
-            if (!bad) {
-                w->lookups++;
-                if (!w->ptr_warned++)
-                    add(w->r, L_WARNING, "spf",
-                        "%s uses ptr, which RFC 7208 section 5.5 says not to use (slow, "
-                        "unreliable, some receivers ignore it): list the senders with ip4:/ip6: "
-                        "or a/mx instead",
-                        where);
-            }
-        } else if (strcmp(mech, "exists") == 0) {
-            bad = !arg || an == 0;
-            if (!bad) {
-                w->lookups++;
-                if (!has_macro(arg, an)) {
-                    char target[NAME_MAX_LEN];
-                    if (an < sizeof(target)) {
-                        memcpy(target, arg, an);
-                        target[an] = '\0';
-                        spf_probe(w, target, DNS_T_A, "exists", where);
-                    }
-                }
-            }
-        } else if (strcmp(mech, "ip4") == 0 || strcmp(mech, "ip6") == 0) {
-            bad = !arg || !valid_ip(arg, an, mech[2] == '6');
-        } else {
-            add(w->r, L_PROBLEM, "spf",
-                "unknown mechanism \"%.*s\" in %s: receivers return permerror; the known ones "
-                "are all, include, a, mx, ptr, ip4, ip6, exists",
-                (int)tn, term, where);
-            continue;
+            break;
         }
-        if (bad)
-            add(w->r, L_PROBLEM, "spf", "\"%.*s\" in %s is malformed: receivers return permerror",
-                (int)tn, term, where);
+        case SPF_T_PTR:
+            if (!w->ptr_warned++)
+                add(w->r, L_WARNING, "spf",
+                    "%s uses ptr, which RFC 7208 section 5.5 says not to use (slow, "
+                    "unreliable, some receivers ignore it): list the senders with ip4:/ip6: "
+                    "or a/mx instead",
+                    where);
+            break;
+        case SPF_T_EXISTS:
+            if (!has_macro(st.spec, st.spec_len)) {
+                char target[NAME_MAX_LEN];
+                if (st.spec_len < sizeof(target)) {
+                    memcpy(target, st.spec, st.spec_len);
+                    target[st.spec_len] = '\0';
+                    spf_probe(w, target, DNS_T_A, "exists", where);
+                }
+            }
+            break;
+        default: /* ip4, ip6: nothing to look up */
+            break;
+        }
     }
 
     if (depth == 0) {

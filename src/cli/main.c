@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"srs", cmd_srs, "rewrite (forward) or restore (reverse) envelope senders with SRS"},
     {"dkim", cmd_dkim, "sign or verify messages, make keys (sign, verify, keygen)"},
     {"check-dns", cmd_check_dns, "check a domain's published SPF, DMARC and DKIM records"},
+    {"spf", cmd_spf, "evaluate SPF for a client IP and sender (check)"},
     {"send", cmd_send, "DKIM-sign (optionally) and submit a message over SMTP with TLS"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
