@@ -23,6 +23,8 @@ int cmd_dkim_verify(int argc, char **argv); /* cmd_dkim_verify.c (argv[0] = "ver
 int cmd_dkim_keygen(int argc, char **argv); /* cmd_keygen.c (argv[0] = "keygen") */
 int cmd_check_dns(int argc, char **argv);   /* cmd_checkdns.c */
 int cmd_send(int argc, char **argv);        /* cmd_send.c */
+int cmd_arc(int argc, char **argv);         /* cmd_arc.c: verify|sign */
+int cmd_dmarc(int argc, char **argv);       /* cmd_dmarc.c: check */
 int cmd_spf(int argc, char **argv);         /* cmd_spf.c: check */
 
 /* Start from defaults, then read FILE when given; prints errors. 0 or -1. */

@@ -15,8 +15,10 @@ static const struct command commands[] = {
     {"srs", cmd_srs, "rewrite (forward) or restore (reverse) envelope senders with SRS"},
     {"dkim", cmd_dkim, "sign or verify messages, make keys (sign, verify, keygen)"},
     {"check-dns", cmd_check_dns, "check a domain's published SPF, DMARC and DKIM records"},
+    {"dmarc", cmd_dmarc, "evaluate SPF, DKIM and DMARC of a message as a receiver would (check)"},
     {"spf", cmd_spf, "evaluate SPF for a client IP and sender (check)"},
     {"send", cmd_send, "DKIM-sign (optionally) and submit a message over SMTP with TLS"},
+    {"arc", cmd_arc, "validate a message's ARC chain or add the next ARC set (verify, sign)"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

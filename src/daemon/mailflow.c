@@ -2,6 +2,8 @@
 #include "mailflow.h"
 
 #include "addrlist.h"
+#include "arc.h"
+#include "arrival.h"
 #include "authres.h"
 #include "dkim.h"
 #include "keytable.h"
@@ -68,7 +70,9 @@ struct mf_msg {
     size_t nforged;
     char from_local[256], from_domain[256]; /* first From: address */
 
-    struct dkim_verifier *verifier;
+    struct arrival_check *check;   /* inbound: SPF, DKIM, ARC, DMARC on arrival */
+    struct arc_sealer *sealer;     /* forwarded: our ARC set */
+    char aar_results[AUTHRES_MAX]; /* what the AAR records: our results */
     struct dkim_signer *signer;
     struct dkim_sign_spec specs[2];
     size_t nspecs;
@@ -218,10 +222,37 @@ static int mf_eoh(void *msg, struct milter_session *s)
     for (size_t i = 0; i < m->nh; i++)
         m->h[i].raw = m->raw + m->hoff[i];
     fa_err err;
+    const struct fa_config *cfg = &m->rt->cfg;
     if (m->verify) {
-        m->verifier = dkim_verifier_new(m->h, m->nh, time(NULL), &err);
-        if (!m->verifier)
+        struct arrival_input in = {
+            .ip = milter_client_addr(s),
+            .mail_from = milter_sender(s),
+            .helo = milter_helo(s),
+            .receiver = m->rt->authserv_id,
+            .dmarc_mode = cfg->dmarc_enforce == FA_ENFORCE_OFF ? -1 : cfg->dmarc_mode,
+            .pct_roll = arc4random_uniform(100),
+            .trusted_ids = cfg->trusted_authserv_ids.v,
+            .ntrusted = cfg->trusted_authserv_ids.n,
+        };
+        m->check = arrival_begin(m->h, m->nh, &in, &err);
+        if (!m->check)
             return MILTER_TEMPFAIL;
+    }
+    if (m->forwarded && !m->originating && m->rt->arc_key) {
+        struct arc_seal_spec spec = {
+            .domain = cfg->arc_domain,
+            .selector = cfg->arc_selector,
+            .key = m->rt->arc_key,
+            .alg = -1,
+            .timestamp = 0,
+            .authserv_id = m->rt->authserv_id,
+            .results = m->aar_results, /* filled at end of message, before sealing */
+        };
+        m->sealer = arc_sealer_new(&spec, m->h, m->nh, time(NULL), &err);
+        if (!m->sealer) {
+            log_msg(FA_LOG_ERROR, "msg %s: cannot seal: %s", milter_queue_id(s), err.msg);
+            return MILTER_TEMPFAIL;
+        }
     }
     const struct keytable *kt = m->rt->keys;
     struct keytable_match km;
@@ -246,31 +277,244 @@ static int mf_body(void *msg, struct milter_session *s, const uint8_t *p, size_t
 {
     (void)s;
     struct mf_msg *m = msg;
-    if (m->verifier)
-        dkim_verifier_body(m->verifier, p, n);
+    if (m->check)
+        arrival_body(m->check, p, n);
+    if (m->sealer)
+        arc_sealer_body(m->sealer, p, n);
     if (m->signer)
         dkim_signer_body(m->signer, p, n);
     return MILTER_CONTINUE;
 }
 
-/* Authentication-Results for the DKIM results; appends a summary to log. */
-static const char *authres_for(struct mf_msg *m, struct authres *ar, struct mf_line *log)
+/* Header fields as they will leave: the received ones with our changes,
+ * so that our DKIM signature and ARC set cover what the next hop sees. */
+#define MF_OUT_EXTRA 8
+
+struct mf_out {
+    struct msg_header *h;
+    size_t n;
+    char *owned[MF_OUT_EXTRA]; /* texts of the fields we made */
+    size_t nowned;
+};
+
+static void out_free(struct mf_out *o)
 {
-    struct dkim_sig_result r[DKIM_MAX_SIGS];
-    size_t n = dkim_verifier_finish(m->verifier, m->rt->dns, r, DKIM_MAX_SIGS);
-    authres_begin(ar, m->rt->authserv_id);
-    if (n == 0) {
-        authres_add(ar, "dkim", "none", NULL, NULL);
-        line_add(log, " dkim=none");
+    for (size_t i = 0; i < o->nowned; i++)
+        free(o->owned[i]);
+    free(o->h);
+}
+
+/* A field "Name:value\n" (value with its leading space) as a msg_header. */
+static int out_field(struct mf_out *o, struct msg_header *f, const char *name, const char *value)
+{
+    if (o->nowned == MF_OUT_EXTRA)
+        return -1;
+    size_t nl = strlen(name), vl = strlen(value);
+    char *t = malloc(nl + vl + 3);
+    if (!t)
+        return -1;
+    memcpy(t, name, nl);
+    t[nl] = ':';
+    memcpy(t + nl + 1, value, vl);
+    t[nl + 1 + vl] = '\n';
+    t[nl + vl + 2] = '\0';
+    o->owned[o->nowned++] = t;
+    *f = (struct msg_header){t, nl + vl + 2, nl, nl + 1, nl + 1 + vl};
+    return 0;
+}
+
+static int out_append(struct mf_out *o, const char *name, const char *value, int top)
+{
+    struct msg_header f;
+    if (out_field(o, &f, name, value) < 0)
+        return -1;
+    if (top)
+        memmove(o->h + 1, o->h, o->n * sizeof(*o->h));
+    o->h[top ? 0 : o->n] = f;
+    o->n++;
+    return 0;
+}
+
+static int out_init(struct mf_out *o, const struct mf_msg *m)
+{
+    memset(o, 0, sizeof(*o));
+    o->h = malloc((m->nh + MF_OUT_EXTRA) * sizeof(*o->h));
+    if (!o->h)
+        return -1;
+    if (m->nh)
+        memcpy(o->h, m->h, m->nh * sizeof(*o->h));
+    o->n = m->nh;
+    return 0;
+}
+
+/* The From-rewrite applies only to forwarded mail that passed DMARC on
+ * arrival through SPF alone: SPF alignment cannot survive a forward (the
+ * next hop sees our address), while an aligned DKIM signature we leave
+ * intact still passes there. Mail that failed is never rewritten. */
+static int want_rewrite(const struct mf_msg *m, const struct arrival *a)
+{
+    int mode = m->rt->cfg.from_rewrite;
+    if (mode == FA_REWRITE_OFF || !m->forwarded || m->originating || !a->dmarc_done ||
+        a->dmarc.result != DMARC_PASS || a->dmarc.dkim_aligned || !a->dmarc.have_record)
+        return 0;
+    if (mode == FA_REWRITE_REJECT)
+        return a->dmarc.policy == DMARC_POLICY_REJECT;
+    if (mode == FA_REWRITE_REJECT_AND_QUARANTINE)
+        return a->dmarc.policy == DMARC_POLICY_REJECT || a->dmarc.policy == DMARC_POLICY_QUARANTINE;
+    return 1;
+}
+
+/* The display name of a From: value: text before "<", without quotes;
+ * "" when there is none. */
+static void display_name(const char *v, size_t n, char *out, size_t outsz)
+{
+    const char *lt = memchr(v, '<', n);
+    size_t a = 0, b = lt ? (size_t)(lt - v) : 0;
+    while (a < b && strchr(" \t\r\n", v[a]))
+        a++;
+    while (b > a && strchr(" \t\r\n", v[b - 1]))
+        b--;
+    if (b - a >= 2 && v[a] == '"' && v[b - 1] == '"')
+        a++, b--;
+    size_t o = 0;
+    for (size_t i = a; i < b && o + 1 < outsz; i++) {
+        char c = v[i];
+        if (c == '\r' || c == '\n')
+            c = ' ';
+        if (c == '\\' && i + 1 < b)
+            c = v[++i];
+        out[o++] = c;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char *res = dkim_result_name(r[i].result);
-        authres_add(ar, "dkim", res, r[i].reason, "header.d", r[i].domain, "header.i",
-                    r[i].identity, "header.s", r[i].selector, "header.b", r[i].b_prefix, "header.a",
-                    r[i].alg < 0 ? "" : dkim_alg_name(r[i].alg), NULL);
-        line_add(log, " dkim=%s(d=%s)", res, r[i].domain);
+    out[o] = '\0';
+}
+
+/* Rewrite From: as mailing lists do: "Name via forwarder" <our address>,
+ * the original in Reply-To: (unless there is one) and X-Original-From:. */
+static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o)
+{
+    const struct msg_header *from = NULL;
+    int has_reply_to = 0;
+    for (size_t i = 0; i < m->nh; i++) {
+        if (!from && msg_header_is(&m->h[i], "From"))
+            from = &m->h[i];
+        has_reply_to |= msg_header_is(&m->h[i], "Reply-To");
     }
-    return authres_value(ar, "\n");
+    if (!from)
+        return 0;
+    const char *addr = m->rt->cfg.from_rewrite_address, *fwd = strrchr(addr, '@') + 1;
+    const char *v = from->raw + from->value_off;
+    size_t vl = from->value_end - from->value_off;
+    char name[520], value[1400], orig[4096];
+    display_name(v, vl, name, sizeof(name));
+    if (!name[0])
+        snprintf(name, sizeof(name), "%s@%s", m->from_local, m->from_domain);
+    if (strstr(name, "=?")) {
+        /* Encoded words must not be quoted (RFC 2047 section 5). */
+        snprintf(value, sizeof(value), " %s \"via %s\" <%s>", name, fwd, addr);
+    } else {
+        char q[1040];
+        size_t k = 0;
+        for (size_t i = 0; name[i] && k + 2 < sizeof(q); i++) {
+            if (name[i] == '"' || name[i] == '\\')
+                q[k++] = '\\';
+            q[k++] = name[i];
+        }
+        q[k] = '\0';
+        snprintf(value, sizeof(value), " \"%s via %s\" <%s>", q, fwd, addr);
+    }
+    if (vl >= sizeof(orig))
+        return -1;
+    memcpy(orig, v, vl);
+    orig[vl] = '\0';
+    if (milter_mods_change_header(mods, "From", 1, value) < 0)
+        return -1;
+    /* The outgoing copy: the first From: replaced, the new fields appended. */
+    for (size_t i = 0; i < o->n; i++)
+        if (o->h[i].raw == from->raw) {
+            struct msg_header f;
+            if (out_field(o, &f, "From", value) < 0)
+                return -1;
+            o->h[i] = f;
+            break;
+        }
+    if (!has_reply_to && (milter_mods_add_header(mods, "Reply-To", orig) < 0 ||
+                          out_append(o, "Reply-To", orig, 0) < 0))
+        return -1;
+    if (milter_mods_add_header(mods, "X-Original-From", orig) < 0 ||
+        out_append(o, "X-Original-From", orig, 0) < 0)
+        return -1;
+    return 0;
+}
+
+/* DKIM-Signature fields for the outgoing headers, inserted at the top. */
+static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
+                    struct mf_line *what, const char *qid)
+{
+    char *fields[2] = {NULL, NULL};
+    fa_err err;
+    if (dkim_signer_finish(m->signer, o->h, o->n, "\n", fields, &err) < 0) {
+        log_msg(FA_LOG_ERROR, "msg %s: signing failed: %s", qid, err.msg);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < m->nspecs; i++) {
+        /* "DKIM-Signature:" + value + "\n": the value keeps its leading space. */
+        char *v = fields[i] + 15;
+        size_t vl = strlen(v);
+        if (vl && v[vl - 1] == '\n')
+            v[vl - 1] = '\0';
+        if (rc == 0 && (milter_mods_insert_header(mods, 1, "DKIM-Signature", v) < 0 ||
+                        out_append(o, "DKIM-Signature", v, 1) < 0))
+            rc = -1;
+        line_add(what, " signed=d=%s,s=%s", m->specs[i].domain, m->specs[i].selector);
+        free(fields[i]);
+    }
+    return rc;
+}
+
+/* Our ARC set on top (AS above AMS above AAR); the AAR records our results. */
+static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
+                    const struct authres *ar, struct mf_line *what, const char *qid)
+{
+    size_t k = 0;
+    m->aar_results[0] = '\0';
+    for (size_t i = 0; i < ar->n; i++)
+        k += (size_t)snprintf(m->aar_results + k,
+                              k < sizeof(m->aar_results) ? sizeof(m->aar_results) - k : 0, "%s%s",
+                              i ? "; " : "", ar->results[i]);
+    if (k >= sizeof(m->aar_results))
+        return -1;
+    arc_sealer_outgoing(m->sealer, o->h, o->n);
+    struct arc_result *chain = malloc(sizeof(*chain));
+    if (!chain)
+        return -1;
+    char *fields[3] = {NULL, NULL, NULL};
+    fa_err err;
+    int r = arc_sealer_finish(m->sealer, m->rt->dns, "\n", chain, fields, &err);
+    int rc = 0;
+    if (r == ARC_SEALED) {
+        /* fields: ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results.
+         * Inserted at 1 from the bottom up, so AS ends on top. */
+        static const char *const names[] = {"ARC-Seal", "ARC-Message-Signature",
+                                            "ARC-Authentication-Results"};
+        for (int i = 2; i >= 0 && rc == 0; i--) {
+            char *v = fields[i] + strlen(names[i]) + 1;
+            size_t vl = strlen(v);
+            if (vl && v[vl - 1] == '\n')
+                v[vl - 1] = '\0';
+            rc = milter_mods_insert_header(mods, 1, names[i], v);
+        }
+        line_add(what, " sealed=i=%u,cv=%s", chain->nsets + 1, arc_cv_name(chain->cv));
+    } else if (r == ARC_NOT_SEALED) {
+        log_msg(FA_LOG_INFO, "msg %s: not sealed: %s", qid, err.msg);
+    } else {
+        log_msg(FA_LOG_ERROR, "msg %s: sealing failed: %s", qid, err.msg);
+        rc = -1;
+    }
+    for (int i = 0; i < 3; i++)
+        free(fields[i]);
+    free(chain);
+    return rc;
 }
 
 static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
@@ -285,42 +529,82 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (r != MILTER_CONTINUE)
             return r;
     }
+    struct arrival *a = NULL;
+    struct authres ar;
+    struct mf_out o;
+    int status = MILTER_TEMPFAIL;
+    if (out_init(&o, m) < 0)
+        return MILTER_TEMPFAIL;
+
+    /* The truth on arrival first: it decides everything else. */
+    int spoof = 0;
+    if (m->check) {
+        if (!(a = malloc(sizeof(*a))))
+            goto done;
+        arrival_finish(m->check, m->rt->dns, a);
+        arrival_authres(a, m->rt->authserv_id, &ar);
+        line_add(&what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
+                 dkim_result_name(a->dkim_summary),
+                 a->dmarc_done ? dmarc_result_name(a->dmarc.result) : "off",
+                 arc_cv_name(a->arc.cv));
+        /* Failed DMARC under p=quarantine/reject: never vouched for (no
+         * signature of ours, no seal, no rewrite); refused, held or tagged. */
+        spoof =
+            a->dmarc_done && a->dmarc.result == DMARC_FAIL &&
+            (a->dmarc.policy == DMARC_POLICY_REJECT || a->dmarc.policy == DMARC_POLICY_QUARANTINE);
+        if (spoof && cfg->dmarc_enforce == FA_ENFORCE_REJECT &&
+            a->dmarc.disposition == DMARC_POLICY_REJECT) {
+            log_msg(FA_LOG_INFO, "msg %s: from=<%s> rejected: DMARC policy of %s%s", qid,
+                    milter_sender(s), a->from_domain, what.buf);
+            char reply[400];
+            snprintf(reply, sizeof(reply), "550 5.7.1 Rejected by the DMARC policy of %s",
+                     a->from_domain);
+            status = milter_set_reply(s, reply);
+            goto done;
+        }
+        if (spoof && cfg->dmarc_enforce >= FA_ENFORCE_QUARANTINE &&
+            a->dmarc.disposition != DMARC_POLICY_NONE) {
+            if (milter_mods_quarantine(mods, "DMARC policy: quarantine") < 0)
+                goto done;
+            line_add(&what, " quarantined");
+        }
+    }
 
     /* Forged Authentication-Results first, highest index first, so that
      * each deletion leaves the lower indexes as the MTA counts them. */
     for (size_t i = m->nforged; i-- > 0;) {
         if (milter_mods_delete_header(mods, "Authentication-Results", m->forged[i]) < 0)
-            return MILTER_TEMPFAIL;
+            goto done;
         line_add(&what, " removed-forged-ar=%u", m->forged[i]);
+        for (size_t k = 0; k < o.n; k++) /* and from the outgoing copy */
+            if (msg_header_is(&o.h[k], "Authentication-Results")) {
+                /* counted among fields of that name, as the MTA does */
+                size_t nth = 0;
+                for (size_t j = 0; j <= k; j++)
+                    nth += msg_header_is(&o.h[j], "Authentication-Results");
+                if (nth == m->forged[i]) {
+                    memmove(o.h + k, o.h + k + 1, (o.n - k - 1) * sizeof(*o.h));
+                    o.n--;
+                    break;
+                }
+            }
     }
-    if (m->verifier) {
-        struct authres ar;
-        const char *value = authres_for(m, &ar, &what);
-        if (milter_mods_insert_header(mods, 1, "Authentication-Results", value) < 0)
-            return MILTER_TEMPFAIL;
+    if (a) {
+        const char *value = authres_value(&ar, "\n");
+        if (milter_mods_insert_header(mods, 1, "Authentication-Results", value) < 0 ||
+            out_append(&o, "Authentication-Results", value, 1) < 0)
+            goto done;
     }
-    if (m->signer) {
-        char *fields[2] = {NULL, NULL};
-        fa_err err;
-        if (dkim_signer_finish(m->signer, m->h, m->nh, "\n", fields, &err) < 0) {
-            log_msg(FA_LOG_ERROR, "msg %s: signing failed: %s", qid, err.msg);
-            return MILTER_TEMPFAIL;
-        }
-        int rc = 0;
-        for (size_t i = 0; i < m->nspecs; i++) {
-            /* "DKIM-Signature:" + value + "\n": the value keeps its leading space. */
-            char *v = fields[i] + 15;
-            size_t vl = strlen(v);
-            if (vl && v[vl - 1] == '\n')
-                v[vl - 1] = '\0';
-            if (rc == 0 && milter_mods_insert_header(mods, 1, "DKIM-Signature", v) < 0)
-                rc = -1;
-            line_add(&what, " signed=d=%s,s=%s", m->specs[i].domain, m->specs[i].selector);
-            free(fields[i]);
-        }
-        if (rc < 0)
-            return MILTER_TEMPFAIL;
+    if (a && want_rewrite(m, a)) {
+        if (rewrite_from(m, mods, &o) < 0)
+            goto done;
+        line_add(&what, " from-rewritten");
     }
+    if (m->signer && !(spoof && !m->originating) && sign_out(m, mods, &o, &what, qid) < 0)
+        goto done;
+    if (m->sealer && a && !spoof && seal_out(m, mods, &o, &ar, &what, qid) < 0)
+        goto done;
+
     const char *sender = milter_sender(s);
     if (m->forwarded && cfg->srs_forwarded_mail && m->rt->srs && sender[0]) {
         char out[SRS_ADDR_MAX];
@@ -328,18 +612,22 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         int r = srs_forward(m->rt->srs, sender, strlen(sender), time(NULL), out, sizeof(out), &why);
         if (r == SRS_OK) {
             if (milter_mods_change_from(mods, out, NULL) < 0)
-                return MILTER_TEMPFAIL;
+                goto done;
             line_add(&what, " srs=<%s>", out);
         } else if (r == SRS_UNCHANGED) {
             log_msg(why == srs_why_too_long ? FA_LOG_INFO : FA_LOG_DEBUG,
                     "msg %s: sender <%s> not rewritten: %s", qid, sender, why);
         } else {
-            return MILTER_TEMPFAIL;
+            goto done;
         }
     }
     log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s%s%s", qid, sender,
             m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what.buf);
-    return MILTER_CONTINUE;
+    status = MILTER_CONTINUE;
+done:
+    free(a);
+    out_free(&o);
+    return status;
 }
 
 static void mf_end(void *msg, struct milter_session *s, int status)
@@ -347,7 +635,8 @@ static void mf_end(void *msg, struct milter_session *s, int status)
     (void)s;
     (void)status;
     struct mf_msg *m = msg;
-    dkim_verifier_free(m->verifier);
+    arrival_free(m->check);
+    arc_sealer_free(m->sealer);
     dkim_signer_free(m->signer);
     free(m->h);
     free(m->hoff);
@@ -357,7 +646,7 @@ static void mf_end(void *msg, struct milter_session *s, int status)
 
 static const struct milter_filter filter = {
     .name = "fwdauth",
-    .actions = MILTER_ACT_ADDHDRS | MILTER_ACT_CHGHDRS | MILTER_ACT_CHGFROM,
+    .actions = MILTER_ACT_ADDHDRS | MILTER_ACT_CHGHDRS | MILTER_ACT_CHGFROM | MILTER_ACT_QUARANTINE,
     .steps = MILTER_STEP_HEADER | MILTER_STEP_EOH | MILTER_STEP_BODY,
     .replies = 0,
     .msg_begin = mf_begin,

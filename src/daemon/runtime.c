@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* The daemon's current snapshot: the only mutable state of this module. */
@@ -46,6 +47,23 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
     if (c->forward_recipients.n && c->srs_forwarded_mail && !rt->srs)
         return fa_err_set(err, "srs_forwarded_mail needs srs_domain and srs_secrets "
                                "(or set srs_forwarded_mail = no)");
+    if (!c->arc_key[0] != !c->arc_domain[0] || !c->arc_key[0] != !c->arc_selector[0])
+        return fa_err_set(err, "arc_key, arc_domain and arc_selector go together");
+    if (c->arc_key[0] && !(rt->arc_key = key_load_private(c->arc_key, key_owner, err)))
+        return -1;
+    if (c->from_rewrite != FA_REWRITE_OFF) {
+        struct keytable_match m;
+        const char *at = strrchr(c->from_rewrite_address, '@');
+        if (!at)
+            return fa_err_set(err, "from_rewrite needs from_rewrite_address (an address of ours)");
+        if (!rt->keys || !c->forward_signing_key[0] ||
+            !keytable_find_name(rt->keys, c->forward_signing_key, at + 1, &m) ||
+            strcasecmp(m.domain, at + 1) != 0)
+            return fa_err_set(err,
+                              "from_rewrite: forward_signing_key must sign for %s, the "
+                              "domain of from_rewrite_address, so rewritten mail aligns",
+                              at + 1);
+    }
     struct dns_opts o = {
         .zone_file = c->dns_zone_file[0] ? c->dns_zone_file : NULL,
         .server = c->dns_server[0] ? c->dns_server : NULL,
@@ -117,6 +135,7 @@ static void runtime_free(struct runtime *rt)
     srs_free(rt->srs);
     dns_free(rt->dns);
     keytable_free(rt->keys);
+    key_free(rt->arc_key);
     config_free(&rt->cfg);
     free(rt);
 }

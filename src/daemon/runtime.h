@@ -22,7 +22,10 @@
  *   (dns_* settings), the signing keys (dkim_key_table and
  *   dkim_signing_table, both or neither; forward_signing_key must name a
  *   KeyTable entry; key files owned by root or secrets_owner), the parsed
- *   internal_hosts, and the authserv-id (this host's name by default). runtime_keep_restart
+ *   internal_hosts, the authserv-id (this host's name by default), the ARC
+ *   sealing key (arc_key with arc_domain and arc_selector, all or none) and
+ *   the From-rewrite settings (from_rewrite_address within the
+ *   forward_signing_key's domain, so the rewritten From: aligns). runtime_keep_restart
  *   copies into a new snapshot the settings that only a restart can change
  *   (listen addresses, user, chroot) and logs "changed X needs a restart"
  *   for each that differs.
@@ -54,6 +57,7 @@ struct runtime {
     srs *srs;                    /* NULL when no SRS is configured (milter only) */
     struct dns *dns;             /* milter: DKIM key lookups; NULL without milter_listen */
     struct keytable *keys;       /* milter: signing keys; NULL without dkim_key_table */
+    struct fa_key *arc_key;      /* milter: ARC sealing key; NULL without arc_key */
     struct policy_nets internal; /* internal_hosts, parsed */
     char authserv_id[256];       /* authserv_id, or this host's name */
 };

@@ -32,6 +32,9 @@ static const char *const log_levels[] = {"error", "warning", "info", "debug", NU
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
 static const char *const booleans[] = {"no", "yes", NULL};
+static const char *const enforce_modes[] = {"off", "tag", "quarantine", "reject", NULL};
+static const char *const rewrite_modes[] = {"off", "reject", "reject-and-quarantine", "always",
+                                            NULL};
 static const char *const dmarc_modes[] = {"rfc7489", "rfc9989", NULL}; /* enum dmarc_mode */
 
 #define OFF(f) offsetof(struct fa_config, f)
@@ -57,6 +60,13 @@ static const struct key_def keys[] = {
     {"forward_recipients", T_LIST, OFF(forward_recipients), "", 0, 0, NULL},
     {"forward_signing_key", T_STRING, OFF(forward_signing_key), "", 0, 0, NULL},
     {"srs_forwarded_mail", T_BOOL, OFF(srs_forwarded_mail), "yes", 0, 0, booleans},
+    {"dmarc_enforce", T_ENUM, OFF(dmarc_enforce), "tag", 0, 0, enforce_modes},
+    {"from_rewrite", T_ENUM, OFF(from_rewrite), "off", 0, 0, rewrite_modes},
+    {"from_rewrite_address", T_STRING, OFF(from_rewrite_address), "", 0, 0, NULL},
+    {"arc_domain", T_STRING, OFF(arc_domain), "", 0, 0, NULL},
+    {"arc_selector", T_STRING, OFF(arc_selector), "", 0, 0, NULL},
+    {"arc_key", T_STRING, OFF(arc_key), "", 0, 0, NULL},
+    {"trusted_authserv_ids", T_LIST, OFF(trusted_authserv_ids), "", 0, 0, NULL},
     {"user", T_STRING, OFF(user), "nobody", 0, 0, NULL},
     {"chroot", T_STRING, OFF(chroot), "", 0, 0, NULL},
     {"connection_limit", T_UINT, OFF(connection_limit), "500", 1, 10000, NULL},

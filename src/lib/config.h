@@ -30,6 +30,13 @@
 
 enum fa_log_level { FA_LOG_ERROR, FA_LOG_WARNING, FA_LOG_INFO, FA_LOG_DEBUG };
 enum fa_srs_alphabet { FA_SRS_BASE64URL, FA_SRS_BASE64 };
+enum fa_dmarc_enforce { FA_ENFORCE_OFF, FA_ENFORCE_TAG, FA_ENFORCE_QUARANTINE, FA_ENFORCE_REJECT };
+enum fa_from_rewrite {
+    FA_REWRITE_OFF,
+    FA_REWRITE_REJECT,                /* senders with p=reject */
+    FA_REWRITE_REJECT_AND_QUARANTINE, /* p=reject or p=quarantine */
+    FA_REWRITE_ALWAYS                 /* any sender that publishes DMARC */
+};
 
 /* A list value: n strings, each NUL-terminated. */
 struct fa_list {
@@ -72,6 +79,13 @@ struct fa_config {
     struct fa_list forward_recipients;       /* recipients whose mail we forward: addr, @domain */
     char *forward_signing_key;               /* KeyTable name for our signature on forwarded mail */
     int srs_forwarded_mail;                  /* milter: SRS the envelope sender of forwarded mail */
+    int dmarc_enforce;                   /* enum fa_dmarc_enforce: off, tag, quarantine, reject */
+    int from_rewrite;                    /* enum fa_from_rewrite */
+    char *from_rewrite_address;          /* the From: address of rewritten mail (ours) */
+    char *arc_domain;                    /* ARC sealing of forwarded mail: d= */
+    char *arc_selector;                  /* s= */
+    char *arc_key;                       /* its private key file */
+    struct fa_list trusted_authserv_ids; /* upstream Authentication-Results we believe */
 
     /* DNS (dns.h) */
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */

@@ -327,7 +327,7 @@ class MilterEndToEnd(unittest.TestCase):
         # Our Authentication-Results: one, dkim=pass for sender.test.
         ars = auth_results(raw)
         self.assertEqual(len(ars), 1, ars)
-        self.assertRegex(ars[0], r"^%s; dkim=pass .*header\.d=sender\.test" %
+        self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=pass .*header\.d=sender\.test" %
                          re.escape(AUTHSERV_ID))
         self.assertIn("header.s=s1", ars[0])
         # Daemon log line for it.
@@ -425,7 +425,10 @@ class MilterEndToEnd(unittest.TestCase):
         (m,) = env.wait_sink(env.remote, subj)
         raw = wire(m.raw)
         self.assertEqual(dkim_sigs(raw), {})
-        self.assertEqual(auth_results(raw), [AUTHSERV_ID + "; dkim=none"])
+        ars = auth_results(raw)
+        self.assertEqual(len(ars), 1, ars)
+        self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=none; dmarc=[a-z]+ .*; arc=none$" %
+                         re.escape(AUTHSERV_ID))
 
     # -- case 3 --------------------------------------------------------------
     def test_3_local_delivery_keeps_sender(self):
@@ -439,7 +442,7 @@ class MilterEndToEnd(unittest.TestCase):
         raw = wire(raw)
         ars = auth_results(raw)
         self.assertEqual(len(ars), 1, ars)
-        self.assertRegex(ars[0], r"^%s; dkim=pass .*header\.d=sender\.test" %
+        self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=pass .*header\.d=sender\.test" %
                          re.escape(AUTHSERV_ID))
         # Not forwarded: no forwarder signature.
         self.assertEqual(dkim_sigs(raw), {"sender.test": "s1"})
@@ -506,7 +509,7 @@ class MilterEndToEnd(unittest.TestCase):
         (m,) = env.wait_sink(env.remote, subj)
         ars = auth_results(wire(m.raw))
         self.assertEqual(len(ars), 1, ars)
-        self.assertRegex(ars[0], r"^%s; dkim=fail .*header\.d=sender\.test" %
+        self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=fail .*header\.d=sender\.test" %
                          re.escape(AUTHSERV_ID))
 
     def test_6_dns_timeout_temperror_delivered(self):
@@ -519,7 +522,7 @@ class MilterEndToEnd(unittest.TestCase):
         (m,) = env.wait_sink(env.remote, subj)
         ars = auth_results(wire(m.raw))
         self.assertEqual(len(ars), 1, ars)
-        self.assertRegex(ars[0], r"^%s; dkim=temperror .*header\.d=slow\.test" %
+        self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=temperror .*header\.d=slow\.test" %
                          re.escape(AUTHSERV_ID))
         self.assertLess(time.monotonic() - t0, 20)
 
@@ -534,7 +537,8 @@ class MilterEndToEnd(unittest.TestCase):
         env.send(msg, ["bob@remote.test"])
         (m,) = env.wait_sink(env.remote, subj)
         ars = auth_results(wire(m.raw))
-        self.assertEqual(ars, [AUTHSERV_ID + "; dkim=none"])
+        self.assertEqual(len(ars), 1, ars)
+        self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=none; " % re.escape(AUTHSERV_ID))
         self.assertIsNone(env.daemon.proc.poll(), self.ctx())
 
 

@@ -181,7 +181,7 @@ class MilterFlows(fwdtest.TestCase):
                                        'error("AR not inserted") end')
         self.assertEqual(list(added), ["Authentication-Results"], out)
         ar = " ".join(added["Authentication-Results"][0].split())
-        self.assertRegex(ar, r"^%s; dkim=pass .*header\.d=sender\.test .*header\.s=s1" %
+        self.assertRegex(ar, r"^%s; spf=[a-z]+ .*; dkim=pass .*header\.d=sender\.test .*header\.s=s1" %
                          re.escape(AUTHSERV_ID))
         self.assertEqual([c for c, _ in self.eom_replies(out)], ["i", "c"], out)
 
@@ -245,7 +245,9 @@ class MilterFlows(fwdtest.TestCase):
         # Deletions first (highest index first), then the insert.
         codes = [c for c, _ in self.eom_replies(out)]
         self.assertEqual(codes, ["m", "m", "i", "c"], out)
-        self.assertEqual(added["Authentication-Results"], [" %s;\n\tdkim=none" % AUTHSERV_ID])
+        (ar,) = added["Authentication-Results"]
+        self.assertRegex(ar, r"^ %s;\n\tspf=[a-z]+ [^\n]*;\n\tdkim=none;\n\tdmarc=" %
+                         re.escape(AUTHSERV_ID))
 
     def test_sixty_forged_authres_raw(self):
         # Each forged field adds " removed-forged-ar=N" to a 1024-octet stack

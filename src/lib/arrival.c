@@ -1,0 +1,238 @@
+/* arrival - SPF, DKIM, ARC and DMARC of a message as it arrived; see arrival.h. */
+#include "arrival.h"
+
+#include "addrlist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct arrival_check {
+    const struct msg_header *h;
+    size_t nh;
+    struct arrival_input in;
+    struct dkim_verifier *dkim;
+    struct arc_verifier *arc;
+};
+
+void arrival_free(struct arrival_check *c)
+{
+    if (!c)
+        return;
+    dkim_verifier_free(c->dkim);
+    arc_verifier_free(c->arc);
+    free(c);
+}
+
+struct arrival_check *arrival_begin(const struct msg_header *h, size_t nh,
+                                    const struct arrival_input *in, fa_err *err)
+{
+    struct arrival_check *c = calloc(1, sizeof(*c));
+    if (!c) {
+        fa_err_set(err, "out of memory");
+        return NULL;
+    }
+    c->h = h;
+    c->nh = nh;
+    c->in = *in;
+    time_t now = in->now ? in->now : time(NULL);
+    c->dkim = dkim_verifier_new(h, nh, now, err);
+    c->arc = c->dkim ? arc_verifier_new(h, nh, now, err) : NULL;
+    if (!c->arc) {
+        arrival_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void arrival_body(struct arrival_check *c, const uint8_t *p, size_t n)
+{
+    dkim_verifier_body(c->dkim, p, n);
+    arc_verifier_body(c->arc, p, n);
+}
+
+/* The spf= result of the topmost field from a trusted authserv-id. */
+static int trusted_spf(const struct arrival_check *c, struct spf_result *out)
+{
+    if (!c->in.ntrusted)
+        return 0;
+    struct authres_parsed *p = malloc(sizeof(*p));
+    if (!p)
+        return 0;
+    int found = 0;
+    for (size_t i = 0; i < c->nh && !found; i++) {
+        const struct msg_header *f = &c->h[i];
+        const char *why;
+        if (!msg_header_is(f, "Authentication-Results") ||
+            authres_parse(f->raw + f->value_off, f->value_end - f->value_off, p, &why) < 0)
+            continue;
+        int trusted = 0;
+        for (size_t k = 0; k < c->in.ntrusted; k++)
+            trusted |= strcasecmp(p->serv_id, c->in.trusted_ids[k]) == 0;
+        for (size_t r = 0; trusted && r < p->n && !found; r++) {
+            if (strcmp(p->r[r].method, "spf") != 0)
+                continue;
+            static const char *const names[] = {"none",     "neutral",   "pass",     "fail",
+                                                "softfail", "temperror", "permerror"};
+            for (int k = 0; k < 7; k++)
+                if (strcmp(p->r[r].result, names[k]) == 0)
+                    out->result = k, found = 1;
+            for (size_t q = 0; found && q < p->r[r].nprops; q++) {
+                const struct authres_prop *pr = &p->r[r].props[q];
+                const char *v = pr->value, *at = strrchr(v, '@');
+                if (strcmp(pr->ptype, "smtp") == 0 &&
+                    (strcmp(pr->property, "mailfrom") == 0 || strcmp(pr->property, "helo") == 0))
+                    snprintf(out->domain, sizeof(out->domain), "%s", at ? at + 1 : v);
+            }
+            snprintf(out->reason, sizeof(out->reason), "from %s", p->serv_id);
+        }
+    }
+    free(p);
+    return found;
+}
+
+/* The single From: address's domain, or "" (missing, several fields or addresses). */
+static void from_domain(const struct arrival_check *c, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    const struct msg_header *from = NULL;
+    for (size_t i = 0; i < c->nh; i++) {
+        if (!msg_header_is(&c->h[i], "From"))
+            continue;
+        if (from)
+            return; /* two From: fields */
+        from = &c->h[i];
+    }
+    if (!from)
+        return;
+    struct addrlist l;
+    addrlist_init(&l);
+    fa_err err;
+    if (addrlist_parse(&l, from->raw + from->value_off, from->value_end - from->value_off, &err) ==
+            0 &&
+        l.n == 1) {
+        const char *at = strrchr(l.addr[0], '@');
+        if (at)
+            snprintf(out, outsz, "%s", at + 1);
+    }
+    addrlist_free(&l);
+}
+
+static int rank(int result)
+{
+    switch (result) {
+    case DKIM_PASS:
+        return 6;
+    case DKIM_TEMPERROR:
+        return 5;
+    case DKIM_POLICY:
+        return 4;
+    case DKIM_NEUTRAL:
+        return 3;
+    case DKIM_FAIL:
+        return 2;
+    case DKIM_PERMERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Is a signing domain aligned with the From: domain under the record's adkim? */
+static int dkim_aligned(struct dns *dns, const struct arrival *a, int mode, const char *d)
+{
+    if (strcasecmp(d, a->from_domain) == 0)
+        return 1;
+    if (!a->dmarc.have_record || a->dmarc.record.adkim == DMARC_ALIGN_STRICT ||
+        !a->dmarc.org_domain[0])
+        return 0;
+    char org[256];
+    return dmarc_org_domain(dns, mode, d, org, sizeof(org)) == 0 &&
+           strcasecmp(org, a->dmarc.org_domain) == 0;
+}
+
+void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct arrival_input *in = &c->in;
+    out->spf_from_trusted = trusted_spf(c, &out->spf);
+    if (!out->spf_from_trusted) {
+        struct spf_request rq = {.ip = in->ip,
+                                 .mail_from = in->mail_from,
+                                 .helo = in->helo,
+                                 .receiver = in->receiver,
+                                 .now = in->now};
+        if (spf_check_request(dns, &rq, &out->spf) < 0) {
+            out->spf.result = SPF_PERMERROR;
+            snprintf(out->spf.reason, sizeof(out->spf.reason), "unusable client address");
+        }
+    }
+    out->ndkim = dkim_verifier_finish(c->dkim, dns, out->dkim, DKIM_MAX_SIGS);
+    arc_verifier_finish(c->arc, dns, &out->arc);
+    from_domain(c, out->from_domain, sizeof(out->from_domain));
+
+    if (in->dmarc_mode >= 0) {
+        out->dmarc_done = 1;
+        if (!out->from_domain[0]) {
+            out->dmarc.result = DMARC_PERMERROR;
+            out->dmarc.reason = "From: must hold exactly one address";
+        } else {
+            struct dmarc_dkim_auth d[DKIM_MAX_SIGS];
+            for (size_t i = 0; i < out->ndkim; i++) {
+                d[i].domain = out->dkim[i].domain;
+                d[i].result = out->dkim[i].result == DKIM_PASS        ? DMARC_AUTH_PASS
+                              : out->dkim[i].result == DKIM_TEMPERROR ? DMARC_AUTH_TEMPERROR
+                                                                      : DMARC_AUTH_OTHER;
+            }
+            struct dmarc_auth auth = {
+                .spf_result = out->spf.result == SPF_PASS        ? DMARC_AUTH_PASS
+                              : out->spf.result == SPF_TEMPERROR ? DMARC_AUTH_TEMPERROR
+                                                                 : DMARC_AUTH_OTHER,
+                .spf_domain = out->spf.domain,
+                .dkim = d,
+                .ndkim = out->ndkim,
+                .pct_roll = in->pct_roll,
+            };
+            dmarc_evaluate(dns, in->dmarc_mode, out->from_domain, &auth, &out->dmarc);
+        }
+    }
+    /* The best DKIM result among aligned signatures, else among all. */
+    int best_aligned = -1, best = 0;
+    for (size_t i = 0; i < out->ndkim; i++) {
+        int r = out->dkim[i].result;
+        if (rank(r) > rank(best))
+            best = r;
+        if (out->from_domain[0] && out->dkim[i].domain[0] &&
+            dkim_aligned(dns, out, in->dmarc_mode < 0 ? 0 : in->dmarc_mode, out->dkim[i].domain) &&
+            (best_aligned < 0 || rank(r) > rank(best_aligned)))
+            best_aligned = r;
+    }
+    out->dkim_summary = best_aligned >= 0 ? best_aligned : best;
+}
+
+void arrival_authres(const struct arrival *a, const char *authserv_id, struct authres *ar)
+{
+    authres_begin(ar, authserv_id);
+    const struct spf_result *s = &a->spf;
+    char mailfrom[SPF_DOMAIN_MAX + 310];
+    snprintf(mailfrom, sizeof(mailfrom), "%s", s->sender);
+    authres_add(ar, "spf", spf_result_name(s->result), a->spf_from_trusted ? s->reason : NULL,
+                s->helo_identity ? "smtp.helo" : "smtp.mailfrom",
+                s->helo_identity ? s->domain : mailfrom, NULL);
+    if (a->ndkim == 0)
+        authres_add(ar, "dkim", "none", NULL, NULL);
+    for (size_t i = 0; i < a->ndkim; i++) {
+        const struct dkim_sig_result *r = &a->dkim[i];
+        authres_add(ar, "dkim", dkim_result_name(r->result), r->reason, "header.d", r->domain,
+                    "header.i", r->identity, "header.s", r->selector, "header.b", r->b_prefix,
+                    "header.a", r->alg < 0 ? "" : dkim_alg_name(r->alg), NULL);
+    }
+    if (a->dmarc_done) {
+        const char *policy = a->dmarc.have_record ? dmarc_policy_name(a->dmarc.policy) : "";
+        authres_add(ar, "dmarc", dmarc_result_name(a->dmarc.result),
+                    a->dmarc.result == DMARC_PASS ? NULL : a->dmarc.reason, "header.from",
+                    a->from_domain, "policy.dmarc", policy, NULL);
+    }
+    authres_add(ar, "arc", arc_cv_name(a->arc.cv), a->arc.reason[0] ? a->arc.reason : NULL, NULL);
+}

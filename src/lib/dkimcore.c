@@ -1,0 +1,422 @@
+/* dkimcore - hashing and signing mechanics shared by DKIM and ARC; see dkimcore.h. */
+#include "dkimcore.h"
+
+#include "b64.h"
+#include "dkim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Fields signed by default; each present one is oversigned (listed once
+ * more than it occurs) so that no instance can be added after signing. */
+static const char *const default_headers[] = {
+    "From",       "Reply-To",     "Subject",          "Date",
+    "To",         "Cc",           "Message-ID",       "In-Reply-To",
+    "References", "MIME-Version", "Content-Type",     "Content-Transfer-Encoding",
+    "Sender",     "List-Id",      "List-Unsubscribe", "List-Unsubscribe-Post",
+};
+
+/* ---- tag values ---- */
+
+int dkimcore_list_has(const char *v, size_t n, const char *item)
+{
+    size_t len = strlen(item);
+    for (size_t i = 0; i <= n;) {
+        size_t j = i;
+        while (j < n && v[j] != ':')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && strchr(" \t\r\n", v[a]))
+            a++;
+        while (b > a && strchr(" \t\r\n", v[b - 1]))
+            b--;
+        if (b - a == len && strncasecmp(v + a, item, len) == 0)
+            return 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
+int dkimcore_domain_within(const char *sub, const char *dom)
+{
+    size_t a = strlen(sub), b = strlen(dom);
+    if (a == b)
+        return strcasecmp(sub, dom) == 0;
+    return a > b && sub[a - b - 1] == '.' && strcasecmp(sub + a - b, dom) == 0;
+}
+
+int dkimcore_copy_tag(const struct tag *t, char *out, size_t outsz)
+{
+    if (!t || t->value_len >= outsz)
+        return -1;
+    memcpy(out, t->value, t->value_len);
+    out[t->value_len] = '\0';
+    return 0;
+}
+
+int dkimcore_parse_number(const struct tag *t, long long *out)
+{
+    if (t->value_len == 0 || t->value_len > 18)
+        return -1;
+    long long v = 0;
+    for (size_t i = 0; i < t->value_len; i++) {
+        if (t->value[i] < '0' || t->value[i] > '9')
+            return -1;
+        v = v * 10 + (t->value[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int dkimcore_valid_domain_chars(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+int dkimcore_parse_canon(const struct tag *t, int *hcanon, int *bcanon)
+{
+    const char *slash = memchr(t->value, '/', t->value_len);
+    size_t hl = slash ? (size_t)(slash - t->value) : t->value_len;
+    *hcanon = canon_parse(t->value, hl);
+    *bcanon = slash ? canon_parse(slash + 1, t->value_len - hl - 1) : CANON_SIMPLE;
+    return *hcanon < 0 || *bcanon < 0 ? -1 : 0;
+}
+
+int dkimcore_decode_b64(const struct tag *t, uint8_t *out, size_t outsz)
+{
+    char tmp[B64_ENCODED_LEN(KEY_SIG_MAX) + 64];
+    if (tags_copy_nows(t, tmp, sizeof(tmp)) < 0)
+        return -1;
+    return b64_decode(tmp, strlen(tmp), out, outsz);
+}
+
+int dkimcore_default_hlist(const struct msg_header *h, size_t nh, int dkim_sigs, char *out,
+                           size_t outsz)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    size_t nd = sizeof(default_headers) / sizeof(default_headers[0]);
+    for (size_t i = 0; i < nd + (dkim_sigs ? 1 : 0); i++) {
+        const char *name = i < nd ? default_headers[i] : "DKIM-Signature";
+        size_t count = 0;
+        for (size_t k = 0; k < nh; k++)
+            count += msg_header_is(&h[k], name);
+        /* From is always signed; others when present, once more than they
+         * occur; DKIM-Signature once per field (later ones may be added). */
+        if (count == 0 && strcmp(name, "From") != 0)
+            continue;
+        size_t times = i < nd ? count + 1 : count;
+        for (size_t k = 0; k < times; k++) {
+            size_t len = strlen(name);
+            if (o + len + 2 > outsz)
+                return -1;
+            if (o)
+                out[o++] = ':';
+            memcpy(out + o, name, len);
+            o += len;
+            out[o] = '\0';
+        }
+    }
+    return 0;
+}
+
+/* ---- body hashes ---- */
+
+static void md_sink(void *ctx, const uint8_t *p, size_t n)
+{
+    EVP_DigestUpdate(ctx, p, n);
+}
+
+int dkimcore_hashes_init(struct dkimcore_hashes *hs, fa_err *err)
+{
+    memset(hs, 0, sizeof(*hs));
+    hs->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    hs->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (!hs->sha256 || !hs->sha1)
+        return fa_err_set(err, "OpenSSL lacks SHA-256 or SHA-1");
+    return 0;
+}
+
+void dkimcore_hashes_free(struct dkimcore_hashes *hs)
+{
+    for (size_t i = 0; i < hs->n; i++) {
+        EVP_MD_CTX_free(hs->bh[i]->ctx);
+        free(hs->bh[i]);
+    }
+    EVP_MD_free(hs->sha256);
+    EVP_MD_free(hs->sha1);
+    memset(hs, 0, sizeof(*hs));
+}
+
+const EVP_MD *dkimcore_md(const struct dkimcore_hashes *hs, int md)
+{
+    return md == KEY_MD_SHA1 ? hs->sha1 : hs->sha256;
+}
+
+int dkimcore_hashes_get(struct dkimcore_hashes *hs, int canon, uint64_t limit, int md, fa_err *err)
+{
+    for (size_t i = 0; i < hs->n; i++)
+        if (hs->bh[i]->canon == canon && hs->bh[i]->limit == limit && hs->bh[i]->md == md)
+            return (int)i;
+    if (hs->n == DKIMCORE_MAX_BODY_HASHES)
+        return fa_err_set(err, "too many body hashes");
+    struct dkimcore_body_hash *b = malloc(sizeof(*b));
+    if (!b)
+        return fa_err_set(err, "out of memory");
+    b->canon = canon;
+    b->limit = limit;
+    b->md = md;
+    b->done = 0;
+    b->dlen = 0;
+    b->ctx = EVP_MD_CTX_new();
+    if (!b->ctx || !EVP_DigestInit_ex(b->ctx, dkimcore_md(hs, md), NULL)) {
+        EVP_MD_CTX_free(b->ctx);
+        free(b);
+        return fa_err_set(err, "cannot start a digest");
+    }
+    canon_body_init(&b->cb, canon, limit, md_sink, b->ctx);
+    hs->bh[hs->n] = b;
+    return (int)hs->n++;
+}
+
+void dkimcore_hashes_update(struct dkimcore_hashes *hs, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < hs->n; i++)
+        canon_body_update(&hs->bh[i]->cb, p, n);
+}
+
+void dkimcore_hashes_final(struct dkimcore_hashes *hs)
+{
+    for (size_t i = 0; i < hs->n; i++) {
+        struct dkimcore_body_hash *b = hs->bh[i];
+        if (b->done)
+            continue;
+        canon_body_final(&b->cb);
+        EVP_DigestFinal_ex(b->ctx, b->digest, &b->dlen);
+        b->done = 1;
+    }
+}
+
+/* ---- header hash ---- */
+
+/* Hash the fields named in the list, each name taking the bottom-most
+ * instance not used yet (RFC 6376 section 5.4.2). */
+static void hash_selected(EVP_MD_CTX *ctx, int hcanon, const struct msg_header *h, size_t nh,
+                          const char *list, size_t len)
+{
+    /* Instances used so far, per field index (bounded by the message). */
+    unsigned char used_small[256];
+    unsigned char *used = nh <= sizeof(used_small) ? used_small : calloc(nh, 1);
+    if (!used)
+        return;
+    memset(used, 0, nh <= sizeof(used_small) ? sizeof(used_small) : 0);
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && list[j] != ':')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && strchr(" \t\r\n", list[a]))
+            a++;
+        while (b > a && strchr(" \t\r\n", list[b - 1]))
+            b--;
+        if (b > a) {
+            for (size_t k = nh; k-- > 0;) {
+                if (used[k] || h[k].name_len != b - a ||
+                    strncasecmp(h[k].raw, list + a, b - a) != 0)
+                    continue;
+                used[k] = 1;
+                canon_header(hcanon, &h[k], 1, 0, 0, md_sink, ctx);
+                break;
+            }
+        }
+        i = j + 1;
+    }
+    if (used != used_small)
+        free(used);
+}
+
+int dkimcore_header_hash(const EVP_MD *md, int hcanon, const struct msg_header *h, size_t nh,
+                         const char *hlist, size_t hlen, const struct msg_header *const *extra,
+                         size_t nextra, const struct msg_header *self, size_t blank_off,
+                         size_t blank_end, uint8_t *digest, unsigned *dlen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL);
+    if (ok) {
+        if (hlist)
+            hash_selected(ctx, hcanon, h, nh, hlist, hlen);
+        for (size_t i = 0; i < nextra; i++)
+            canon_header(hcanon, extra[i], 1, 0, 0, md_sink, ctx);
+        canon_header(hcanon, self, 0, blank_off, blank_end, md_sink, ctx);
+        ok = EVP_DigestFinal_ex(ctx, digest, dlen);
+    }
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
+int dkimcore_sign_b64(const struct fa_key *key, const uint8_t *digest, unsigned dlen, char *out,
+                      size_t outsz, fa_err *err)
+{
+    uint8_t sig[KEY_SIG_MAX];
+    size_t siglen = sizeof(sig);
+    if (key_sign_digest(key, KEY_MD_SHA256, digest, dlen, sig, &siglen, err) < 0)
+        return -1;
+    if (b64_encode(sig, siglen, out, outsz) < 0)
+        return fa_err_set(err, "signature too long");
+    return 0;
+}
+
+const char *dkimcore_check_times(long long t, long long x, time_t now, long skew)
+{
+    if (x >= 0 && x < (long long)now)
+        return "signature expired";
+    if (t >= 0 && t > (long long)now + skew)
+        return "signature timestamp in the future";
+    return NULL;
+}
+
+const char *dkimcore_check_body(const struct dkimcore_body_hash *bh, uint64_t limit,
+                                const uint8_t *want, int want_len)
+{
+    if (limit != CANON_NO_LIMIT && canon_body_length(&bh->cb) < limit)
+        return "body shorter than l=";
+    if (want_len < 0 || (unsigned)want_len != bh->dlen || memcmp(want, bh->digest, bh->dlen) != 0)
+        return "body hash did not verify";
+    return NULL;
+}
+
+/* ---- keys ---- */
+
+struct fa_key *dkimcore_fetch_key(struct dns *dns, const char *selector, const char *domain,
+                                  int alg, int *testing, int *strict, int *result, const char **why)
+{
+    char name[512];
+    snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
+    struct dns_answer a;
+    dns_query(dns, name, DNS_T_TXT, &a);
+    struct fa_key *k = NULL;
+    *testing = *strict = 0;
+    if (a.status == DNS_TEMPFAIL) {
+        *result = DKIM_TEMPERROR;
+        *why = "key lookup failed temporarily";
+    } else if (a.status != DNS_OK) {
+        *result = DKIM_PERMERROR;
+        *why = "no key for signature";
+    } else {
+        /* Use the first record that parses (RFC 6376 section 3.6.2.2). */
+        *why = "no valid key record";
+        *result = DKIM_PERMERROR;
+        for (size_t i = 0; i < a.n && !k; i++)
+            k = dkim_parse_key_record((const char *)a.rr[i].data, a.rr[i].len, alg, testing, strict,
+                                      result, why);
+    }
+    dns_answer_free(&a);
+    return k;
+}
+
+/* ---- folding ---- */
+
+void dkimcore_fold_init(struct dkimcore_fold *f)
+{
+    f->len = f->col = 0;
+    f->overflow = 0;
+}
+
+void dkimcore_fold_raw(struct dkimcore_fold *f, const char *s, size_t n)
+{
+    if (f->len + n >= sizeof(f->buf)) {
+        f->overflow = 1;
+        return;
+    }
+    memcpy(f->buf + f->len, s, n);
+    f->len += n;
+    f->col += n;
+}
+
+void dkimcore_fold_break(struct dkimcore_fold *f)
+{
+    dkimcore_fold_raw(f, "\r\n\t", 3);
+    f->col = 1;
+}
+
+void dkimcore_fold_tag(struct dkimcore_fold *f, const char *tag, const char *value, int first)
+{
+    if (!first)
+        dkimcore_fold_raw(f, ";", 1);
+    size_t need = strlen(tag) + 1 + strlen(value);
+    if (!first && f->col + 1 + need > 76)
+        dkimcore_fold_break(f);
+    else if (!first)
+        dkimcore_fold_raw(f, " ", 1);
+    dkimcore_fold_raw(f, tag, strlen(tag));
+    dkimcore_fold_raw(f, "=", 1);
+    dkimcore_fold_raw(f, value, strlen(value));
+}
+
+void dkimcore_fold_long(struct dkimcore_fold *f, const char *v, char sep)
+{
+    size_t n = strlen(v), i = 0;
+    while (i < n) {
+        size_t room = f->col < 76 ? 76 - f->col : 0;
+        size_t take = n - i;
+        if (take > room) {
+            take = room;
+            if (sep) {
+                /* Break after a separator within the room, if any. */
+                size_t k = take;
+                while (k > 0 && v[i + k - 1] != sep)
+                    k--;
+                take = k;
+            }
+            if (take == 0) {
+                dkimcore_fold_break(f);
+                room = 75;
+                take = n - i < room ? n - i : room;
+                if (sep && take < n - i) {
+                    size_t k = take;
+                    while (k > 0 && v[i + k - 1] != sep)
+                        k--;
+                    if (k)
+                        take = k;
+                }
+            }
+        }
+        dkimcore_fold_raw(f, v + i, take);
+        i += take;
+        if (i < n)
+            dkimcore_fold_break(f);
+    }
+}
+
+char *dkimcore_fold_finish(const struct dkimcore_fold *f, const char *eol, fa_err *err)
+{
+    if (f->overflow) {
+        fa_err_set(err, "signature field too long");
+        return NULL;
+    }
+    char *out = malloc(f->len + 3);
+    if (!out) {
+        fa_err_set(err, "out of memory");
+        return NULL;
+    }
+    size_t o = 0;
+    int lf = strcmp(eol, "\n") == 0;
+    for (size_t i = 0; i < f->len; i++) {
+        if (lf && f->buf[i] == '\r' && i + 1 < f->len && f->buf[i + 1] == '\n')
+            continue;
+        out[o++] = f->buf[i];
+    }
+    memcpy(out + o, eol, strlen(eol) + 1);
+    return out;
+}
