@@ -42,6 +42,8 @@ test-asan:
 bench: deps
 	@bash bench/srs.sh
 	@bash bench/dkim.sh
+	@bash bench/seal.sh
+	@bash bench/milter.sh
 
 # Longer fuzzing than the smoke runs in make test: FUZZ_TIME seconds per target.
 fuzz: deps
