@@ -1,5 +1,6 @@
 /* libFuzzer target: SRS address parsing (forward and reverse), with a fixed
  * secret. Whatever forward produces must reverse to an address again. */
+#include "fuzz_srs_engine.h"
 #include "srs.h"
 
 #include <stddef.h>
@@ -7,30 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static srs *engine(void)
-{
-    static srs *s;
-    if (!s) {
-        static const char *const secrets[] = {"tops3cr3t", "older"};
-        static const size_t lens[] = {9, 5};
-        char *locals[] = {"example.net", ".corp.example"};
-        struct srs_params p = {.domain = "example.com",
-                               .local_domains = locals,
-                               .n_local_domains = 2,
-                               .hash_length = 4,
-                               .max_age = 21,
-                               .separator = '=',
-                               .alphabet = FA_SRS_BASE64URL};
-        s = srs_new(&p, secrets, lens, 2, NULL);
-        if (!s)
-            abort();
-    }
-    return s;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const srs *s = engine();
+    const srs *s = daemon_fuzz_srs();
     const time_t now = 1577836860;
     char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
     const char *why;

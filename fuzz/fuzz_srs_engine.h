@@ -1,4 +1,4 @@
-/* The srs object shared by the daemon's fuzz targets: a fixed secret, made
+/* The srs object shared by the SRS and table fuzz targets: a fixed secret, made
  * once per process. */
 #ifndef FWDAUTH_FUZZ_SRS_ENGINE_H
 #define FWDAUTH_FUZZ_SRS_ENGINE_H

@@ -35,6 +35,10 @@ int cli_load_config(struct fa_config *cfg, const char *file);
 struct dns;
 struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const char *server);
 
+/* A count of seconds (a time since 1970, or a duration) given on the
+ * command line: digits only, no sign. 0, or -1 when it is not one. */
+int cli_parse_seconds(const char *arg, long long *out);
+
 /* Print s as a JSON string (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t n);
 

@@ -52,16 +52,6 @@ struct arc_opts {
 };
 
 /* Seconds since 1970 into *out; -1 if v is not a plain non-negative number. */
-static int epoch_arg(const char *v, time_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long t = strtoull(v, &end, 10);
-    *out = (time_t)t;
-    return errno || *end || end == v || v[0] == '-' || t > (unsigned long long)INT64_MAX / 2 ? -1
-                                                                                             : 0;
-}
-
 /* Parse the options of either action; 0, 1 (help printed) or -1 (usage error printed). */
 static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *prog)
 {
@@ -96,13 +86,16 @@ static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *pro
             o->server = optarg;
             break;
         case OPT_NOW:
-        case OPT_TS:
-            if (epoch_arg(optarg, c == OPT_NOW ? &o->now : &o->ts) < 0) {
+        case OPT_TS: {
+            long long v;
+            if (cli_parse_seconds(optarg, &v) < 0) {
                 fprintf(stderr, "%s: %s wants seconds since 1970\n", prog,
                         c == OPT_NOW ? "--now" : "--timestamp");
                 return -1;
             }
+            *(c == OPT_NOW ? &o->now : &o->ts) = (time_t)v;
             break;
+        }
         case OPT_JSON:
             o->json = 1;
             break;

@@ -95,10 +95,8 @@ int cmd_dkim_verify(int argc, char **argv)
             server = optarg;
             break;
         case OPT_NOW: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 0) {
+            long long v;
+            if (cli_parse_seconds(optarg, &v) < 0) {
                 fprintf(stderr, "fwdauth dkim verify: --now wants seconds since 1970\n");
                 return EXIT_TROUBLE;
             }

@@ -127,10 +127,8 @@ static int dmarc_check(int argc, char **argv)
             server = optarg;
             break;
         case OPT_NOW: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 0) {
+            long long v;
+            if (cli_parse_seconds(optarg, &v) < 0) {
                 fprintf(stderr, "fwdauth dmarc check: --now wants seconds since 1970\n");
                 return EXIT_TROUBLE;
             }

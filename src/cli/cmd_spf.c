@@ -102,10 +102,8 @@ static int cmd_spf_check(int argc, char **argv)
             rq.receiver = optarg;
             break;
         case OPT_NOW: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || *end || end == optarg || v <= 0) {
+            long long v;
+            if (cli_parse_seconds(optarg, &v) < 0) {
                 fprintf(stderr, "fwdauth spf check: --now wants seconds since 1970\n");
                 return EXIT_TROUBLE;
             }

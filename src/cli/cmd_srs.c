@@ -75,10 +75,8 @@ int cmd_srs(int argc, char **argv)
             break;
         }
         case OPT_NOW: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 0) {
+            long long v;
+            if (cli_parse_seconds(optarg, &v) < 0) {
                 fprintf(stderr, "fwdauth srs: --now wants seconds since 1970, not \"%s\"\n",
                         optarg);
                 return EXIT_TROUBLE;

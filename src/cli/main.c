@@ -2,7 +2,9 @@
 #include "cli.h"
 #include "dns.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct command {
@@ -57,6 +59,19 @@ struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const ch
     if (!d)
         fprintf(stderr, "fwdauth: %s\n", err.msg);
     return d;
+}
+
+int cli_parse_seconds(const char *arg, long long *out)
+{
+    if (arg[0] < '0' || arg[0] > '9')
+        return -1; /* no sign, no white space */
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 void cli_json_string(FILE *f, const char *s, size_t n)

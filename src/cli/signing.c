@@ -26,17 +26,6 @@ static int parse_canon(const char *v, int *h, int *b)
     return *h < 0 || *b < 0 ? -1 : 0;
 }
 
-static int parse_time(const char *v, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long t = strtoll(v, &end, 10);
-    if (errno || *end || end == v || t < 0)
-        return -1;
-    *out = t;
-    return 0;
-}
-
 int cli_sign_option(struct cli_sign_args *a, int c, const char *v, const char *prog)
 {
     switch (c) {
@@ -79,7 +68,7 @@ int cli_sign_option(struct cli_sign_args *a, int c, const char *v, const char *p
         return 1;
     case CLI_SIGN_OPT_TS:
     case CLI_SIGN_OPT_EXPIRE:
-        if (parse_time(v, c == CLI_SIGN_OPT_TS ? &a->ts : &a->expire) < 0) {
+        if (cli_parse_seconds(v, c == CLI_SIGN_OPT_TS ? &a->ts : &a->expire) < 0) {
             fprintf(stderr, "%s: %s wants a number of seconds\n", prog,
                     c == CLI_SIGN_OPT_TS ? "--timestamp" : "--expire");
             return -1;

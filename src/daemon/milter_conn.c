@@ -5,6 +5,7 @@
 #include "mailflow.h"
 #include "milter.h"
 #include "runtime.h"
+#include "server.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -61,21 +62,6 @@ static void set_timeouts(struct mconn *c, unsigned seconds)
     c->tmo_ms = ms;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void *env_ctx_get(void *arg)
 {
     struct mconn *c = arg;
@@ -100,7 +86,7 @@ static void env_log(void *arg, int level, const char *line)
 static int env_write(void *arg, const uint8_t *p, size_t n)
 {
     struct mconn *c = arg;
-    return send_all(c->fd, p, n);
+    return server_send_all(c->fd, p, n);
 }
 
 static void problem(struct mconn *c, const char *what, const char *detail)
@@ -117,7 +103,7 @@ static int flush(struct mconn *c, struct milter_session *s)
     const uint8_t *p = milter_session_output(s, &n);
     if (n == 0)
         return 0;
-    if (send_all(c->fd, p, n) < 0) {
+    if (server_send_all(c->fd, p, n) < 0) {
         if (log_enabled(FA_LOG_DEBUG))
             log_msg(FA_LOG_DEBUG, "milter client %s: write failed: %s", c->peer, strerror(errno));
         return -1;

@@ -169,7 +169,7 @@ static void log_note(struct conn *c, const struct lookup_note *n)
     }
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n)
+int server_send_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -236,7 +236,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
         }
         (*completed)++;
         if (OUT_MAX - outlen < REPLY_ROOM) {
-            if (send_all(c->fd, c->out, outlen) < 0)
+            if (server_send_all(c->fd, c->out, outlen) < 0)
                 return BATCH_CLOSE;
             outlen = 0;
         }
@@ -258,7 +258,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
         log_note(c, &note);
         c->off += used;
     }
-    if (outlen > 0 && send_all(c->fd, c->out, outlen) < 0) {
+    if (outlen > 0 && server_send_all(c->fd, c->out, outlen) < 0) {
         if (log_enabled(FA_LOG_DEBUG))
             log_msg(FA_LOG_DEBUG, "%s client %s: write failed: %s", server_kind_name(c->kind),
                     c->peer, strerror(errno));

@@ -46,6 +46,7 @@
 #define FWDAUTHD_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SERVER_STOP_WAIT 5
 #define SERVER_NAME_MAX 300
@@ -66,5 +67,8 @@ int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn
                void *ctx);
 
 const char *server_kind_name(int kind);
+
+/* Write all of p[0..n) to a client socket (no SIGPIPE, EINTR retried); 0 or -1. */
+int server_send_all(int fd, const uint8_t *p, size_t n);
 
 #endif
