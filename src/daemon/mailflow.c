@@ -229,7 +229,9 @@ static int mf_eoh(void *msg, struct milter_session *s)
             .mail_from = milter_sender(s),
             .helo = milter_helo(s),
             .receiver = m->rt->authserv_id,
-            .dmarc_mode = cfg->dmarc_enforce == FA_ENFORCE_OFF ? -1 : cfg->dmarc_mode,
+            /* Always evaluated, also with dmarc_enforce = off: we must know
+             * a spoof to never sign, seal or rewrite it. */
+            .dmarc_mode = cfg->dmarc_mode,
             .pct_roll = arc4random_uniform(100),
             .trusted_ids = cfg->trusted_authserv_ids.v,
             .ntrusted = cfg->trusted_authserv_ids.n,
@@ -259,9 +261,9 @@ static int mf_eoh(void *msg, struct milter_session *s)
     if (kt && m->originating && m->from_domain[0] &&
         keytable_find(kt, m->from_local, m->from_domain, &km) && add_spec(m, &km) < 0)
         return MILTER_TEMPFAIL;
+    /* Our forwarder key names a fixed domain of ours (runtime.c refuses "%"). */
     if (kt && m->forwarded && !m->originating && m->rt->cfg.forward_signing_key[0] &&
-        keytable_find_name(kt, m->rt->cfg.forward_signing_key, m->from_domain, &km) &&
-        add_spec(m, &km) < 0)
+        keytable_find_name(kt, m->rt->cfg.forward_signing_key, "", &km) && add_spec(m, &km) < 0)
         return MILTER_TEMPFAIL;
     if (m->nspecs) {
         m->signer = dkim_signer_new(m->specs, m->nspecs, &err);
@@ -542,7 +544,10 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (!(a = malloc(sizeof(*a))))
             goto done;
         arrival_finish(m->check, m->rt->dns, a);
+        int dmarc_done = a->dmarc_done;
+        a->dmarc_done = cfg->dmarc_enforce != FA_ENFORCE_OFF; /* off: not reported */
         arrival_authres(a, m->rt->authserv_id, &ar);
+        a->dmarc_done = dmarc_done;
         line_add(&what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
                  dkim_result_name(a->dkim_summary),
                  a->dmarc_done ? dmarc_result_name(a->dmarc.result) : "off",

@@ -38,9 +38,16 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
             return -1;
         struct keytable_match m;
         if (c->forward_signing_key[0] &&
-            !keytable_find_name(rt->keys, c->forward_signing_key, "", &m))
+            !keytable_find_name(rt->keys, c->forward_signing_key, "%", &m))
             return fa_err_set(err, "forward_signing_key = %s: no such key in %s",
                               c->forward_signing_key, c->dkim_key_table);
+        /* Our signature on forwarded mail is d= our domain: a "%" (the sender's
+         * domain) would sign as the sender with our key. */
+        if (c->forward_signing_key[0] && strchr(m.domain, '%'))
+            return fa_err_set(err,
+                              "forward_signing_key = %s: its KeyTable domain must be "
+                              "ours, not \"%%\"",
+                              c->forward_signing_key);
     } else if (c->forward_signing_key[0]) {
         return fa_err_set(err, "forward_signing_key needs dkim_key_table");
     }

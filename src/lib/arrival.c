@@ -81,9 +81,13 @@ static int trusted_spf(const struct arrival_check *c, struct spf_result *out)
             for (size_t q = 0; found && q < p->r[r].nprops; q++) {
                 const struct authres_prop *pr = &p->r[r].props[q];
                 const char *v = pr->value, *at = strrchr(v, '@');
-                if (strcmp(pr->ptype, "smtp") == 0 &&
-                    (strcmp(pr->property, "mailfrom") == 0 || strcmp(pr->property, "helo") == 0))
-                    snprintf(out->domain, sizeof(out->domain), "%s", at ? at + 1 : v);
+                if (strcmp(pr->ptype, "smtp") != 0 ||
+                    (strcmp(pr->property, "mailfrom") != 0 && strcmp(pr->property, "helo") != 0))
+                    continue;
+                out->helo_identity = strcmp(pr->property, "helo") == 0;
+                snprintf(out->domain, sizeof(out->domain), "%s", at ? at + 1 : v);
+                /* The identity that passed, for our own field (RFC 8601 2.7.2). */
+                snprintf(out->sender, sizeof(out->sender), "%s", v);
             }
             snprintf(out->reason, sizeof(out->reason), "from %s", p->serv_id);
         }
