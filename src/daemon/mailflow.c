@@ -391,7 +391,9 @@ static void display_name(const char *v, size_t n, char *out, size_t outsz)
 }
 
 /* Rewrite From: as mailing lists do: "Name via forwarder" <our address>,
- * the original in Reply-To: (unless there is one) and X-Original-From:. */
+ * the original in Reply-To: (unless there is one) and X-Original-From:.
+ * 1 rewritten, 0 left alone (no From:, or one too long to carry over:
+ * a sender must not be able to make us defer a message forever), -1 error. */
 static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o)
 {
     const struct msg_header *from = NULL;
@@ -401,7 +403,7 @@ static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_ou
             from = &m->h[i];
         has_reply_to |= msg_header_is(&m->h[i], "Reply-To");
     }
-    if (!from)
+    if (!from || from->value_end - from->value_off >= 4096)
         return 0;
     const char *addr = m->rt->cfg.from_rewrite_address, *fwd = strrchr(addr, '@') + 1;
     const char *v = from->raw + from->value_off;
@@ -412,7 +414,9 @@ static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_ou
         snprintf(name, sizeof(name), "%s@%s", m->from_local, m->from_domain);
     if (strstr(name, "=?")) {
         /* Encoded words must not be quoted (RFC 2047 section 5). */
-        snprintf(value, sizeof(value), " %s \"via %s\" <%s>", name, fwd, addr);
+        if ((size_t)snprintf(value, sizeof(value), " %s \"via %s\" <%s>", name, fwd, addr) >=
+            sizeof(value))
+            return 0;
     } else {
         char q[1040];
         size_t k = 0;
@@ -422,10 +426,10 @@ static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_ou
             q[k++] = name[i];
         }
         q[k] = '\0';
-        snprintf(value, sizeof(value), " \"%s via %s\" <%s>", q, fwd, addr);
+        if ((size_t)snprintf(value, sizeof(value), " \"%s via %s\" <%s>", q, fwd, addr) >=
+            sizeof(value))
+            return 0;
     }
-    if (vl >= sizeof(orig))
-        return -1;
     memcpy(orig, v, vl);
     orig[vl] = '\0';
     if (milter_mods_change_header(mods, "From", 1, value) < 0)
@@ -445,7 +449,7 @@ static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_ou
     if (milter_mods_add_header(mods, "X-Original-From", orig) < 0 ||
         out_append(o, "X-Original-From", orig, 0) < 0)
         return -1;
-    return 0;
+    return 1;
 }
 
 /* DKIM-Signature fields for the outgoing headers, inserted at the top. */
@@ -494,7 +498,12 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
     fa_err err;
     int r = arc_sealer_finish(m->sealer, m->rt->dns, "\n", chain, fields, &err);
     int rc = 0;
-    if (r == ARC_SEALED) {
+    if (chain->temperror) {
+        /* A key of the chain could not be fetched now: a seal would record
+         * cv=fail for good. Defer; Postfix retries. */
+        log_msg(FA_LOG_INFO, "msg %s: ARC chain check failed temporarily: deferred", qid);
+        rc = -1;
+    } else if (r == ARC_SEALED) {
         /* fields: ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results.
          * Inserted at 1 from the bottom up, so AS ends on top. */
         static const char *const names[] = {"ARC-Seal", "ARC-Message-Signature",
@@ -601,9 +610,10 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             goto done;
     }
     if (a && want_rewrite(m, a)) {
-        if (rewrite_from(m, mods, &o) < 0)
+        int r = rewrite_from(m, mods, &o);
+        if (r < 0)
             goto done;
-        line_add(&what, " from-rewritten");
+        line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
     }
     if (m->signer && !(spoof && !m->originating) && sign_out(m, mods, &o, &what, qid) < 0)
         goto done;

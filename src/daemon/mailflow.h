@@ -10,9 +10,12 @@
  *   originating (our users: SASL login, internal_hosts, or a submission
  *   service named in originating_daemon_names) or inbound, and forwarded
  *   when a recipient is in forward_recipients. Then:
- *   - inbound mail: every DKIM signature is verified and one
- *     Authentication-Results field (RFC 8601) with our authserv-id is
- *     inserted just below Postfix's own Received: field. Fields that claim
+ *   - inbound mail: SPF, every DKIM signature, the ARC chain and DMARC are
+ *     checked (arrival.h) and one Authentication-Results field (RFC 8601)
+ *     with our authserv-id is inserted just below Postfix's own Received:.
+ *     dmarc_enforce refuses (550), holds (quarantine) or only records mail
+ *     that fails a p=reject/quarantine policy; such mail is never signed by
+ *     us, sealed or rewritten, whatever the setting. Fields that claim
  *     our authserv-id are forged (only we write those) and are deleted,
  *     by their index among all fields of that name, highest first
  *     (OpenDKIM's CVE-2022-48521 deleted the wrong ones). DNS trouble is
@@ -21,6 +24,9 @@
  *     From: address (OpenDKIM's KeyTable/SigningTable, keytable.h).
  *   - forwarded inbound mail: signed also with forward_signing_key (our
  *     domain's key: reputation; the original signatures stay untouched),
+ *     ARC-sealed over the fields as they leave (arc_key; a chain whose keys
+ *     cannot be fetched now is deferred, not sealed as failed), for senders
+ *     whose DMARC pass came only from SPF the From: rewrite of from_rewrite,
  *     and, with srs_forwarded_mail, its envelope sender rewritten with SRS
  *     (only forwarded mail; mail only for local mailboxes keeps its sender).
  *     A milter cannot give the recipients of one message different senders:

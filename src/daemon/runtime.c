@@ -1,6 +1,7 @@
 /* runtime - reference-counted configuration snapshots; see runtime.h. */
 #include "runtime.h"
 
+#include "addr.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -58,11 +59,20 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
         return fa_err_set(err, "arc_key, arc_domain and arc_selector go together");
     if (c->arc_key[0] && !(rt->arc_key = key_load_private(c->arc_key, key_owner, err)))
         return -1;
+    for (size_t i = 0; i < c->trusted_authserv_ids.n; i++)
+        if (strcasecmp(c->trusted_authserv_ids.v[i], rt->authserv_id) == 0)
+            return fa_err_set(err,
+                              "trusted_authserv_ids must not list our own authserv_id "
+                              "(%s): senders could forge its results",
+                              rt->authserv_id);
     if (c->from_rewrite != FA_REWRITE_OFF) {
         struct keytable_match m;
-        const char *at = strrchr(c->from_rewrite_address, '@');
-        if (!at)
-            return fa_err_set(err, "from_rewrite needs from_rewrite_address (an address of ours)");
+        const char *a = c->from_rewrite_address, *at = strrchr(a, '@');
+        /* It goes into From: as it stands: a plain dot-atom address only. */
+        if (!at || !addr_is_dot_atom(a, (size_t)(at - a)) ||
+            !addr_valid_domain(at + 1, strlen(at + 1)))
+            return fa_err_set(err, "from_rewrite needs from_rewrite_address, a plain address "
+                                   "of ours (local@domain)");
         if (!rt->keys || !c->forward_signing_key[0] ||
             !keytable_find_name(rt->keys, c->forward_signing_key, at + 1, &m) ||
             strcasecmp(m.domain, at + 1) != 0)
