@@ -35,6 +35,25 @@ int cli_load_config(struct fa_config *cfg, const char *file);
 struct dns;
 struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const char *server);
 
+/* The options of every command that asks DNS: --dns-zone, --dns-server and
+ * -c (whose dns_* settings they override). Use like CLI_SIGN_LONGOPTS. */
+enum { CLI_DNS_OPT_ZONE = 0x2000, CLI_DNS_OPT_SERVER };
+/* clang-format off */
+#define CLI_DNS_LONGOPTS                                            \
+    {"dns-zone", required_argument, NULL, CLI_DNS_OPT_ZONE},        \
+    {"dns-server", required_argument, NULL, CLI_DNS_OPT_SERVER},    \
+    {"config", required_argument, NULL, 'c'}
+/* clang-format on */
+struct cli_dns_args {
+    const char *zone, *server, *config;
+};
+/* Take getopt's option c if it is one of those: 1 taken, 0 not. */
+int cli_dns_option(struct cli_dns_args *a, int c, const char *v);
+/* Load the configuration into cfg (defaults without -c) and open the
+ * resolver. NULL on error (printed; cfg is then freed); otherwise the caller
+ * frees cfg with config_free when it no longer needs it. */
+struct dns *cli_dns_setup(const struct cli_dns_args *a, struct fa_config *cfg);
+
 /* A count of seconds (a time since 1970, or a duration) given on the
  * command line: digits only, no sign. 0, or -1 when it is not one. */
 int cli_parse_seconds(const char *arg, long long *out);

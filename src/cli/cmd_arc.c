@@ -46,19 +46,18 @@ static void arc_usage(FILE *f)
 }
 
 struct arc_opts {
-    const char *zone, *server, *config, *domain, *selector, *keyfile, *servid, *headers;
+    struct cli_dns_args dns;
+    const char *domain, *selector, *keyfile, *servid, *headers;
     time_t now, ts;
     int json, alg;
 };
 
-/* Seconds since 1970 into *out; -1 if v is not a plain non-negative number. */
 /* Parse the options of either action; 0, 1 (help printed) or -1 (usage error printed). */
 static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *prog)
 {
-    enum { OPT_ZONE = 256, OPT_SERVER, OPT_NOW, OPT_JSON, OPT_SERVID, OPT_TS };
+    enum { OPT_NOW = 256, OPT_JSON, OPT_SERVID, OPT_TS };
     static const struct option longopts[] = {
-        {"dns-zone", required_argument, NULL, OPT_ZONE},
-        {"dns-server", required_argument, NULL, OPT_SERVER},
+        CLI_DNS_LONGOPTS,
         {"now", required_argument, NULL, OPT_NOW},
         {"json", no_argument, NULL, OPT_JSON},
         {"authserv-id", required_argument, NULL, OPT_SERVID},
@@ -68,7 +67,6 @@ static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *pro
         {"key", required_argument, NULL, 'k'},
         {"algorithm", required_argument, NULL, 'a'},
         {"headers", required_argument, NULL, 'H'},
-        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -78,13 +76,9 @@ static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *pro
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:s:k:a:H:c:h", longopts, NULL)) != -1) {
+        if (cli_dns_option(&o->dns, c, optarg))
+            continue;
         switch (c) {
-        case OPT_ZONE:
-            o->zone = optarg;
-            break;
-        case OPT_SERVER:
-            o->server = optarg;
-            break;
         case OPT_NOW:
         case OPT_TS: {
             long long v;
@@ -124,9 +118,6 @@ static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *pro
                 return -1;
             }
             break;
-        case 'c':
-            o->config = optarg;
-            break;
         case 'h':
             arc_usage(stdout);
             return 1;
@@ -145,10 +136,9 @@ static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *pro
 static struct dns *open_dns(const struct arc_opts *o)
 {
     struct fa_config cfg;
-    if (cli_load_config(&cfg, o->config) < 0)
-        return NULL;
-    struct dns *dns = cli_dns_open(&cfg, o->zone, o->server);
-    config_free(&cfg);
+    struct dns *dns = cli_dns_setup(&o->dns, &cfg);
+    if (dns)
+        config_free(&cfg);
     return dns;
 }
 

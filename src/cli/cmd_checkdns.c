@@ -946,25 +946,25 @@ static void print_report(const struct report *r, const char *domain, int json, i
 
 int cmd_check_dns(int argc, char **argv)
 {
-    enum { OPT_ZONE = 256, OPT_SERVER, OPT_JSON };
+    enum { OPT_JSON = 256 };
     static const struct option longopts[] = {
         {"selector", required_argument, NULL, 's'},
         {"key", required_argument, NULL, 'k'},
-        {"dns-zone", required_argument, NULL, OPT_ZONE},
-        {"dns-server", required_argument, NULL, OPT_SERVER},
-        {"config", required_argument, NULL, 'c'},
+        CLI_DNS_LONGOPTS,
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *selectors[MAX_SELECTORS];
     size_t nsel = 0;
-    const char *keyfile = NULL, *file = NULL;
-    const char *zone = NULL, *server = NULL;
+    const char *keyfile = NULL;
+    struct cli_dns_args da = {0};
     int json = 0, c;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:k:c:h", longopts, NULL)) != -1) {
+        if (cli_dns_option(&da, c, optarg))
+            continue;
         switch (c) {
         case 's':
             if (nsel == MAX_SELECTORS) {
@@ -979,15 +979,6 @@ int cmd_check_dns(int argc, char **argv)
             break;
         case 'k':
             keyfile = optarg;
-            break;
-        case 'c':
-            file = optarg;
-            break;
-        case OPT_ZONE:
-            zone = optarg;
-            break;
-        case OPT_SERVER:
-            server = optarg;
             break;
         case OPT_JSON:
             json = 1;
@@ -1021,19 +1012,15 @@ int cmd_check_dns(int argc, char **argv)
         return EXIT_TROUBLE;
     }
     struct fa_config cfg;
-    if (cli_load_config(&cfg, file) < 0)
+    struct dns *d = cli_dns_setup(&da, &cfg);
+    if (!d)
         return EXIT_TROUBLE;
+    config_free(&cfg);
     fa_err err;
     struct fa_key *mine = NULL;
     if (keyfile && !(mine = key_load_private(keyfile, geteuid(), &err))) {
         fprintf(stderr, "fwdauth check-dns: %s\n", err.msg);
-        config_free(&cfg);
-        return EXIT_TROUBLE;
-    }
-    struct dns *d = cli_dns_open(&cfg, zone, server);
-    config_free(&cfg);
-    if (!d) {
-        key_free(mine);
+        dns_free(d);
         return EXIT_TROUBLE;
     }
     if (nsel == 0 && !json)

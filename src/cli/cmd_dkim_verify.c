@@ -72,28 +72,22 @@ static void print_json(const char *name, const struct dkim_sig_result *r, size_t
 
 int cmd_dkim_verify(int argc, char **argv)
 {
-    enum { OPT_ZONE = 256, OPT_SERVER, OPT_NOW, OPT_JSON };
+    enum { OPT_NOW = 256, OPT_JSON };
     static const struct option longopts[] = {
-        {"dns-zone", required_argument, NULL, OPT_ZONE},
-        {"dns-server", required_argument, NULL, OPT_SERVER},
+        CLI_DNS_LONGOPTS,
         {"now", required_argument, NULL, OPT_NOW},
         {"json", no_argument, NULL, OPT_JSON},
-        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *zone = NULL, *server = NULL, *file = NULL;
+    struct cli_dns_args da = {0};
     time_t now = time(NULL);
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_dns_option(&da, c, optarg))
+            continue;
         switch (c) {
-        case OPT_ZONE:
-            zone = optarg;
-            break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
         case OPT_NOW: {
             long long v;
             if (cli_parse_seconds(optarg, &v) < 0) {
@@ -105,9 +99,6 @@ int cmd_dkim_verify(int argc, char **argv)
         }
         case OPT_JSON:
             json = 1;
-            break;
-        case 'c':
-            file = optarg;
             break;
         case 'h':
             verify_usage(stdout);
@@ -124,12 +115,10 @@ int cmd_dkim_verify(int argc, char **argv)
     const char *path = optind < argc ? argv[optind] : NULL;
 
     struct fa_config cfg;
-    if (cli_load_config(&cfg, file) < 0)
-        return EXIT_TROUBLE;
-    struct dns *dns = cli_dns_open(&cfg, zone, server);
-    config_free(&cfg);
+    struct dns *dns = cli_dns_setup(&da, &cfg);
     if (!dns)
         return EXIT_TROUBLE;
+    config_free(&cfg);
 
     struct cli_input in;
     if (cli_input_open(&in, path, 0) < 0) {

@@ -87,26 +87,26 @@ static void print(const struct arrival *a, int json)
 
 static int dmarc_check(int argc, char **argv)
 {
-    enum { OPT_IP = 256, OPT_FROM, OPT_HELO, OPT_MODE, OPT_ZONE, OPT_SERVER, OPT_NOW, OPT_JSON };
+    enum { OPT_IP = 256, OPT_FROM, OPT_HELO, OPT_MODE, OPT_NOW, OPT_JSON };
     static const struct option longopts[] = {
         {"ip", required_argument, NULL, OPT_IP},
         {"mail-from", required_argument, NULL, OPT_FROM},
         {"helo", required_argument, NULL, OPT_HELO},
         {"mode", required_argument, NULL, OPT_MODE},
-        {"dns-zone", required_argument, NULL, OPT_ZONE},
-        {"dns-server", required_argument, NULL, OPT_SERVER},
+        CLI_DNS_LONGOPTS,
         {"now", required_argument, NULL, OPT_NOW},
         {"json", no_argument, NULL, OPT_JSON},
-        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *ip = NULL, *from = NULL, *helo = "", *mode = NULL, *zone = NULL, *server = NULL,
-               *file = NULL;
+    const char *ip = NULL, *from = NULL, *helo = "", *mode = NULL;
+    struct cli_dns_args da = {0};
     time_t now = time(NULL);
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_dns_option(&da, c, optarg))
+            continue;
         switch (c) {
         case OPT_IP:
             ip = optarg;
@@ -120,12 +120,6 @@ static int dmarc_check(int argc, char **argv)
         case OPT_MODE:
             mode = optarg;
             break;
-        case OPT_ZONE:
-            zone = optarg;
-            break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
         case OPT_NOW: {
             long long v;
             if (cli_parse_seconds(optarg, &v) < 0) {
@@ -137,9 +131,6 @@ static int dmarc_check(int argc, char **argv)
         }
         case OPT_JSON:
             json = 1;
-            break;
-        case 'c':
-            file = optarg;
             break;
         case 'h':
             dmarc_usage(stdout);
@@ -154,19 +145,18 @@ static int dmarc_check(int argc, char **argv)
         return EXIT_TROUBLE;
     }
     struct fa_config cfg;
-    if (cli_load_config(&cfg, file) < 0)
-        return EXIT_TROUBLE;
-    fa_err err;
-    if (mode && config_set(&cfg, "dmarc_mode", mode, "--mode", &err) < 0) {
-        fprintf(stderr, "fwdauth dmarc check: %s\n", err.msg);
-        config_free(&cfg);
-        return EXIT_TROUBLE;
-    }
-    int dmarc_mode = cfg.dmarc_mode;
-    struct dns *dns = cli_dns_open(&cfg, zone, server);
-    config_free(&cfg);
+    struct dns *dns = cli_dns_setup(&da, &cfg);
     if (!dns)
         return EXIT_TROUBLE;
+    fa_err err;
+    int bad_mode = mode && config_set(&cfg, "dmarc_mode", mode, "--mode", &err) < 0;
+    int dmarc_mode = cfg.dmarc_mode;
+    config_free(&cfg);
+    if (bad_mode) {
+        fprintf(stderr, "fwdauth dmarc check: %s\n", err.msg);
+        dns_free(dns);
+        return EXIT_TROUBLE;
+    }
 
     struct cli_input in;
     if (cli_input_open(&in, optind < argc ? argv[optind] : NULL, 0) < 0) {

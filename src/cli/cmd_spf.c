@@ -55,17 +55,7 @@ static void json_key(const char *key, const char *v, int first)
 
 static int cmd_spf_check(int argc, char **argv)
 {
-    enum {
-        OPT_IP = 256,
-        OPT_FROM,
-        OPT_HELO,
-        OPT_CHECK_HELO,
-        OPT_RECEIVER,
-        OPT_NOW,
-        OPT_ZONE,
-        OPT_SERVER,
-        OPT_JSON
-    };
+    enum { OPT_IP = 256, OPT_FROM, OPT_HELO, OPT_CHECK_HELO, OPT_RECEIVER, OPT_NOW, OPT_JSON };
     static const struct option longopts[] = {
         {"ip", required_argument, NULL, OPT_IP},
         {"mail-from", required_argument, NULL, OPT_FROM},
@@ -73,18 +63,18 @@ static int cmd_spf_check(int argc, char **argv)
         {"check-helo", no_argument, NULL, OPT_CHECK_HELO},
         {"receiver", required_argument, NULL, OPT_RECEIVER},
         {"now", required_argument, NULL, OPT_NOW},
-        {"dns-zone", required_argument, NULL, OPT_ZONE},
-        {"dns-server", required_argument, NULL, OPT_SERVER},
+        CLI_DNS_LONGOPTS,
         {"json", no_argument, NULL, OPT_JSON},
-        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct spf_request rq = {0};
-    const char *zone = NULL, *server = NULL, *file = NULL;
+    struct cli_dns_args da = {0};
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (cli_dns_option(&da, c, optarg))
+            continue;
         switch (c) {
         case OPT_IP:
             rq.ip = optarg;
@@ -110,17 +100,8 @@ static int cmd_spf_check(int argc, char **argv)
             rq.now = (time_t)v;
             break;
         }
-        case OPT_ZONE:
-            zone = optarg;
-            break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
         case OPT_JSON:
             json = 1;
-            break;
-        case 'c':
-            file = optarg;
             break;
         case 'h':
             check_usage(stdout);
@@ -149,12 +130,10 @@ static int cmd_spf_check(int argc, char **argv)
         return EXIT_TROUBLE;
     }
     struct fa_config cfg;
-    if (cli_load_config(&cfg, file) < 0)
-        return EXIT_TROUBLE;
-    struct dns *dns = cli_dns_open(&cfg, zone, server);
-    config_free(&cfg);
+    struct dns *dns = cli_dns_setup(&da, &cfg);
     if (!dns)
         return EXIT_TROUBLE;
+    config_free(&cfg);
     struct spf_result *r = malloc(sizeof(*r));
     if (!r) {
         fprintf(stderr, "fwdauth spf check: out of memory\n");

@@ -61,6 +61,33 @@ struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const ch
     return d;
 }
 
+int cli_dns_option(struct cli_dns_args *a, int c, const char *v)
+{
+    switch (c) {
+    case CLI_DNS_OPT_ZONE:
+        a->zone = v;
+        return 1;
+    case CLI_DNS_OPT_SERVER:
+        a->server = v;
+        return 1;
+    case 'c':
+        a->config = v;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+struct dns *cli_dns_setup(const struct cli_dns_args *a, struct fa_config *cfg)
+{
+    if (cli_load_config(cfg, a->config) < 0)
+        return NULL;
+    struct dns *d = cli_dns_open(cfg, a->zone, a->server);
+    if (!d)
+        config_free(cfg);
+    return d;
+}
+
 int cli_parse_seconds(const char *arg, long long *out)
 {
     if (arg[0] < '0' || arg[0] > '9')
