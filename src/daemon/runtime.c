@@ -103,9 +103,7 @@ struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err)
     const struct fa_config *c = &rt->cfg;
     int tables = c->socketmap_listen[0] || c->tcp_forward_listen[0] || c->tcp_reverse_listen[0];
     if (tables || c->srs_domain[0] || c->srs_secrets[0]) {
-        if (config_check_srs(c, err) < 0)
-            goto fail;
-        rt->srs = srs_from_config(c, secrets_owner, err);
+        rt->srs = srs_from_config(c, secrets_owner, err); /* checks the settings too */
         if (!rt->srs)
             goto fail;
     }

@@ -167,8 +167,6 @@ void canon_body_init(struct canon_body *b, int alg, uint64_t limit, canon_sink s
 
 void canon_body_update(struct canon_body *b, const uint8_t *p, size_t n)
 {
-    if (n)
-        b->any_line = 1;
     size_t i = 0;
     if (b->cr) {
         b->cr = 0;

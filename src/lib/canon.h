@@ -48,7 +48,6 @@ struct canon_body {
     int cr;            /* the previous chunk ended in CR */
     int wsp;           /* relaxed: white space held back */
     int line_has_data; /* the current line has emitted octets */
-    int any_line;      /* simple: any octet or line seen */
     size_t blen;
     uint8_t buf[CANON_BUF];
 };
