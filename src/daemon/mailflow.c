@@ -356,7 +356,7 @@ static int out_init(struct mf_out *o, const struct mf_msg *m)
 static int want_rewrite(const struct mf_msg *m, const struct arrival *a)
 {
     int mode = m->rt->cfg.from_rewrite;
-    if (mode == FA_REWRITE_OFF || !m->forwarded || m->originating || !a->dmarc_done ||
+    if (mode == FA_REWRITE_OFF || !m->forwarded || m->originating ||
         a->dmarc.result != DMARC_PASS || a->dmarc.dkim_aligned || !a->dmarc.have_record)
         return 0;
     if (mode == FA_REWRITE_REJECT)
@@ -553,19 +553,15 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (!(a = malloc(sizeof(*a))))
             goto done;
         arrival_finish(m->check, m->rt->dns, a);
-        int dmarc_done = a->dmarc_done;
-        a->dmarc_done = cfg->dmarc_enforce != FA_ENFORCE_OFF; /* off: not reported */
-        arrival_authres(a, m->rt->authserv_id, &ar);
-        a->dmarc_done = dmarc_done;
+        /* dmarc_enforce = off: evaluated (see below) but not reported. */
+        arrival_authres(a, m->rt->authserv_id, cfg->dmarc_enforce != FA_ENFORCE_OFF, &ar);
         line_add(&what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
-                 dkim_result_name(a->dkim_summary),
-                 a->dmarc_done ? dmarc_result_name(a->dmarc.result) : "off",
+                 dkim_result_name(a->dkim_summary), dmarc_result_name(a->dmarc.result),
                  arc_cv_name(a->arc.cv));
         /* Failed DMARC under p=quarantine/reject: never vouched for (no
          * signature of ours, no seal, no rewrite); refused, held or tagged. */
-        spoof =
-            a->dmarc_done && a->dmarc.result == DMARC_FAIL &&
-            (a->dmarc.policy == DMARC_POLICY_REJECT || a->dmarc.policy == DMARC_POLICY_QUARANTINE);
+        spoof = a->dmarc.result == DMARC_FAIL && (a->dmarc.policy == DMARC_POLICY_REJECT ||
+                                                  a->dmarc.policy == DMARC_POLICY_QUARANTINE);
         if (spoof && cfg->dmarc_enforce == FA_ENFORCE_REJECT &&
             a->dmarc.disposition == DMARC_POLICY_REJECT) {
             log_msg(FA_LOG_INFO, "msg %s: from=<%s> rejected: DMARC policy of %s%s", qid,
@@ -590,18 +586,23 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (milter_mods_delete_header(mods, "Authentication-Results", m->forged[i]) < 0)
             goto done;
         line_add(&what, " removed-forged-ar=%u", m->forged[i]);
-        for (size_t k = 0; k < o.n; k++) /* and from the outgoing copy */
+    }
+    /* And from the outgoing copy (still the fields as received), counting
+     * the fields of that name as the MTA does. */
+    if (m->nforged) {
+        size_t w = 0;
+        unsigned nth = 0;
+        for (size_t k = 0; k < o.n; k++) {
+            int drop = 0;
             if (msg_header_is(&o.h[k], "Authentication-Results")) {
-                /* counted among fields of that name, as the MTA does */
-                size_t nth = 0;
-                for (size_t j = 0; j <= k; j++)
-                    nth += msg_header_is(&o.h[j], "Authentication-Results");
-                if (nth == m->forged[i]) {
-                    memmove(o.h + k, o.h + k + 1, (o.n - k - 1) * sizeof(*o.h));
-                    o.n--;
-                    break;
-                }
+                nth++;
+                for (size_t i = 0; i < m->nforged && !drop; i++)
+                    drop = m->forged[i] == nth;
             }
+            if (!drop)
+                o.h[w++] = o.h[k];
+        }
+        o.n = w;
     }
     if (a) {
         const char *value = authres_value(&ar, "\n");

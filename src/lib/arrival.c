@@ -176,8 +176,7 @@ void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *ou
     arc_verifier_finish(c->arc, dns, &out->arc);
     from_domain(c, out->from_domain, sizeof(out->from_domain));
 
-    if (in->dmarc_mode >= 0) {
-        out->dmarc_done = 1;
+    {
         if (!out->from_domain[0]) {
             out->dmarc.result = DMARC_PERMERROR;
             out->dmarc.reason = "From: must hold exactly one address";
@@ -208,14 +207,15 @@ void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *ou
         if (rank(r) > rank(best))
             best = r;
         if (out->from_domain[0] && out->dkim[i].domain[0] &&
-            dkim_aligned(dns, out, in->dmarc_mode < 0 ? 0 : in->dmarc_mode, out->dkim[i].domain) &&
+            dkim_aligned(dns, out, in->dmarc_mode, out->dkim[i].domain) &&
             (best_aligned < 0 || rank(r) > rank(best_aligned)))
             best_aligned = r;
     }
     out->dkim_summary = best_aligned >= 0 ? best_aligned : best;
 }
 
-void arrival_authres(const struct arrival *a, const char *authserv_id, struct authres *ar)
+void arrival_authres(const struct arrival *a, const char *authserv_id, int with_dmarc,
+                     struct authres *ar)
 {
     authres_begin(ar, authserv_id);
     const struct spf_result *s = &a->spf;
@@ -232,7 +232,7 @@ void arrival_authres(const struct arrival *a, const char *authserv_id, struct au
                     "header.i", r->identity, "header.s", r->selector, "header.b", r->b_prefix,
                     "header.a", r->alg < 0 ? "" : dkim_alg_name(r->alg), NULL);
     }
-    if (a->dmarc_done) {
+    if (with_dmarc) {
         const char *policy = a->dmarc.have_record ? dmarc_policy_name(a->dmarc.policy) : "";
         authres_add(ar, "dmarc", dmarc_result_name(a->dmarc.result),
                     a->dmarc.result == DMARC_PASS ? NULL : a->dmarc.reason, "header.from",

@@ -13,7 +13,7 @@
  *   arrival_body(c, p, n); ...
  *   struct arrival *a = malloc(sizeof *a);
  *   arrival_finish(c, dns, a);
- *   authres_value of arrival_authres(a, "mx.example.net", &ar) ...
+ *   authres_value of arrival_authres(a, "mx.example.net", 1, &ar) ...
  * DESCRIPTION
  *   SPF checks MAIL FROM (the HELO identity for the null sender). When the
  *   message carries an Authentication-Results field from one of
@@ -48,7 +48,7 @@ struct arrival_input {
     const char *mail_from; /* without <>; "" = null sender */
     const char *helo;
     const char *receiver; /* our host name, for SPF's %{r} */
-    int dmarc_mode;       /* enum dmarc_mode; < 0: no DMARC evaluation */
+    int dmarc_mode;       /* enum dmarc_mode */
     unsigned pct_roll;    /* 0..99 for pct= sampling (RFC 7489) */
     time_t now;
     char *const *trusted_ids; /* authserv-ids whose spf= results we believe */
@@ -63,7 +63,6 @@ struct arrival {
     int dkim_summary; /* enum dkim_result */
     struct arc_result arc;
     struct dmarc_result dmarc;
-    int dmarc_done;        /* DMARC was evaluated */
     char from_domain[256]; /* "" when From: is missing or not one address */
 };
 
@@ -75,7 +74,9 @@ void arrival_body(struct arrival_check *c, const uint8_t *p, size_t n);
 void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *out);
 void arrival_free(struct arrival_check *c);
 
-/* Our Authentication-Results for a: spf, dkim (one per signature), dmarc, arc. */
-void arrival_authres(const struct arrival *a, const char *authserv_id, struct authres *ar);
+/* Our Authentication-Results for a: spf, dkim (one per signature), dmarc
+ * (unless with_dmarc is 0: a milter told not to report it), arc. */
+void arrival_authres(const struct arrival *a, const char *authserv_id, int with_dmarc,
+                     struct authres *ar);
 
 #endif

@@ -375,13 +375,11 @@ class ForwardingDmarc(unittest.TestCase):
         rx = self.receiver_dmarc(m, raw)
         self.assertEqual((rx["dmarc"], rx["from"]), ("fail", "victim.test"), rx)
 
-    # BUG (src/daemon/mailflow.c mf_eoh/mf_eom): with dmarc_enforce = off the
-    # arrival check runs with dmarc_mode -1, so dmarc_done = 0, spoof = 0 and a
-    # forwarded spoof gets our forwarder signature and our ARC seal, contrary to
-    # README ("Whatever the setting, such mail is never signed by us, sealed").
+    # dmarc_enforce = off still evaluates DMARC (it only stops enforcing and
+    # reporting it), so a forwarded spoof is never signed or sealed by us.
     def test_5_spoof_enforce_off_not_vouched(self):
         # README: "Whatever the setting [of dmarc_enforce], such mail is never
-        # signed by us, sealed or rewritten". With off, DMARC is skipped.
+        # signed by us, sealed or rewritten".
         self.mode(arc=True, rewrite="off", enforce="off")
         subj, msg = self.spoof("spoof-off")
         self.assertEqual(self.env.send(msg, ["alias@ourdomain.test"],
