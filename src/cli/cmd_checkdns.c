@@ -11,6 +11,7 @@
  * (RFC 7208 section 4.6.4), but evaluates nothing: `fwdauth spf check`
  * evaluates. */
 #include "cli.h"
+#include "dkimcore.h"
 #include "dns.h"
 #include "keys.h"
 #include "spf.h"
@@ -783,20 +784,7 @@ static void check_dkim(struct dns *d, struct report *r, const char *domain, cons
     }
     if (h) {
         /* colon-separated list; sha256 must be in it (RFC 8301 section 3.1) */
-        int has256 = 0;
-        const char *x = h->value, *e = h->value + h->value_len;
-        while (x < e) {
-            const char *c = memchr(x, ':', (size_t)(e - x));
-            const char *y = c ? c : e;
-            while (x < y && (*x == ' ' || *x == '\t'))
-                x++;
-            const char *z = y;
-            while (z > x && (z[-1] == ' ' || z[-1] == '\t'))
-                z--;
-            if (z - x == 6 && strncasecmp(x, "sha256", 6) == 0)
-                has256 = 1;
-            x = c ? c + 1 : e;
-        }
+        int has256 = dkimcore_list_has(h->value, h->value_len, "sha256");
         if (!has256) {
             add(r, L_PROBLEM, "dkim",
                 "%s: h=%.*s leaves out sha256, the only hash verifiers accept (RFC 8301); "
@@ -806,41 +794,19 @@ static void check_dkim(struct dns *d, struct report *r, const char *domain, cons
         }
     }
     if (s) {
-        int email = 0;
-        const char *x = s->value, *e = s->value + s->value_len;
-        while (x < e) {
-            const char *c = memchr(x, ':', (size_t)(e - x));
-            const char *y = c ? c : e;
-            while (x < y && (*x == ' ' || *x == '\t'))
-                x++;
-            const char *z = y;
-            while (z > x && (z[-1] == ' ' || z[-1] == '\t'))
-                z--;
-            if ((z - x == 1 && *x == '*') || (z - x == 5 && strncasecmp(x, "email", 5) == 0))
-                email = 1;
-            x = c ? c + 1 : e;
-        }
+        int email = dkimcore_list_has(s->value, s->value_len, "*") ||
+                    dkimcore_list_has(s->value, s->value_len, "email");
         if (!email) {
             add(r, L_PROBLEM, "dkim", "%s: s=%.*s excludes email: remove s= or write s=email", q,
                 (int)s->value_len, s->value);
             bad = 1;
         }
     }
-    if (t) {
-        const char *x = t->value, *e = t->value + t->value_len;
-        while (x < e) {
-            const char *c = memchr(x, ':', (size_t)(e - x));
-            const char *y = c ? c : e;
-            while (x < y && (*x == ' ' || *x == '\t'))
-                x++;
-            if (*x == 'y' && (y - x == 1 || x[1] == ' ' || x[1] == '\t'))
-                add(r, L_WARNING, "dkim",
-                    "%s: t=y marks the key as testing: receivers may treat its signatures as "
-                    "absent; remove t=y when signing works",
-                    q);
-            x = c ? c + 1 : e;
-        }
-    }
+    if (t && dkimcore_list_has(t->value, t->value_len, "y"))
+        add(r, L_WARNING, "dkim",
+            "%s: t=y marks the key as testing: receivers may treat its signatures as "
+            "absent; remove t=y when signing works",
+            q);
     struct fa_key *pub = NULL;
     if (!p && type < 0) {
         /* unknown k=: reported above */

@@ -230,6 +230,8 @@ garbage._domainkey.good.example. TXT "v=DKIM1; k=rsa; p=bm90IGEga2V5"
 ktype._domainkey.good.example. TXT "v=DKIM1; k=dsa; p=AAAA"
 vlate._domainkey.good.example. TXT "k=ed25519; v=DKIM1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 hsha1._domainkey.good.example. TXT "v=DKIM1; h=sha1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+svc._domainkey.good.example. TXT "v=DKIM1; s=tlsrpt; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+svcok._domainkey.good.example. TXT "v=DKIM1; s=tlsrpt : email; h=sha1 : sha256; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 syntax._domainkey.good.example. TXT "v=DKIM1; k=rsa; p"
 """
 
@@ -350,7 +352,7 @@ class CheckDns(fwdtest.TestCase):
 
     def test_dkim_problems_and_warnings(self):
         sels = ["missing", "revoked", "testing", "garbage", "ktype", "vlate", "hsha1", "syntax",
-                "small", "r1024"]
+                "small", "r1024", "svc", "svcok"]
         args = []
         for s in sels:
             args += ["-s", s]
@@ -363,6 +365,10 @@ class CheckDns(fwdtest.TestCase):
         self.assertFinding(r, "problem", "k=dsa is not a key type")
         self.assertFinding(r, "problem", "vlate._domainkey.good.example: v= must be first")
         self.assertFinding(r, "problem", "h=sha1 leaves out sha256")
+        self.assertFinding(r, "problem", "svc._domainkey.good.example: s=tlsrpt excludes email")
+        # Lists with white space around the colons are read item by item.
+        self.assertNotIn("svcok._domainkey.good.example: s=", r.stdout)
+        self.assertNotIn("svcok._domainkey.good.example: h=", r.stdout)
         self.assertFinding(r, "problem", "syntax._domainkey.good.example is malformed")
         self.assertFinding(r, "problem", "RSA key of 512 bits refused")
         self.assertFinding(r, "warning", "r1024._domainkey.good.example: the RSA key has only 1024 bits")
