@@ -210,16 +210,16 @@ void dkimcore_hashes_final(struct dkimcore_hashes *hs)
 /* ---- header hash ---- */
 
 /* Hash the fields named in the list, each name taking the bottom-most
- * instance not used yet (RFC 6376 section 5.4.2). */
-static void hash_selected(EVP_MD_CTX *ctx, int hcanon, const struct msg_header *h, size_t nh,
-                          const char *list, size_t len)
+ * instance not used yet (RFC 6376 section 5.4.2). -1 when out of memory:
+ * a hash with fields left out would be a wrong signature, not an error. */
+static int hash_selected(EVP_MD_CTX *ctx, int hcanon, const struct msg_header *h, size_t nh,
+                         const char *list, size_t len)
 {
     /* Instances used so far, per field index (bounded by the message). */
-    unsigned char used_small[256];
+    unsigned char used_small[256] = {0};
     unsigned char *used = nh <= sizeof(used_small) ? used_small : calloc(nh, 1);
     if (!used)
-        return;
-    memset(used, 0, nh <= sizeof(used_small) ? sizeof(used_small) : 0);
+        return -1;
     size_t i = 0;
     while (i < len) {
         size_t j = i;
@@ -244,6 +244,7 @@ static void hash_selected(EVP_MD_CTX *ctx, int hcanon, const struct msg_header *
     }
     if (used != used_small)
         free(used);
+    return 0;
 }
 
 int dkimcore_header_hash(const EVP_MD *md, int hcanon, const struct msg_header *h, size_t nh,
@@ -255,11 +256,12 @@ int dkimcore_header_hash(const EVP_MD *md, int hcanon, const struct msg_header *
     int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL);
     if (ok) {
         if (hlist)
-            hash_selected(ctx, hcanon, h, nh, hlist, hlen);
-        for (size_t i = 0; i < nextra; i++)
+            ok = hash_selected(ctx, hcanon, h, nh, hlist, hlen) == 0;
+        for (size_t i = 0; ok && i < nextra; i++)
             canon_header(hcanon, extra[i], 1, 0, 0, md_sink, ctx);
-        canon_header(hcanon, self, 0, blank_off, blank_end, md_sink, ctx);
-        ok = EVP_DigestFinal_ex(ctx, digest, dlen);
+        if (ok)
+            canon_header(hcanon, self, 0, blank_off, blank_end, md_sink, ctx);
+        ok = ok && EVP_DigestFinal_ex(ctx, digest, dlen);
     }
     EVP_MD_CTX_free(ctx);
     return ok ? 0 : -1;
