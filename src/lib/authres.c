@@ -151,37 +151,6 @@ static size_t skip_cfws(const char *s, size_t n, size_t i)
     return i;
 }
 
-int authres_serv_id(const char *value, size_t n, char *out, size_t outsz)
-{
-    size_t i = skip_cfws(value, n, 0), o = 0;
-    if (i >= n || outsz == 0)
-        return -1;
-    if (value[i] == '"') {
-        for (i++; i < n && value[i] != '"'; i++) {
-            if (value[i] == '\\' && i + 1 < n)
-                i++;
-            if (o + 1 >= outsz)
-                return -1;
-            out[o++] = value[i];
-        }
-        if (i >= n)
-            return -1; /* unterminated */
-    } else {
-        for (; i < n; i++) {
-            unsigned char c = (unsigned char)value[i];
-            if (c <= 32 || c == 127 || c == ';' || c == '(' || c == '"')
-                break;
-            if (o + 1 >= outsz)
-                return -1;
-            out[o++] = (char)c;
-        }
-    }
-    if (o == 0)
-        return -1;
-    out[o] = '\0';
-    return (int)o;
-}
-
 /* ---- parsing ---- */
 
 static int is_keyword_char(char c)
@@ -235,6 +204,14 @@ static int take_value(const char *s, size_t n, size_t *i, char *out, size_t outs
     }
     out[o] = '\0';
     return o ? 0 : -1;
+}
+
+int authres_serv_id(const char *value, size_t n, char *out, size_t outsz)
+{
+    size_t i = skip_cfws(value, n, 0);
+    if (outsz == 0 || take_value(value, n, &i, out, outsz) < 0 || !out[0])
+        return -1;
+    return (int)strlen(out);
 }
 
 static int parse_fail(const char **why, const char *text)
