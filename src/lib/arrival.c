@@ -85,11 +85,13 @@ static int trusted_spf(const struct arrival_check *c, struct spf_result *out)
                     (strcmp(pr->property, "mailfrom") != 0 && strcmp(pr->property, "helo") != 0))
                     continue;
                 out->helo_identity = strcmp(pr->property, "helo") == 0;
-                snprintf(out->domain, sizeof(out->domain), "%s", at ? at + 1 : v);
+                snprintf(out->domain, sizeof(out->domain), "%.*s", (int)sizeof(out->domain) - 1,
+                         at ? at + 1 : v);
                 /* The identity that passed, for our own field (RFC 8601 2.7.2). */
-                snprintf(out->sender, sizeof(out->sender), "%s", v);
+                snprintf(out->sender, sizeof(out->sender), "%.*s", (int)sizeof(out->sender) - 1, v);
             }
-            snprintf(out->reason, sizeof(out->reason), "from %s", p->serv_id);
+            snprintf(out->reason, sizeof(out->reason), "from %.*s", (int)sizeof(out->reason) - 6,
+                     p->serv_id);
         }
     }
     free(p);
