@@ -1,0 +1,585 @@
+/* maillog_scan - follow messages through a Postfix log (see maillog_scan.h). */
+#include "maillog_scan.h"
+
+#include "addr.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define QID_MAX 32
+#define SWEEP_MIN 65536
+
+/* One queue file in flight. */
+struct msg {
+    struct msg *next; /* hash chain */
+    char qid[QID_MAX + 1];
+    int64_t last_seen;
+    char *sender;        /* real (un-SRSed) envelope sender; NULL until from= */
+    char *sender_domain; /* lower case; "" for <> */
+    int sender_was_srs;
+    int deferred;            /* counted in totals.deferred */
+    char *origin_domain;     /* bounce notification: the failed message's sender domain */
+    uint64_t *rcpt_deferred; /* hashes of recipients whose deferral was counted */
+    size_t nrcpt_deferred, cap_rcpt_deferred;
+};
+
+struct group_node {
+    struct group_node *next;
+    uint64_t hash;
+    struct maillog_group g;
+};
+
+struct maillog_scan {
+    struct maillog_scan_opts o;
+    struct maillog_totals t;
+
+    struct msg **buckets;
+    size_t nbuckets, nmsgs, sweep_at;
+    int64_t newest; /* latest line time seen */
+
+    struct group_node **gbuckets;
+    size_t ngbuckets;
+    struct maillog_group **groups; /* in order of first failure */
+    size_t ngroups, capgroups;
+};
+
+/* FNV-1a, case-insensitive when fold is set. */
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n, int fold)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (fold && c >= 'A' && c <= 'Z')
+            c += 32;
+        h = (h ^ c) * 0x100000001b3ULL;
+    }
+    return h;
+}
+#define FNV_BASIS 0xcbf29ce484222325ULL
+
+static void lower_copy(char *dst, size_t dstsz, const char *src, size_t n)
+{
+    if (n >= dstsz)
+        n = dstsz - 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = src[i];
+        dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    dst[n] = 0;
+}
+
+static void bounded_copy(char *dst, size_t dstsz, const char *src, size_t n)
+{
+    if (n >= dstsz)
+        n = dstsz - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* The part of an SRS local part after "SRSn" and its separator, split into
+ * '='-separated fields: SRS0 HASH=TT=HOST=USER; SRS1 HASH=HOP=<sep>SRS0-rest. */
+static int srs_structure(const char *local, size_t n, const char **host, size_t *hostlen,
+                         const char **user, size_t *userlen)
+{
+    if (n < 6 || strncasecmp(local, "SRS", 3) != 0 || (local[3] != '0' && local[3] != '1') ||
+        !strchr("=+-", local[4]))
+        return 0;
+    const char *p = local + 5, *end = local + n;
+    if (local[3] == '1') { /* skip HASH=HOP= and the SRS0 separator */
+        for (int field = 0; field < 2; field++) {
+            const char *eq = memchr(p, '=', (size_t)(end - p));
+            if (!eq)
+                return 0;
+            p = eq + 1;
+        }
+        if (p >= end || !strchr("=+-", *p))
+            return 0;
+        p++;
+    }
+    for (int field = 0; field < 2; field++) { /* HASH=TT= */
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq)
+            return 0;
+        p = eq + 1;
+    }
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (!eq || eq == p || eq + 1 >= end)
+        return 0;
+    *host = p;
+    *hostlen = (size_t)(eq - p);
+    *user = eq + 1;
+    *userlen = (size_t)(end - eq - 1);
+    return 1;
+}
+
+int maillog_unsrs(const srs *engine, int64_t when, const char *addr, size_t n, char *real,
+                  size_t realsz, char *domain, size_t domainsz)
+{
+    struct addr a;
+    bounded_copy(real, realsz, addr, n);
+    domain[0] = 0;
+    if (n == 0 || addr_split(addr, n, &a) < 0)
+        return 0;
+    lower_copy(domain, domainsz, a.domain, a.domain_len);
+
+    const char *host, *user;
+    size_t hostlen, userlen;
+    if (!srs_structure(a.local, a.local_len, &host, &hostlen, &user, &userlen))
+        return 0;
+    char out[SRS_ADDR_MAX];
+    const char *why;
+    if (engine && srs_reverse(engine, addr, n, (time_t)when, out, sizeof(out), &why) == SRS_OK) {
+        struct addr r;
+        if (addr_split(out, strlen(out), &r) == 0) {
+            bounded_copy(real, realsz, out, strlen(out));
+            lower_copy(domain, domainsz, r.domain, r.domain_len);
+            return 1;
+        }
+    }
+    /* Not ours or no secrets: the structure still names the real domain. */
+    size_t need = userlen + 1 + hostlen;
+    if (need < realsz) {
+        memcpy(real, user, userlen);
+        real[userlen] = '@';
+        memcpy(real + userlen + 1, host, hostlen);
+        real[need] = 0;
+    }
+    lower_copy(domain, domainsz, host, hostlen);
+    return 1;
+}
+
+static void msg_free(struct msg *m)
+{
+    free(m->sender);
+    free(m->sender_domain);
+    free(m->origin_domain);
+    free(m->rcpt_deferred);
+    free(m);
+}
+
+static size_t bucket_of(const struct maillog_scan *s, const char *qid, size_t n)
+{
+    return (size_t)(hash_bytes(FNV_BASIS, qid, n, 0) & (s->nbuckets - 1));
+}
+
+static struct msg **msg_slot(struct maillog_scan *s, struct ml_str qid)
+{
+    struct msg **pp = &s->buckets[bucket_of(s, qid.p, qid.n)];
+    for (; *pp; pp = &(*pp)->next)
+        if (strlen((*pp)->qid) == qid.n && memcmp((*pp)->qid, qid.p, qid.n) == 0)
+            return pp;
+    return pp;
+}
+
+static int grow_msgs(struct maillog_scan *s)
+{
+    size_t nb = s->nbuckets * 2;
+    struct msg **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (struct msg *m = s->buckets[i], *next; m; m = next) {
+            next = m->next;
+            size_t k = (size_t)(hash_bytes(FNV_BASIS, m->qid, strlen(m->qid), 0) & (nb - 1));
+            m->next = b[k];
+            b[k] = m;
+        }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = nb;
+    return 0;
+}
+
+/* Drop records not seen for max_age: their "removed" line is not in this log. */
+static void sweep(struct maillog_scan *s)
+{
+    int64_t horizon = s->newest - s->o.max_age;
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (struct msg **pp = &s->buckets[i]; *pp;) {
+            if ((*pp)->last_seen < horizon) {
+                struct msg *m = *pp;
+                *pp = m->next;
+                msg_free(m);
+                s->nmsgs--;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    s->sweep_at = s->nmsgs * 2 > SWEEP_MIN ? s->nmsgs * 2 : SWEEP_MIN;
+}
+
+static struct msg *msg_get(struct maillog_scan *s, struct ml_str qid, int64_t when, int create)
+{
+    if (!qid.p || qid.n == 0 || qid.n > QID_MAX)
+        return NULL;
+    struct msg **pp = msg_slot(s, qid);
+    if (*pp || !create) {
+        if (*pp)
+            (*pp)->last_seen = when;
+        return *pp;
+    }
+    struct msg *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    memcpy(m->qid, qid.p, qid.n);
+    m->last_seen = when;
+    *pp = m;
+    s->nmsgs++;
+    if (s->nmsgs > s->nbuckets)
+        (void)grow_msgs(s); /* a longer chain is slower, not wrong */
+    if (s->nmsgs >= s->sweep_at)
+        sweep(s); /* m was just seen: it stays */
+    return m;
+}
+
+static void msg_remove(struct maillog_scan *s, struct ml_str qid)
+{
+    if (!qid.p || qid.n > QID_MAX)
+        return;
+    struct msg **pp = msg_slot(s, qid);
+    if (*pp) {
+        struct msg *m = *pp;
+        *pp = m->next;
+        msg_free(m);
+        s->nmsgs--;
+    }
+}
+
+struct maillog_scan *maillog_scan_new(const struct maillog_scan_opts *o, fa_err *err)
+{
+    struct maillog_scan *s = calloc(1, sizeof(*s));
+    if (!s) {
+        fa_err_set(err, "out of memory");
+        return NULL;
+    }
+    s->o = *o;
+    if (s->o.max_age <= 0)
+        s->o.max_age = 7 * 86400;
+    if (s->o.since == 0 && s->o.until == 0) { /* a zeroed struct: every line */
+        s->o.since = INT64_MIN;
+        s->o.until = INT64_MAX;
+    }
+    s->nbuckets = 1024;
+    s->ngbuckets = 256;
+    s->sweep_at = SWEEP_MIN;
+    s->newest = INT64_MIN;
+    s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+    s->gbuckets = calloc(s->ngbuckets, sizeof(*s->gbuckets));
+    if (!s->buckets || !s->gbuckets) {
+        maillog_scan_free(s);
+        fa_err_set(err, "out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+void maillog_scan_free(struct maillog_scan *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; s->buckets && i < s->nbuckets; i++)
+        for (struct msg *m = s->buckets[i], *next; m; m = next) {
+            next = m->next;
+            msg_free(m);
+        }
+    for (size_t i = 0; s->gbuckets && i < s->ngbuckets; i++)
+        for (struct group_node *g = s->gbuckets[i], *next; g; g = next) {
+            next = g->next;
+            free(g);
+        }
+    free(s->buckets);
+    free(s->gbuckets);
+    free(s->groups);
+    free(s);
+}
+
+static int grow_groups(struct maillog_scan *s)
+{
+    size_t nb = s->ngbuckets * 2;
+    struct group_node **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < s->ngbuckets; i++)
+        for (struct group_node *g = s->gbuckets[i], *next; g; g = next) {
+            next = g->next;
+            g->next = b[g->hash & (nb - 1)];
+            b[g->hash & (nb - 1)] = g;
+        }
+    free(s->gbuckets);
+    s->gbuckets = b;
+    s->ngbuckets = nb;
+    return 0;
+}
+
+static struct maillog_group *group_get(struct maillog_scan *s, const struct maillog_failure *f)
+{
+    enum ml_category cat = f->rule->category;
+    uint64_t h = hash_bytes(FNV_BASIS, f->sender_domain, strlen(f->sender_domain), 0);
+    h = hash_bytes(h, "\0", 1, 0);
+    h = hash_bytes(h, f->recipient_domain, strlen(f->recipient_domain), 0);
+    h = (h ^ (uint64_t)cat) * 0x100000001b3ULL;
+    h = (h ^ (uint64_t)f->status) * 0x100000001b3ULL;
+    for (struct group_node *g = s->gbuckets[h & (s->ngbuckets - 1)]; g; g = g->next)
+        if (g->hash == h && g->g.category == cat && g->g.status == f->status &&
+            strcmp(g->g.sender_domain, f->sender_domain) == 0 &&
+            strcmp(g->g.recipient_domain, f->recipient_domain) == 0)
+            return &g->g;
+
+    if (s->ngroups == s->capgroups) {
+        size_t cap = s->capgroups ? s->capgroups * 2 : 64;
+        struct maillog_group **v = realloc(s->groups, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        s->groups = v;
+        s->capgroups = cap;
+    }
+    struct group_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->hash = h;
+    n->g.category = cat;
+    n->g.status = f->status;
+    n->g.rule = f->rule;
+    bounded_copy(n->g.sender_domain, sizeof(n->g.sender_domain), f->sender_domain,
+                 strlen(f->sender_domain));
+    bounded_copy(n->g.recipient_domain, sizeof(n->g.recipient_domain), f->recipient_domain,
+                 strlen(f->recipient_domain));
+    bounded_copy(n->g.dsn, sizeof(n->g.dsn), f->dsn, strlen(f->dsn));
+    bounded_copy(n->g.reply, sizeof(n->g.reply), f->reply, strlen(f->reply));
+    n->g.first = f->time;
+    n->next = s->gbuckets[h & (s->ngbuckets - 1)];
+    s->gbuckets[h & (s->ngbuckets - 1)] = n;
+    s->groups[s->ngroups++] = &n->g;
+    if (s->ngroups > s->ngbuckets * 2)
+        (void)grow_groups(s);
+    return &n->g;
+}
+
+/* Was this recipient's deferral already counted for this message? Marks it. */
+static int deferred_before(struct msg *m, struct ml_str rcpt)
+{
+    uint64_t h = hash_bytes(FNV_BASIS, rcpt.p, rcpt.n, 1);
+    for (size_t i = 0; i < m->nrcpt_deferred; i++)
+        if (m->rcpt_deferred[i] == h)
+            return 1;
+    if (m->nrcpt_deferred == m->cap_rcpt_deferred) {
+        size_t cap = m->cap_rcpt_deferred ? m->cap_rcpt_deferred * 2 : 4;
+        uint64_t *v = realloc(m->rcpt_deferred, cap * sizeof(*v));
+        if (!v)
+            return 0; /* count it again rather than fail */
+        m->rcpt_deferred = v;
+        m->cap_rcpt_deferred = cap;
+    }
+    m->rcpt_deferred[m->nrcpt_deferred++] = h;
+    return 0;
+}
+
+static int domain_of(struct ml_str a, char *out, size_t outsz)
+{
+    struct addr parsed;
+    out[0] = 0;
+    if (!a.p || a.n == 0 || addr_split(a.p, a.n, &parsed) < 0)
+        return -1;
+    lower_copy(out, outsz, parsed.domain, parsed.domain_len);
+    return 0;
+}
+
+static int record_failure(struct maillog_scan *s, const struct maillog_line *l, struct msg *m,
+                          fa_err *err)
+{
+    char rdomain[ML_DOMAIN_MAX], dsn[ML_DSN_MAX], reply[ML_REPLY_MAX], qid[QID_MAX + 1];
+    char rcpt[ML_ADDR_MAX], orig[ML_ADDR_MAX], relay[ML_DOMAIN_MAX];
+    domain_of(l->recipient, rdomain, sizeof(rdomain));
+    bounded_copy(dsn, sizeof(dsn), l->dsn.p, l->dsn.n);
+    bounded_copy(reply, sizeof(reply), l->reply.p, l->reply.n);
+    bounded_copy(qid, sizeof(qid), l->qid.p, l->qid.n);
+    bounded_copy(rcpt, sizeof(rcpt), l->recipient.p, l->recipient.n);
+    bounded_copy(orig, sizeof(orig), l->orig_to.p, l->orig_to.n);
+    bounded_copy(relay, sizeof(relay), l->relay.p, l->relay.n);
+
+    int notification = m && m->origin_domain;
+    struct maillog_failure f = {
+        .time = l->time,
+        .qid = qid,
+        .sender = m && m->sender ? m->sender : "",
+        .sender_domain =
+            notification ? m->origin_domain : (m && m->sender_domain ? m->sender_domain : ""),
+        .sender_was_srs = m ? m->sender_was_srs : 0,
+        .recipient = rcpt,
+        .recipient_domain = rdomain,
+        .orig_to = orig,
+        .relay = relay,
+        .dsn = dsn,
+        .reply = reply,
+        .status = l->status,
+        .rule = maillog_classify(l->dsn.p, l->dsn.n, l->reply.p, l->reply.n,
+                                 l->status == ML_ST_DEFERRED),
+        .notification = notification,
+    };
+    struct maillog_group *g = group_get(s, &f);
+    if (!g)
+        return fa_err_set(err, "out of memory");
+    g->count++;
+    if (l->orig_to.p && !(l->orig_to.n == l->recipient.n &&
+                          strncasecmp(l->orig_to.p, l->recipient.p, l->orig_to.n) == 0))
+        g->forwarded++;
+    g->last = l->time;
+    s->t.failures++;
+    if (maillog_category_is_auth(f.rule->category))
+        s->t.auth_failures++;
+    if (s->o.on_failure)
+        s->o.on_failure(s->o.arg, &f);
+    return 0;
+}
+
+static int streq(struct ml_str a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.n == n && memcmp(a.p, lit, n) == 0;
+}
+
+/* pflogsumm counts smtpd/postscreen rejects at any stage, cleanup's only for
+ * header, body and END-OF-MESSAGE (its milter rejects), nothing else. */
+static int counts_as_reject(const struct maillog_line *l, int milter)
+{
+    if (streq(l->daemon, "cleanup"))
+        return streq(l->stage, "header") || streq(l->stage, "body") ||
+               streq(l->stage, "END-OF-MESSAGE");
+    return !milter && (streq(l->daemon, "smtpd") || streq(l->daemon, "postscreen"));
+}
+
+static int set_sender(struct msg *m, const srs *engine, const struct maillog_line *l)
+{
+    if (m->sender)
+        return 0; /* qmgr logs from= again after a deferral */
+    char real[ML_ADDR_MAX], domain[ML_DOMAIN_MAX];
+    m->sender_was_srs = maillog_unsrs(engine, l->time, l->sender.p, l->sender.n, real, sizeof(real),
+                                      domain, sizeof(domain));
+    m->sender = strdup(real);
+    m->sender_domain = strdup(domain);
+    return m->sender && m->sender_domain ? 0 : -1;
+}
+
+int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_err *err)
+{
+    s->t.lines++;
+    s->t.postfix_lines++;
+    if (l->time > s->newest)
+        s->newest = l->time;
+    int counted = l->time >= s->o.since && l->time < s->o.until;
+    struct msg *m = NULL;
+    int need =
+        l->event != ML_OTHER && l->event != ML_REMOVED && l->qid.p && !streq(l->qid, "NOQUEUE");
+    if (need) {
+        m = msg_get(s, l->qid, l->time, 1);
+        if (!m && l->qid.n <= QID_MAX)
+            return fa_err_set(err, "out of memory");
+    }
+
+    switch (l->event) {
+    case ML_CLIENT:
+    case ML_PICKUP:
+        if (counted)
+            s->t.received++;
+        if (l->event == ML_PICKUP && l->sender.p && m && set_sender(m, s->o.srs, l) < 0)
+            return fa_err_set(err, "out of memory");
+        break;
+    case ML_ENVELOPE:
+        if (m && set_sender(m, s->o.srs, l) < 0)
+            return fa_err_set(err, "out of memory");
+        break;
+    case ML_EXPIRED:
+        if (counted)
+            s->t.expired++;
+        break;
+    case ML_DELIVERY:
+        if (!counted)
+            break;
+        switch (l->status) {
+        case ML_ST_SENT:
+            if (l->forwarded) {
+                s->t.forwarded++;
+                break;
+            }
+            s->t.delivered++;
+            if (l->orig_to.p && !(l->orig_to.n == l->recipient.n &&
+                                  strncasecmp(l->orig_to.p, l->recipient.p, l->orig_to.n) == 0))
+                s->t.alias_forwarded++;
+            break;
+        case ML_ST_DEFERRED:
+            s->t.deferrals++;
+            if (m && !m->deferred) {
+                m->deferred = 1;
+                s->t.deferred++;
+            }
+            if (m && deferred_before(m, l->recipient))
+                break;
+            return record_failure(s, l, m, err);
+        case ML_ST_BOUNCED:
+            s->t.bounced++;
+            return record_failure(s, l, m, err);
+        case ML_ST_EXPIRED:
+            return record_failure(s, l, m, err);
+        default:
+            break;
+        }
+        break;
+    case ML_REMOVED:
+        msg_remove(s, l->qid);
+        break;
+    case ML_NOTIFICATION: {
+        if (counted)
+            s->t.notifications++;
+        struct msg *b = msg_get(s, l->new_qid, l->time, 1);
+        if (b && m && !b->origin_domain)
+            b->origin_domain = strdup(m->sender_domain ? m->sender_domain : "");
+        break;
+    }
+    case ML_REJECT:
+    case ML_MILTER_REJECT:
+        if (!counted)
+            break;
+        if (l->event == ML_MILTER_REJECT)
+            s->t.milter_rejected++;
+        if (counts_as_reject(l, l->event == ML_MILTER_REJECT))
+            s->t.rejected++;
+        break;
+    case ML_HOLD:
+        if (counted && counts_as_reject(l, 0))
+            s->t.held++;
+        break;
+    case ML_DISCARD:
+        if (counted && counts_as_reject(l, 0))
+            s->t.discarded++;
+        break;
+    case ML_OTHER:
+        break;
+    }
+    return 0;
+}
+
+void maillog_scan_skip(struct maillog_scan *s)
+{
+    s->t.lines++;
+}
+
+const struct maillog_totals *maillog_scan_totals(const struct maillog_scan *s)
+{
+    return &s->t;
+}
+
+size_t maillog_scan_ngroups(const struct maillog_scan *s)
+{
+    return s->ngroups;
+}
+
+const struct maillog_group *maillog_scan_group(const struct maillog_scan *s, size_t i)
+{
+    return i < s->ngroups ? s->groups[i] : NULL;
+}
+
+size_t maillog_scan_inflight(const struct maillog_scan *s)
+{
+    return s->nmsgs;
+}
