@@ -12,11 +12,11 @@ PACKAGES=(
 	# build
 	cmake make gcc pkg-config libssl-dev libcmocka-dev
 	# libraries for later modules (DESIGN.md): DNS, PSL, SMTP submission, metrics
-	libunbound-dev libpsl-dev libcurl4-openssl-dev libmicrohttpd-dev
+	libunbound-dev libpsl-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev
 	# fuzzing and sanitizers
 	clang libclang-rt-14-dev
 	# peers and oracles for the tests
-	postfix postsrsd python3 python3-yaml python3-dkim python3-spf python3-authheaders
+	postfix postsrsd python3 python3-yaml python3-dkim python3-spf python3-authheaders pflogsumm
 	opendkim opendkim-tools miltertest unbound swaks
 	# SASL AUTH for the submission tests (fwdauth send): Postfix asks Dovecot
 	dovecot-core

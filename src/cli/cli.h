@@ -26,6 +26,7 @@ int cmd_send(int argc, char **argv);        /* cmd_send.c */
 int cmd_arc(int argc, char **argv);         /* cmd_arc.c: verify|sign */
 int cmd_dmarc(int argc, char **argv);       /* cmd_dmarc.c: check */
 int cmd_spf(int argc, char **argv);         /* cmd_spf.c: check */
+int cmd_logscan(int argc, char **argv);     /* cmd_logscan.c */
 
 /* Start from defaults, then read FILE when given; prints errors. 0 or -1. */
 int cli_load_config(struct fa_config *cfg, const char *file);

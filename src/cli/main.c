@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"spf", cmd_spf, "evaluate SPF for a client IP and sender (check)"},
     {"send", cmd_send, "DKIM-sign (optionally) and submit a message over SMTP with TLS"},
     {"arc", cmd_arc, "validate a message's ARC chain or add the next ARC set (verify, sign)"},
+    {"logscan", cmd_logscan, "report DMARC, SPF and DKIM rejections found in Postfix logs"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
