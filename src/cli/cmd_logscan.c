@@ -219,7 +219,6 @@ static int follow(struct scan_run *r, struct input *in)
         input_close(in);
         if (input_open(r, in, name) < 0)
             return -1;
-        clock_for(r, in, time(NULL));
     }
     return input_drain(r, in, 1) < 0 ? -1 : 0;
 }
