@@ -403,8 +403,9 @@ static int record_failure(struct maillog_scan *s, const struct maillog_line *l, 
         .time = l->time,
         .qid = qid,
         .sender = m && m->sender ? m->sender : "",
-        .sender_domain =
-            notification ? m->origin_domain : (m && m->sender_domain ? m->sender_domain : ""),
+        .sender_domain = notification            ? m->origin_domain
+                         : m && m->sender_domain ? m->sender_domain
+                                                 : ML_SENDER_UNKNOWN,
         .sender_was_srs = m ? m->sender_was_srs : 0,
         .recipient = rcpt,
         .recipient_domain = rdomain,

@@ -47,6 +47,8 @@
 #define ML_ADDR_MAX 320
 #define ML_REPLY_MAX 400
 #define ML_DSN_MAX 16
+/* The sender domain of a failure whose from= line is not in the log. */
+#define ML_SENDER_UNKNOWN "(unknown)"
 
 struct maillog_totals {
     unsigned long long lines, postfix_lines;
