@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <sys/types.h>
 
 enum { EXIT_POSITIVE = 0, EXIT_NEGATIVE = 1, EXIT_TROUBLE = 2 };
 
@@ -30,6 +31,11 @@ int cmd_logscan(int argc, char **argv);     /* cmd_logscan.c */
 
 /* Start from defaults, then read FILE when given; prints errors. 0 or -1. */
 int cli_load_config(struct fa_config *cfg, const char *file);
+
+/* Whose secret files (srs_secrets) to accept besides root's: the daemon's
+ * `user` when we run as root (so `fwdauth -c fwdauthd.conf` reads what the
+ * daemon reads), else ourselves. */
+uid_t cli_secrets_owner(const struct fa_config *cfg);
 
 /* The resolver the config (and --dns-zone / --dns-server, when not NULL)
  * asks for; prints errors. NULL on error. */

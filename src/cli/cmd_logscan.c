@@ -249,9 +249,11 @@ static srs *open_srs(const struct fa_config *cfg, const char *secrets)
     if (!c2.srs_domain || !c2.srs_domain[0])
         c2.srs_domain = (char *)"srs.invalid"; /* reversing needs no domain of ours */
     fa_err err;
-    srs *s = srs_from_config(&c2, geteuid(), &err);
-    if (!s)
+    srs *s = srs_from_config(&c2, cli_secrets_owner(cfg), &err);
+    if (!s && secrets)
         fprintf(stderr, "fwdauth logscan: %s\n", err.msg);
+    else if (!s) /* the configuration's: go on, reading SRS addresses unverified */
+        fprintf(stderr, "fwdauth logscan: warning: %s; SRS senders are not verified\n", err.msg);
     return s;
 }
 

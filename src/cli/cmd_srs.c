@@ -117,7 +117,7 @@ int cmd_srs(int argc, char **argv)
             return EXIT_TROUBLE;
         }
     }
-    srs *s = srs_from_config(&cfg, geteuid(), &err);
+    srs *s = srs_from_config(&cfg, cli_secrets_owner(&cfg), &err);
     config_free(&cfg);
     if (!s) {
         fprintf(stderr, "fwdauth srs: %s\n", err.msg);

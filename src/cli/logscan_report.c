@@ -11,7 +11,7 @@
 /* Failures of one domain, summed over its groups. */
 struct domain_row {
     const char *domain;
-    unsigned long long failures, auth, forwarded;
+    unsigned long long failures, auth, forwarded, srs;
     unsigned long long cat[ML_CAT_COUNT];
     const struct maillog_group *first_auth; /* for the receiver's name */
     char policy[16];                        /* "" when not looked up */
@@ -57,17 +57,22 @@ static void advise(char *out, size_t n, const struct domain_row *d, int receiver
     } while (0)
     if (d->cat[ML_CAT_DMARC] || d->cat[ML_CAT_ALIGNMENT]) {
         ADD("enable ARC sealing (arc_domain, arc_selector, arc_key)");
-        if (!strcmp(d->policy, "reject") || !strcmp(d->policy, "quarantine"))
-            ADD("enable From rewrite for p=%s (from_rewrite = yes)", d->policy);
+        if (!strcmp(d->policy, "reject"))
+            ADD("enable From rewrite for p=reject (from_rewrite = reject)");
+        else if (!strcmp(d->policy, "quarantine"))
+            ADD("enable From rewrite for p=quarantine (from_rewrite = reject-and-quarantine)");
         else if (!d->policy[0])
-            ADD("enable From rewrite for p=reject senders (from_rewrite = yes; "
+            ADD("enable From rewrite for p=reject senders (from_rewrite = reject; "
                 "--lookup-policy shows which)");
         if (receiver && d->first_auth && d->first_auth->rule->label &&
             !strncmp(d->first_auth->rule->label, "Microsoft", 9))
             ADD("Microsoft trusts ARC only from sealers the tenant lists: From rewrite is the "
                 "sure fix");
     }
-    if (d->cat[ML_CAT_SPF])
+    if (d->cat[ML_CAT_SPF] && d->srs)
+        ADD("SRS is on: publish an SPF record for the SRS domain that allows this server "
+            "(fwdauth check-dns)");
+    else if (d->cat[ML_CAT_SPF])
         ADD("rewrite the envelope sender of forwarded mail with SRS (srs_forwarded_mail = yes "
             "or the canonical maps)");
     if (d->cat[ML_CAT_DKIM])
@@ -88,6 +93,19 @@ static void advise(char *out, size_t n, const struct domain_row *d, int receiver
             ADD("see the replies");
     }
 #undef ADD
+}
+
+static void add_group(struct domain_row *r, const struct maillog_group *g)
+{
+    r->failures += g->count;
+    r->forwarded += g->forwarded;
+    r->srs += g->srs_senders;
+    r->cat[g->category] += g->count;
+    if (maillog_category_is_auth(g->category)) {
+        r->auth += g->count;
+        if (!r->first_auth)
+            r->first_auth = g;
+    }
 }
 
 static int cmp_group_sender(const void *a, const void *b)
@@ -138,13 +156,7 @@ static struct domain_row *rows_by(const struct maillog_scan *s, int by_sender, s
             rows[n++].domain = dom;
         struct domain_row *r = &rows[n - 1];
         r->failures += v[i]->count;
-        r->forwarded += v[i]->forwarded;
-        r->cat[v[i]->category] += v[i]->count;
-        if (maillog_category_is_auth(v[i]->category)) {
-            r->auth += v[i]->count;
-            if (!r->first_auth)
-                r->first_auth = v[i];
-        }
+        add_group(r, v[i]);
     }
     free(v);
     qsort(rows, n, sizeof(*rows), cmp_row);
@@ -281,6 +293,11 @@ static void report_csv(FILE *f, const struct maillog_scan *s, const struct domai
     for (size_t i = 0; i < maillog_scan_ngroups(s); i++) {
         const struct maillog_group *g = maillog_scan_group(s, i);
         const struct domain_row *r = row_of(sd, nsd, g->sender_domain);
+        struct domain_row one = {.domain = g->sender_domain};
+        add_group(&one, g);
+        if (r)
+            memcpy(one.policy, r->policy, sizeof(one.policy));
+        advise(one.advice, sizeof(one.advice), &one, 1);
         char count[64];
         fprintf(f, "%s,%s,", maillog_category_name(g->category), status_name(g->status));
         csv_field(f, g->sender_domain, 0);
@@ -288,8 +305,8 @@ static void report_csv(FILE *f, const struct maillog_scan *s, const struct domai
         snprintf(count, sizeof(count), "%llu,%llu", g->count, g->forwarded);
         fprintf(f, "%s,", count);
         csv_field(f, g->dsn, 0);
-        csv_field(f, r ? r->policy : "", 0);
-        csv_field(f, r ? r->advice : "", 0);
+        csv_field(f, one.policy, 0);
+        csv_field(f, one.advice, 0);
         csv_field(f, g->reply, 1);
     }
 }
@@ -330,7 +347,8 @@ static void report_table(FILE *f, const struct maillog_scan *s, const struct dom
     fprintf(f, "Totals (as pflogsumm counts them)\n");
     fprintf(f, "  %10llu received\n  %10llu delivered\n", t->received, t->delivered);
     fprintf(f, "  %10llu forwarded (local .forward/aliases)\n", t->forwarded);
-    fprintf(f, "  %10llu of the delivered, forwarded by virtual alias\n", t->alias_forwarded);
+    fprintf(f, "  %10llu of the delivered, alias-forwarded (orig_to differs)\n",
+            t->alias_forwarded);
     fprintf(f, "  %10llu deferred (%llu deferrals)\n", t->deferred, t->deferrals);
     fprintf(f, "  %10llu bounced\n  %10llu expired\n", t->bounced, t->expired);
     fprintf(f, "  %10llu rejected\n  %10llu milter-rejected\n", t->rejected, t->milter_rejected);

@@ -3,9 +3,11 @@
 #include "dns.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct command {
     const char *name;
@@ -45,6 +47,16 @@ int cli_load_config(struct fa_config *cfg, const char *file)
         return -1;
     }
     return 0;
+}
+
+uid_t cli_secrets_owner(const struct fa_config *cfg)
+{
+    if (geteuid() == 0 && cfg->user && cfg->user[0]) {
+        struct passwd *pw = getpwnam(cfg->user);
+        if (pw)
+            return pw->pw_uid;
+    }
+    return geteuid();
 }
 
 struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const char *server)

@@ -385,6 +385,21 @@ static int domain_of(struct ml_str a, char *out, size_t outsz)
     return 0;
 }
 
+/* A delivery to an address that an alias (virtual or local) or .forward
+ * made from another: orig_to= differs. A bounce coming home to an SRS
+ * address (orig_to=<SRS0=...>) is not forwarding. */
+static int alias_forwarded(const struct maillog_line *l)
+{
+    if (!l->orig_to.p || (l->orig_to.n == l->recipient.n &&
+                          strncasecmp(l->orig_to.p, l->recipient.p, l->orig_to.n) == 0))
+        return 0;
+    const char *h, *u;
+    size_t hn, un;
+    struct addr a;
+    return !(addr_split(l->orig_to.p, l->orig_to.n, &a) == 0 &&
+             srs_structure(a.local, a.local_len, &h, &hn, &u, &un));
+}
+
 static int record_failure(struct maillog_scan *s, const struct maillog_line *l, struct msg *m,
                           fa_err *err)
 {
@@ -422,9 +437,10 @@ static int record_failure(struct maillog_scan *s, const struct maillog_line *l, 
     if (!g)
         return fa_err_set(err, "out of memory");
     g->count++;
-    if (l->orig_to.p && !(l->orig_to.n == l->recipient.n &&
-                          strncasecmp(l->orig_to.p, l->recipient.p, l->orig_to.n) == 0))
+    if (alias_forwarded(l))
         g->forwarded++;
+    if (f.sender_was_srs)
+        g->srs_senders++;
     g->last = l->time;
     s->t.failures++;
     if (maillog_category_is_auth(f.rule->category))
@@ -504,8 +520,7 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
                 break;
             }
             s->t.delivered++;
-            if (l->orig_to.p && !(l->orig_to.n == l->recipient.n &&
-                                  strncasecmp(l->orig_to.p, l->recipient.p, l->orig_to.n) == 0))
+            if (alias_forwarded(l))
                 s->t.alias_forwarded++;
             break;
         case ML_ST_DEFERRED:

@@ -8,9 +8,9 @@
  *   seconds), and keeps:
  *   - totals counted as pflogsumm counts its Grand Totals: received (smtpd
  *     client= and pickup lines), delivered (status=sent per recipient, except
- *     local(8)'s "forwarded as"), forwarded ("forwarded as" lines, plus our
- *     own count of relayed deliveries whose orig_to= differs: alias
- *     forwarding), deferred (messages deferred at least once) and deferrals
+ *     local(8)'s "forwarded as"), forwarded ("forwarded as" lines; and our
+ *     own alias_forwarded: deliveries whose orig_to= differs and is not an
+ *     SRS address coming home), deferred (messages deferred at least once) and deferrals
  *     (lines), bounced (per recipient), rejected (smtpd rejects and cleanup
  *     header/body/milter rejects), held, discarded; and milter-rejects
  *     (every stage; pflogsumm misses smtpd's), expired, notifications;
@@ -79,11 +79,12 @@ struct maillog_group {
     char sender_domain[ML_DOMAIN_MAX];
     char recipient_domain[ML_DOMAIN_MAX];
     unsigned long long count;
-    unsigned long long forwarded; /* of those, deliveries with orig_to= (alias forwarding) */
-    const struct ml_rule *rule;   /* of the first failure */
-    char dsn[ML_DSN_MAX];         /* of the first failure */
-    char reply[ML_REPLY_MAX];     /* of the first failure, truncated */
-    int64_t first, last;          /* times */
+    unsigned long long forwarded;   /* of those, alias-forwarded (orig_to= differs, not SRS) */
+    unsigned long long srs_senders; /* of those, with an SRS envelope sender */
+    const struct ml_rule *rule;     /* of the first failure */
+    char dsn[ML_DSN_MAX];           /* of the first failure */
+    char reply[ML_REPLY_MAX];       /* of the first failure, truncated */
+    int64_t first, last;            /* times */
 };
 
 struct maillog_scan_opts {
