@@ -155,7 +155,6 @@ static struct domain_row *rows_by(const struct maillog_scan *s, int by_sender, s
         if (n == 0 || strcmp(rows[n - 1].domain, dom) != 0)
             rows[n++].domain = dom;
         struct domain_row *r = &rows[n - 1];
-        r->failures += v[i]->count;
         add_group(r, v[i]);
     }
     free(v);
