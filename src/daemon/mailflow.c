@@ -8,6 +8,7 @@
 #include "dkim.h"
 #include "keytable.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "runtime.h"
 #include "srs.h"
@@ -76,14 +77,29 @@ struct mf_msg {
     struct dkim_signer *signer;
     struct dkim_sign_spec specs[2];
     size_t nspecs;
+    int spec_kind[2];       /* enum metrics_signature of each spec */
     char signed_as[2][400]; /* "d=example.org s=sel" for the log */
+
+    /* What end of message did, counted at msg_end once the answer is known. */
+    int quarantined, dkim_signed, sealed, from_rewritten, srs_rewritten;
+    char reply_class; /* '4' or '5': the class of a reply we set */
 };
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void *mf_begin(void *ctx, struct milter_session *s)
 {
     struct runtime *rt = ctx;
     struct mf_msg *m = calloc(1, sizeof(*m));
     if (!m || !rt) {
+        /* The layer tempfails the message; msg_end will not be called. */
+        if (rt)
+            metrics_milter_message(rt->metrics, METRICS_TEMPFAIL);
         free(m);
         return NULL;
     }
@@ -187,10 +203,11 @@ static int mf_header(void *msg, struct milter_session *s, const char *name, size
     return MILTER_CONTINUE;
 }
 
-static int add_spec(struct mf_msg *m, const struct keytable_match *k)
+static int add_spec(struct mf_msg *m, const struct keytable_match *k, int kind)
 {
     if (m->nspecs == 2)
         return 0;
+    m->spec_kind[m->nspecs] = kind;
     struct dkim_sign_spec *sp = &m->specs[m->nspecs];
     *sp = (struct dkim_sign_spec){
         .domain = NULL,
@@ -259,11 +276,13 @@ static int mf_eoh(void *msg, struct milter_session *s)
     const struct keytable *kt = m->rt->keys;
     struct keytable_match km;
     if (kt && m->originating && m->from_domain[0] &&
-        keytable_find(kt, m->from_local, m->from_domain, &km) && add_spec(m, &km) < 0)
+        keytable_find(kt, m->from_local, m->from_domain, &km) &&
+        add_spec(m, &km, METRICS_SIG_DKIM) < 0)
         return MILTER_TEMPFAIL;
     /* Our forwarder key names a fixed domain of ours (runtime.c refuses "%"). */
     if (kt && m->forwarded && !m->originating && m->rt->cfg.forward_signing_key[0] &&
-        keytable_find_name(kt, m->rt->cfg.forward_signing_key, "", &km) && add_spec(m, &km) < 0)
+        keytable_find_name(kt, m->rt->cfg.forward_signing_key, "", &km) &&
+        add_spec(m, &km, METRICS_SIG_FORWARDER) < 0)
         return MILTER_TEMPFAIL;
     if (m->nspecs) {
         m->signer = dkim_signer_new(m->specs, m->nspecs, &err);
@@ -458,7 +477,10 @@ static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
 {
     char *fields[2] = {NULL, NULL};
     fa_err err;
-    if (dkim_signer_finish(m->signer, o->h, o->n, "\n", fields, &err) < 0) {
+    double start = mono_seconds();
+    int fr = dkim_signer_finish(m->signer, o->h, o->n, "\n", fields, &err);
+    metrics_sign_duration(m->rt->metrics, METRICS_SIGN_DKIM, mono_seconds() - start);
+    if (fr < 0) {
         log_msg(FA_LOG_ERROR, "msg %s: signing failed: %s", qid, err.msg);
         return -1;
     }
@@ -475,6 +497,7 @@ static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
         line_add(what, " signed=d=%s,s=%s", m->specs[i].domain, m->specs[i].selector);
         free(fields[i]);
     }
+    m->dkim_signed = rc == 0;
     return rc;
 }
 
@@ -496,7 +519,10 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
         return -1;
     char *fields[3] = {NULL, NULL, NULL};
     fa_err err;
+    double start = mono_seconds();
     int r = arc_sealer_finish(m->sealer, m->rt->dns, "\n", chain, fields, &err);
+    if (r == ARC_SEALED)
+        metrics_sign_duration(m->rt->metrics, METRICS_SIGN_ARC, mono_seconds() - start);
     int rc = 0;
     if (chain->temperror) {
         /* A key of the chain could not be fetched now: a seal would record
@@ -515,6 +541,7 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
                 v[vl - 1] = '\0';
             rc = milter_mods_insert_header(mods, 1, names[i], v);
         }
+        m->sealed = rc == 0;
         line_add(what, " sealed=i=%u,cv=%s", chain->nsets + 1, arc_cv_name(chain->cv));
     } else if (r == ARC_NOT_SEALED) {
         log_msg(FA_LOG_INFO, "msg %s: not sealed: %s", qid, err.msg);
@@ -553,6 +580,11 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (!(a = malloc(sizeof(*a))))
             goto done;
         arrival_finish(m->check, m->rt->dns, a);
+        struct metrics *mx = m->rt->metrics;
+        metrics_auth_result(mx, METRICS_SPF, a->spf.result);
+        metrics_auth_result(mx, METRICS_DKIM, a->dkim_summary);
+        metrics_auth_result(mx, METRICS_DMARC, a->dmarc.result);
+        metrics_auth_result(mx, METRICS_ARC, a->arc.cv);
         /* dmarc_enforce = off: evaluated (see below) but not reported. */
         arrival_authres(a, m->rt->authserv_id, cfg->dmarc_enforce != FA_ENFORCE_OFF, &ar);
         line_add(&what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
@@ -570,6 +602,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             snprintf(reply, sizeof(reply), "550 5.7.1 Rejected by the DMARC policy of %s",
                      a->from_domain);
             status = milter_set_reply(s, reply);
+            m->reply_class = '5';
             goto done;
         }
         if (spoof && cfg->dmarc_enforce >= FA_ENFORCE_QUARANTINE &&
@@ -577,6 +610,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             if (milter_mods_quarantine(mods, "DMARC policy: quarantine") < 0)
                 goto done;
             line_add(&what, " quarantined");
+            m->quarantined = 1;
         }
     }
 
@@ -615,6 +649,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         if (r < 0)
             goto done;
         line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
+        m->from_rewritten = r;
     }
     if (m->signer && !(spoof && !m->originating) && sign_out(m, mods, &o, &what, qid) < 0)
         goto done;
@@ -630,6 +665,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             if (milter_mods_change_from(mods, out, NULL) < 0)
                 goto done;
             line_add(&what, " srs=<%s>", out);
+            m->srs_rewritten = 1;
         } else if (r == SRS_UNCHANGED) {
             log_msg(why == srs_why_too_long ? FA_LOG_INFO : FA_LOG_DEBUG,
                     "msg %s: sender <%s> not rewritten: %s", qid, sender, why);
@@ -646,11 +682,54 @@ done:
     return status;
 }
 
+/* Count the message by its final answer, and what we added to it when it
+ * went on (the MTA drops our changes otherwise). */
+static void count_end(const struct mf_msg *m, int status)
+{
+    struct metrics *mx = m->rt->metrics;
+    int action;
+    switch (status) {
+    case MILTER_ABORTED:
+        metrics_milter_aborted(mx);
+        return;
+    case MILTER_ACCEPT:
+        action = METRICS_ACCEPT;
+        break;
+    case MILTER_REJECT:
+        action = METRICS_REJECT;
+        break;
+    case MILTER_TEMPFAIL:
+        action = METRICS_TEMPFAIL;
+        break;
+    case MILTER_DISCARD:
+        action = METRICS_DISCARD;
+        break;
+    case MILTER_REPLYCODE:
+        action = m->reply_class == '4' ? METRICS_TEMPFAIL : METRICS_REJECT;
+        break;
+    default:
+        action = m->quarantined ? METRICS_QUARANTINE : METRICS_CONTINUE;
+        break;
+    }
+    metrics_milter_message(mx, action);
+    if (status != MILTER_CONTINUE && status != MILTER_ACCEPT)
+        return;
+    if (m->dkim_signed)
+        for (size_t i = 0; i < m->nspecs; i++)
+            metrics_signature(mx, m->spec_kind[i]);
+    if (m->sealed)
+        metrics_signature(mx, METRICS_SIG_ARC);
+    if (m->from_rewritten)
+        metrics_rewrite(mx, METRICS_REWRITE_FROM);
+    if (m->srs_rewritten)
+        metrics_rewrite(mx, METRICS_REWRITE_SRS);
+}
+
 static void mf_end(void *msg, struct milter_session *s, int status)
 {
     (void)s;
-    (void)status;
     struct mf_msg *m = msg;
+    count_end(m, status);
     arrival_free(m->check);
     arc_sealer_free(m->sealer);
     dkim_signer_free(m->signer);

@@ -7,7 +7,10 @@
  *   Loads FILE (fwdauthd.conf(5)), builds the SRS state, binds every
  *   configured listener as root, drops to `user` (optionally in `chroot`)
  *   and serves Postfix's socketmap and tcp_table lookups and its milter
- *   connections (server.h, milter_conn.h).
+ *   connections (server.h, milter_conn.h), and, with metrics_listen, the
+ *   Prometheus metrics over HTTP (metrics.h, metrics_http.h). The metrics
+ *   registry is created here, before the first configuration is loaded,
+ *   and lives until exit: reloads keep counting into it.
  *   -f  stay in the foreground and log to standard error (else: background,
  *       syslog facility mail)
  *   -t  check the configuration (settings, SRS, secrets file, listener
@@ -17,7 +20,8 @@
  *   addresses, user and chroot need a restart and keep their old values;
  *   a bad new configuration keeps the old one and the log says why.
  *   SIGTERM and SIGINT stop: no new connections, requests being answered
- *   finish, then exit 0.
+ *   finish, the metrics listener stops, then exit 0. Reloads are counted
+ *   (fwdauth_config_reloads_total).
  * SECURITY
  *   The daemon refuses to keep running as root after the drop, and never
  *   logs secrets (only how many there are).
@@ -28,6 +32,8 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "privs.h"
 #include "runtime.h"
 #include "server.h"
@@ -42,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CONFIG "/etc/fwdauth/fwdauthd.conf"
@@ -49,6 +56,7 @@
 struct daemon_state {
     const char *config_path;
     uid_t secrets_owner;
+    struct metrics *metrics;
 };
 
 static int foreground;
@@ -128,6 +136,25 @@ static int parse_listeners(const struct fa_config *cfg, const char *path, struct
     return n;
 }
 
+/* metrics_listen: 0 off, 1 set (*a filled), -1 error. Prometheus scrapes
+ * over TCP: a UNIX-domain socket is refused. */
+static int parse_metrics(const struct fa_config *cfg, const char *path, struct listen_addr *a,
+                         fa_err *err)
+{
+    const char *v = cfg->metrics_listen;
+    if (!v || !v[0])
+        return 0;
+    fa_err e = {{0}};
+    if (listen_parse(v, strlen(v), a, &e) < 0)
+        return fa_err_set(err, "%s: metrics_listen: %s", path, e.msg);
+    if (a->kind == LISTEN_UNIX)
+        return fa_err_set(err,
+                          "%s: metrics_listen = %s: Prometheus scrapes over TCP; use "
+                          "inet:HOST:PORT, e.g. inet:127.0.0.1:9478",
+                          path, v);
+    return 1;
+}
+
 static int on_signal(int signo, void *ctx)
 {
     struct daemon_state *ds = ctx;
@@ -138,9 +165,10 @@ static int on_signal(int signo, void *ctx)
     if (signo != SIGHUP)
         return 0;
     fa_err err = {{0}};
-    struct runtime *fresh = runtime_load(ds->config_path, ds->secrets_owner, &err);
+    struct runtime *fresh = runtime_load(ds->config_path, ds->secrets_owner, ds->metrics, &err);
     if (!fresh) {
         log_msg(FA_LOG_ERROR, "reload failed, keeping the old configuration: %s", err.msg);
+        metrics_reload(ds->metrics, 0, time(NULL));
         return 0;
     }
     struct runtime *old = runtime_acquire();
@@ -151,6 +179,7 @@ static int on_signal(int signo, void *ctx)
     log_set_level(fresh->cfg.log_level);
     size_t nsecrets = runtime_srs_secrets(fresh);
     runtime_install(fresh);
+    metrics_reload(ds->metrics, 1, time(NULL));
     log_msg(FA_LOG_INFO, "reloaded %s: srs_domain %s, %zu SRS secret%s", ds->config_path,
             fresh->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
     return 0;
@@ -266,12 +295,17 @@ int main(int argc, char **argv)
         fatal("%s: %s", config_path, err.msg);
     }
     int as_root = geteuid() == 0;
-    struct daemon_state ds = {config_path, as_root ? user.uid : geteuid()};
+    /* The registry outlives every configuration snapshot (and reload). */
+    struct metrics *metrics = metrics_new();
+    if (!metrics)
+        fatal("out of memory");
+    struct daemon_state ds = {config_path, as_root ? user.uid : geteuid(), metrics};
 
-    struct runtime *rt = runtime_load(config_path, ds.secrets_owner, &err);
+    struct runtime *rt = runtime_load(config_path, ds.secrets_owner, metrics, &err);
     if (!rt) {
         if (check_only) {
             fprintf(stderr, "fwdauthd: %s\n", err.msg);
+            metrics_free(metrics);
             return 2;
         }
         fatal("%s", err.msg);
@@ -279,10 +313,13 @@ int main(int argc, char **argv)
     struct listen_addr addrs[NLISTENERS];
     int kinds[NLISTENERS];
     int n = parse_listeners(&rt->cfg, config_path, addrs, kinds, &err);
-    if (n < 0) {
+    struct listen_addr maddr;
+    int with_metrics = n < 0 ? 0 : parse_metrics(&rt->cfg, config_path, &maddr, &err);
+    if (n < 0 || with_metrics < 0) {
         if (check_only) {
             fprintf(stderr, "fwdauthd: %s\n", err.msg);
             runtime_release(rt);
+            metrics_free(metrics);
             return 2;
         }
         fatal("%s", err.msg);
@@ -291,6 +328,7 @@ int main(int argc, char **argv)
         printf("fwdauthd: %s: configuration OK (%d listener%s, %zu SRS secret%s)\n", config_path, n,
                n == 1 ? "" : "s", runtime_srs_secrets(rt), runtime_srs_secrets(rt) == 1 ? "" : "s");
         runtime_release(rt);
+        metrics_free(metrics);
         return 0;
     }
     log_set_level(rt->cfg.log_level);
@@ -303,6 +341,16 @@ int main(int argc, char **argv)
         ls[i].fd = listen_open(&addrs[i], &err);
         if (ls[i].fd < 0)
             fatal("%s", err.msg);
+    }
+    /* Bound now, as root; libmicrohttpd takes it after the drop and fork. */
+    char mname[SERVER_NAME_MAX] = "";
+    int mfd = -1;
+    if (with_metrics) {
+        if (listen_format(&maddr, mname, sizeof(mname)) < 0)
+            snprintf(mname, sizeof(mname), "?");
+        mfd = listen_open(&maddr, &err);
+        if (mfd < 0)
+            fatal("metrics_listen: %s", err.msg);
     }
 
     /* Signals: blocked in every thread, read from a signalfd here. */
@@ -343,9 +391,22 @@ int main(int argc, char **argv)
             rt->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
     for (int i = 0; i < n; i++)
         log_msg(FA_LOG_INFO, "listening: %s on %s", server_kind_name(ls[i].kind), ls[i].name);
+    /* After the fork (threads do not survive it) and with the signals
+     * blocked, so that the HTTP thread inherits the mask. */
+    struct metrics_http *http = NULL;
+    if (mfd >= 0) {
+        http = metrics_http_start(mfd, metrics, &err);
+        if (!http)
+            fatal("%s", err.msg);
+        log_msg(FA_LOG_INFO, "listening: metrics (HTTP GET /metrics) on %s", mname);
+    }
     runtime_install(rt);
 
-    server_run(ls, (size_t)n, sigfd, on_signal, &ds);
+    int busy = server_run(ls, (size_t)n, sigfd, on_signal, &ds, metrics) < 0;
+    metrics_http_stop(http);
+    /* Connection threads still running use the registry: keep it then. */
+    if (!busy)
+        metrics_free(metrics);
     log_msg(FA_LOG_INFO, "stopped");
     return 0;
 }

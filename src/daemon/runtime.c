@@ -3,6 +3,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +18,13 @@ static struct runtime *current;
 static atomic_ulong current_generation;
 
 static void runtime_free(struct runtime *rt);
+
+/* The resolver's observer: DNS latency and errors into the registry. */
+static void observe_dns(void *arg, int type, double seconds, int status, int failure)
+{
+    (void)status;
+    metrics_dns_query(arg, type, seconds, failure);
+}
 
 /* The milter's parts: resolver, keys, internal networks, authserv-id. */
 static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
@@ -85,18 +93,22 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
         .zone_file = c->dns_zone_file[0] ? c->dns_zone_file : NULL,
         .server = c->dns_server[0] ? c->dns_server : NULL,
         .timeout_ms = c->dns_timeout * 1000,
+        .observe = rt->metrics ? observe_dns : NULL,
+        .observe_arg = rt->metrics,
     };
     rt->dns = dns_new(&o, err);
     return rt->dns ? 0 : -1;
 }
 
-struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err)
+struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metrics *metrics,
+                             fa_err *err)
 {
     struct runtime *rt = calloc(1, sizeof(*rt));
     if (!rt) {
         fa_err_set(err, "out of memory");
         return NULL;
     }
+    rt->metrics = metrics;
     config_init(&rt->cfg);
     if (config_load_file(&rt->cfg, path, err) < 0)
         goto fail;
@@ -141,6 +153,7 @@ void runtime_keep_restart(struct runtime *fresh, const struct runtime *old)
     keep_string(&fresh->cfg.tcp_forward_listen, &old->cfg.tcp_forward_listen, "tcp_forward_listen");
     keep_string(&fresh->cfg.tcp_reverse_listen, &old->cfg.tcp_reverse_listen, "tcp_reverse_listen");
     keep_string(&fresh->cfg.milter_listen, &old->cfg.milter_listen, "milter_listen");
+    keep_string(&fresh->cfg.metrics_listen, &old->cfg.metrics_listen, "metrics_listen");
     keep_string(&fresh->cfg.user, &old->cfg.user, "user");
     keep_string(&fresh->cfg.chroot, &old->cfg.chroot, "chroot");
 }

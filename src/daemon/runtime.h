@@ -9,7 +9,7 @@
  *   lets go, and a long-lived Postfix connection switches at its next
  *   request.
  * SYNOPSIS
- *   struct runtime *rt = runtime_load(path, secrets_owner, &err);
+ *   struct runtime *rt = runtime_load(path, secrets_owner, metrics, &err);
  *   runtime_install(rt);                      publishes; drops the old one
  *   struct runtime *cur = runtime_acquire();  +1 reference
  *   if (runtime_generation() != cur->generation) ... a newer one exists
@@ -29,6 +29,10 @@
  *   copies into a new snapshot the settings that only a restart can change
  *   (listen addresses, user, chroot) and logs "changed X needs a restart"
  *   for each that differs.
+ *   metrics (metrics.h, may be NULL) is the daemon's registry, owned by
+ *   main and outliving every snapshot: each snapshot keeps the pointer for
+ *   the milter (mailflow.h counts messages, results, signatures) and hands
+ *   the resolver an observer that counts DNS latency and errors.
  *   runtime_acquire takes a mutex only for the pointer copy and the count;
  *   runtime_generation is one atomic load, cheap enough for every request.
  * SECURITY
@@ -60,12 +64,15 @@ struct runtime {
     struct fa_key *arc_key;      /* milter: ARC sealing key; NULL without arc_key */
     struct policy_nets internal; /* internal_hosts, parsed */
     char authserv_id[256];       /* authserv_id, or this host's name */
+    struct metrics *metrics;     /* the daemon's registry (not owned); may be NULL */
 };
 
 /* srs_secret_count, or 0 without SRS (for logs). */
 size_t runtime_srs_secrets(const struct runtime *rt);
 
-struct runtime *runtime_load(const char *path, uid_t secrets_owner, fa_err *err);
+struct metrics;
+struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metrics *metrics,
+                             fa_err *err);
 void runtime_keep_restart(struct runtime *fresh, const struct runtime *old);
 void runtime_install(struct runtime *rt);
 struct runtime *runtime_acquire(void);

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "lookup.h"
+#include "metrics.h"
 #include "milter_conn.h"
 #include "netstring.h"
 #include "runtime.h"
@@ -37,6 +38,7 @@ struct conn {
     int fd;
     int kind;
     int warned;
+    struct metrics *metrics;
     struct conn *prev, *next;
     char peer[64];
     size_t cap, off, len;
@@ -169,6 +171,36 @@ static void log_note(struct conn *c, const struct lookup_note *n)
     }
 }
 
+static int listener_label(int kind)
+{
+    switch (kind) {
+    case SERVER_SOCKETMAP:
+        return METRICS_L_SOCKETMAP;
+    case SERVER_TCP_FORWARD:
+        return METRICS_L_TCP_FORWARD;
+    case SERVER_TCP_REVERSE:
+        return METRICS_L_TCP_REVERSE;
+    default:
+        return METRICS_L_MILTER;
+    }
+}
+
+/* The one place each table answer is counted: after its handler decided it. */
+static void count_answer(const struct conn *c, const struct lookup_note *n)
+{
+    int result = n->kind == LOOKUP_FOUND      ? METRICS_FOUND
+                 : n->kind == LOOKUP_NOTFOUND ? METRICS_NOTFOUND
+                 : n->kind == LOOKUP_TEMP     ? METRICS_TEMP
+                                              : METRICS_ERROR;
+    int map = n->dir == LOOKUP_FORWARD ? METRICS_MAP_FORWARD : METRICS_MAP_REVERSE;
+    /* A socketmap request refused before its map name was known. */
+    if (c->kind == SERVER_SOCKETMAP && n->kind == LOOKUP_BADREQ)
+        map = METRICS_MAP_UNKNOWN;
+    metrics_srs_lookup(c->metrics,
+                       c->kind == SERVER_SOCKETMAP ? METRICS_SOCKETMAP : METRICS_TCP_TABLE, map,
+                       result);
+}
+
 int server_send_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
@@ -212,6 +244,10 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
             st = tcptable_frame(p, avail, &dlen, &used);
             if (st == TCPTABLE_TOO_LONG) {
                 conn_problem(c, "request line longer than 4096 bytes, closing the connection");
+                metrics_srs_lookup(c->metrics, METRICS_TCP_TABLE,
+                                   c->kind == SERVER_TCP_FORWARD ? METRICS_MAP_FORWARD
+                                                                 : METRICS_MAP_REVERSE,
+                                   METRICS_ERROR);
                 static const char msg[] = "500 request too long\n";
                 if (OUT_MAX - outlen >= sizeof(msg)) {
                     memcpy(c->out + outlen, msg, sizeof(msg) - 1);
@@ -255,6 +291,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
             break;
         }
         outlen += (size_t)m;
+        count_answer(c, &note);
         log_note(c, &note);
         c->off += used;
     }
@@ -273,6 +310,7 @@ static void *conn_main(void *arg)
     if (c->kind == SERVER_MILTER) {
         peer_name(c->fd, c->peer, sizeof(c->peer));
         milter_conn_serve(c->fd, c->peer);
+        metrics_connection_close(c->metrics, METRICS_L_MILTER);
         reg_remove_close(c);
         free(c);
         return NULL;
@@ -350,12 +388,13 @@ static void *conn_main(void *arg)
         break;
     }
     runtime_release(rt);
+    metrics_connection_close(c->metrics, listener_label(c->kind));
     reg_remove_close(c);
     free(c);
     return NULL;
 }
 
-static int start_conn(int fd, int kind)
+static int start_conn(int fd, int kind, struct metrics *metrics)
 {
     size_t cap = kind == SERVER_SOCKETMAP ? SOCKETMAP_BUF
                  : kind == SERVER_MILTER  ? 0 /* milter_conn has its own buffers */
@@ -367,15 +406,18 @@ static int start_conn(int fd, int kind)
     c->fd = fd;
     c->kind = kind;
     c->cap = cap;
+    c->metrics = metrics;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
     reg_add(c);
+    metrics_connection_open(metrics, listener_label(kind));
     pthread_t t;
     int rc = pthread_create(&t, &attr, conn_main, c);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        metrics_connection_close(metrics, listener_label(kind));
         reg_remove_close(c);
         free(c);
         errno = rc;
@@ -387,6 +429,7 @@ static int start_conn(int fd, int kind)
 struct accept_state {
     int limit_logged;
     int error_logged;
+    struct metrics *metrics;
 };
 
 static void accept_all(const struct server_listener *l, struct accept_state *st)
@@ -419,13 +462,14 @@ static void accept_all(const struct server_listener *l, struct accept_state *st)
                         "some close",
                         limit);
             st->limit_logged = 1;
+            metrics_connection_refused(st->metrics, listener_label(l->kind));
             close(fd);
             continue;
         }
         st->limit_logged = 0;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
-        int rc = start_conn(fd, l->kind);
+        int rc = start_conn(fd, l->kind, st->metrics);
         if (rc < 0) {
             log_msg(FA_LOG_ERROR, "cannot start a connection thread: %s", strerror(errno));
             if (rc == -1)
@@ -435,7 +479,7 @@ static void accept_all(const struct server_listener *l, struct accept_state *st)
 }
 
 int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn on_signal,
-               void *ctx)
+               void *ctx, struct metrics *metrics)
 {
     struct pollfd pfd[8];
     if (n + 1 > sizeof(pfd) / sizeof(pfd[0]))
@@ -446,7 +490,7 @@ int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn
     }
     pfd[n].fd = sigfd;
     pfd[n].events = POLLIN;
-    struct accept_state st = {0, 0};
+    struct accept_state st = {0, 0, metrics};
     int stop = 0;
     while (!stop) {
         int r = poll(pfd, n + 1, -1);

@@ -10,7 +10,7 @@
  *   milter_conn.h; its timeouts are milter_timeout, not the two below).
  * SYNOPSIS
  *   struct server_listener ls[3] = {{fd, SERVER_SOCKETMAP, "inet:127.0.0.1:10001"}, ...};
- *   server_run(ls, n, signal_fd, on_signal, ctx);    returns after on_signal says stop
+ *   server_run(ls, n, signal_fd, on_signal, ctx, metrics);   returns after on_signal says stop
  * DESCRIPTION
  *   Each request is answered with the runtime snapshot current when it
  *   arrives (runtime.h): a SIGHUP reaches long-lived connections at their
@@ -31,6 +31,10 @@
  *   a well-formed frame gets a protocol error and the connection goes on.
  *   Each connection logs its first protocol problem at warning, later ones
  *   at debug. Lookups log at debug (lookup.h).
+ *   metrics (metrics.h; may be NULL) counts connections per listener
+ *   (accepted, open now, refused over connection_limit) and each table
+ *   answer by protocol, map and result, where the answer is decided: one
+ *   count per request answered.
  *   When on_signal returns nonzero, server_run closes the listeners, lets
  *   requests being answered finish, closes connections that wait between
  *   requests (shutdown(2) wakes their threads) and returns when all
@@ -63,8 +67,9 @@ struct server_listener {
  * nonzero to stop serving. */
 typedef int (*server_signal_fn)(int signo, void *ctx);
 
+struct metrics;
 int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn on_signal,
-               void *ctx);
+               void *ctx, struct metrics *metrics);
 
 const char *server_kind_name(int kind);
 

@@ -51,6 +51,7 @@ static const struct key_def keys[] = {
     {"tcp_forward_listen", T_STRING, OFF(tcp_forward_listen), "", 0, 0, NULL},
     {"tcp_reverse_listen", T_STRING, OFF(tcp_reverse_listen), "", 0, 0, NULL},
     {"milter_listen", T_STRING, OFF(milter_listen), "", 0, 0, NULL},
+    {"metrics_listen", T_STRING, OFF(metrics_listen), "", 0, 0, NULL},
     {"authserv_id", T_STRING, OFF(authserv_id), "", 0, 0, NULL},
     {"milter_timeout", T_UINT, OFF(milter_timeout), "300", 1, 3600, NULL},
     {"dkim_key_table", T_STRING, OFF(dkim_key_table), "", 0, 0, NULL},

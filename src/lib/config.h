@@ -59,7 +59,8 @@ struct fa_config {
     char *socketmap_listen;
     char *tcp_forward_listen;
     char *tcp_reverse_listen;
-    char *milter_listen; /* Postfix milter protocol 6 (smtpd_milters) */
+    char *milter_listen;  /* Postfix milter protocol 6 (smtpd_milters) */
+    char *metrics_listen; /* HTTP GET /metrics (Prometheus), inet only; empty = off */
 
     /* fwdauthd process */
     char *user;                /* drop to this user after binding */

@@ -44,8 +44,13 @@
 #define DNS_WIRE_NAME_MAX 255
 #define DNS_TEXT_NAME_MAX (DNS_WIRE_NAME_MAX * 4 + 1) /* every octet as \DDD */
 
+const char dns_why_timeout[] = "timeout";
+const char dns_why_servfail[] = "SERVFAIL from the resolver";
+
 struct dns {
-    struct dns_zone *zone; /* when set, the only source of answers */
+    struct dns_zone *zone;  /* when set, the only source of answers */
+    dns_observe_fn observe; /* dns_opts.observe, or NULL */
+    void *observe_arg;
     struct ub_ctx *ub;
     int have_ta; /* a trust anchor is configured: "secure" means something */
     unsigned timeout_ms;
@@ -209,7 +214,7 @@ static int from_result(struct dns *d, int type, const struct ub_result *r, struc
     case 0:
         break;
     case 2:
-        return dns_answer_set(a, DNS_TEMPFAIL, "SERVFAIL from the resolver");
+        return dns_answer_set(a, DNS_TEMPFAIL, dns_why_servfail);
     case 3:
         return dns_answer_set(a, DNS_NXDOMAIN, "no such name (NXDOMAIN)");
     case 5:
@@ -278,7 +283,7 @@ static int ub_query(struct dns *d, const char *name, int type, struct dns_answer
         free(q);
         return dns_answer_set(a, rc == UB_SYNTAX ? DNS_PERMFAIL : DNS_TEMPFAIL, ub_strerror(rc));
     }
-    const char *why = "timeout";
+    const char *why = dns_why_timeout;
     pthread_mutex_lock(&d->mu);
     while (!q->done) {
         int64_t left = deadline - now_ms();
@@ -463,8 +468,12 @@ struct dns *dns_new(const struct dns_opts *opts, fa_err *err)
         if (!z)
             return NULL;
         struct dns *d = dns_new_from_zone(z);
-        if (!d)
+        if (!d) {
             fa_err_set(err, "out of memory");
+            return NULL;
+        }
+        d->observe = o->observe;
+        d->observe_arg = o->observe_arg;
         return d;
     }
     struct dns *d = dns_alloc(o->timeout_ms);
@@ -476,6 +485,8 @@ struct dns *dns_new(const struct dns_opts *opts, fa_err *err)
         dns_free(d);
         return NULL;
     }
+    d->observe = o->observe;
+    d->observe_arg = o->observe_arg;
     return d;
 }
 
@@ -502,7 +513,38 @@ static int type_ok(int type)
            type == DNS_T_SPF || type == DNS_T_PTR || type == DNS_T_CNAME;
 }
 
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int failure_kind(const struct dns_answer *a)
+{
+    if (a->status != DNS_TEMPFAIL && a->status != DNS_PERMFAIL)
+        return DNS_FAIL_NONE;
+    if (a->why == dns_why_timeout || a->why == dns_why_zone_timeout)
+        return DNS_FAIL_TIMEOUT;
+    if (a->why == dns_why_servfail)
+        return DNS_FAIL_SERVFAIL;
+    return DNS_FAIL_OTHER;
+}
+
+static int query(struct dns *d, const char *name, int type, struct dns_answer *a);
+
 int dns_query(struct dns *d, const char *name, int type, struct dns_answer *a)
+{
+    if (!d || !d->observe)
+        return query(d, name, type, a);
+    double start = mono_seconds();
+    int st = query(d, name, type, a);
+    double took = mono_seconds() - start;
+    d->observe(d->observe_arg, type, took > 0 ? took : 0, st, failure_kind(a));
+    return st;
+}
+
+static int query(struct dns *d, const char *name, int type, struct dns_answer *a)
 {
     char norm[DNS_NAME_MAX + 1];
     a->n = 0;

@@ -40,6 +40,10 @@
  *   /etc/resolv.conf; each query is bounded by timeout_ms (then
  *   DNS_TEMPFAIL "timeout"). libunbound caches answers; this module does
  *   not add a cache of its own.
+ *   An optional observer (dns_opts.observe) is called after every query
+ *   with its type, duration, status and, for failures, whether it was a
+ *   timeout, a SERVFAIL or something else (enum dns_failure); the module
+ *   keeps no counts of its own.
  *   Names in answers (MX, PTR, CNAME) are text without the trailing dot
  *   ("" for the root, e.g. a null MX); octets that are not graphic ASCII,
  *   and "." or "\" inside a label, come as \DDD.
@@ -98,6 +102,16 @@ struct dns_answer {
     struct dns_rr rr[DNS_MAX_RR];
 };
 
+/* Why a query failed, for an observer (finer than DNS_TEMPFAIL/PERMFAIL):
+ * DNS_FAIL_NONE for answers (DNS_OK, DNS_NXDOMAIN, DNS_NODATA). */
+enum dns_failure { DNS_FAIL_NONE, DNS_FAIL_TIMEOUT, DNS_FAIL_SERVFAIL, DNS_FAIL_OTHER };
+
+/* Called after each dns_query, in the caller's thread, with the asked type
+ * (enum dns_type), the seconds the query took (monotonic clock), its
+ * status (enum dns_status) and enum dns_failure. Must be thread-safe and
+ * quick; it cannot change the answer. */
+typedef void (*dns_observe_fn)(void *arg, int type, double seconds, int status, int failure);
+
 struct dns_opts {
     const char *zone_file; /* answer only from this file */
     const char *server;    /* resolver address; NULL = /etc/resolv.conf */
@@ -106,6 +120,10 @@ struct dns_opts {
      * file (DS/DNSKEY lines, as unbound's trust-anchor-file); NULL = none,
      * and then dns_answer.secure is always 0. */
     const char *trust_anchor_file;
+    /* Additive: an observer of every query (latency, failures), e.g. the
+     * daemon's metrics; NULL = none. observe_arg is passed back as is. */
+    dns_observe_fn observe;
+    void *observe_arg;
 };
 
 struct dns;

@@ -31,6 +31,13 @@ int dns_zone_query(const struct dns_zone *z, const char *name, int type, struct 
  * label, a label over 63 octets or a name over DNS_NAME_MAX octets. */
 int dns_name_norm(const char *name, char *out);
 
+/* Reasons whose identity (the pointer) classifies a failure for
+ * dns_opts.observe: a timeout (libunbound or a zone file's TIMEOUT), a
+ * SERVFAIL from the resolver. */
+extern const char dns_why_timeout[];
+extern const char dns_why_zone_timeout[];
+extern const char dns_why_servfail[];
+
 int dns_answer_add(struct dns_answer *a, const void *data, size_t len, unsigned pref);
 int dns_answer_set(struct dns_answer *a, int status, const char *why);
 

@@ -26,7 +26,8 @@ Cases (the brief's numbering): 1 forwarded mail (SRS, both signatures,
 Authentication-Results, bounce reversed); 2 originating mail signed, no
 Authentication-Results; 3 local delivery keeps its envelope sender; 4 daemon
 down: tempfail / accept, nothing lost; 5 forged Authentication-Results; 6
-broken signature and DNS timeout.
+broken signature and DNS timeout; 7 the metrics endpoint (metrics_listen)
+counts what was sent through Postfix.
 """
 import os
 import pwd
@@ -38,6 +39,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 import uuid
 from email.utils import formatdate
 
@@ -47,6 +49,7 @@ import dkimpeers
 import fwdtest
 import postfixtest
 from fwdtest import FWDAUTH, run
+from test_metrics import parse_exposition
 
 AUTHSERV_ID = "mx.ourdomain.test"
 SRS_DOMAIN = "srs.ourdomain.test"
@@ -110,11 +113,13 @@ class Env:
 
         self.milter_port = fwdtest.free_port()
         self.smap_port = fwdtest.free_port()
+        self.metrics_port = fwdtest.free_port()
         self.conf = os.path.join(d, "fwdauthd.conf")
         fwdtest.write_config(
             self.conf,
             milter_listen="inet:127.0.0.1:%d" % self.milter_port,
             socketmap_listen="inet:127.0.0.1:%d" % self.smap_port,
+            metrics_listen="inet:127.0.0.1:%d" % self.metrics_port,
             srs_domain=SRS_DOMAIN,
             srs_secrets=self.secret,
             authserv_id=AUTHSERV_ID,
@@ -229,6 +234,12 @@ class Env:
             time.sleep(0.1)
         raise AssertionError("no message %r in %s; maillog:\n%s" %
                              (subject, self.maildir, self.pf.log_text()[-3000:]))
+
+    def scrape(self):
+        """{(sample name, labels): value} from GET /metrics."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return parse_exposition(r.read().decode())[1]
 
     # -- oracles -----------------------------------------------------------------
     def dkimpy_sign(self, msg, domain, canon=b"relaxed"):
@@ -540,6 +551,49 @@ class MilterEndToEnd(unittest.TestCase):
         self.assertEqual(len(ars), 1, ars)
         self.assertRegex(ars[0], r"^%s; spf=[a-z]+ .*; dkim=none; " % re.escape(AUTHSERV_ID))
         self.assertIsNone(env.daemon.proc.poll(), self.ctx())
+
+
+    # -- case 7 --------------------------------------------------------------
+    def test_7_metrics_count_what_was_sent(self):
+        # Counters move by exactly what this test sends through Postfix: two
+        # forwarded messages signed by sender.test, one from the submission
+        # port, one for a local mailbox (unsigned).
+        env = self.env
+        before = env.scrape()
+        fwd = [self.subject("mfwd") for _ in range(2)]
+        for subj in fwd:
+            msg = env.dkimpy_sign(message(subj), "sender.test")
+            self.assertEqual(env.send(msg, ["alias@ourdomain.test"]), {})
+        osubj = self.subject("msub")
+        self.assertEqual(env.send(message(osubj, frm="alice@ourdomain.test", to="bob@remote.test"),
+                                  ["bob@remote.test"], sender="alice@ourdomain.test",
+                                  port=env.sub_port), {})
+        lsubj = self.subject("mlocal")
+        self.assertEqual(env.send(message(lsubj, to="local@ourdomain.test"),
+                                  ["local@ourdomain.test"]), {})
+        for subj in fwd + [osubj]:
+            env.wait_sink(env.remote, subj)
+        env.wait_maildir(lsubj)
+        after = env.scrape()
+
+        def delta(name, **labels):
+            key = (name, tuple(labels.items()))
+            return after[key] - before[key]
+
+        actions = {a: delta("fwdauth_milter_messages_total", action=a)
+                   for a in ("accept", "continue", "reject", "tempfail", "discard", "quarantine")}
+        self.assertEqual(actions, {"accept": 0, "continue": 4, "reject": 0, "tempfail": 0,
+                                   "discard": 0, "quarantine": 0}, self.ctx())
+        self.assertEqual(delta("fwdauth_milter_signatures_total", kind="forwarder"), 2)
+        self.assertEqual(delta("fwdauth_milter_signatures_total", kind="dkim"), 1)
+        self.assertEqual(delta("fwdauth_milter_signatures_total", kind="arc"), 0)
+        self.assertEqual(delta("fwdauth_milter_srs_rewrites_total"), 2)
+        self.assertEqual(delta("fwdauth_sign_duration_seconds_count", kind="dkim"), 3)
+        # Inbound (verified) messages: the two forwarded and the local one.
+        self.assertEqual(delta("fwdauth_dkim_results_total", result="pass"), 2)
+        self.assertEqual(delta("fwdauth_dkim_results_total", result="none"), 1)
+        spf = sum(after[k] - before[k] for k in after if k[0] == "fwdauth_spf_results_total")
+        self.assertEqual(spf, 3)
 
 
 class MilterDaemonDown(unittest.TestCase):

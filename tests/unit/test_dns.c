@@ -411,6 +411,62 @@ static void test_many_names(void **state)
     dns_free(d);
 }
 
+struct seen {
+    int calls, type, status, failure;
+    double seconds;
+};
+
+static void observe(void *arg, int type, double seconds, int status, int failure)
+{
+    struct seen *s = arg;
+    s->calls++;
+    s->type = type;
+    s->status = status;
+    s->failure = failure;
+    s->seconds = seconds;
+}
+
+static void test_observer(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_dns_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "a.example. TXT \"x\"\nslow.example. TIMEOUT\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct seen s = {0};
+    struct dns_opts o = {.zone_file = path, .observe = observe, .observe_arg = &s};
+    fa_err err = {{0}};
+    struct dns *d = dns_new(&o, &err);
+    assert_non_null(d);
+    struct dns_answer a;
+    /* Answers, NXDOMAIN and NODATA are not failures. */
+    assert_int_equal(dns_query(d, "a.example", DNS_T_TXT, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.type, DNS_T_TXT);
+    assert_int_equal(s.status, DNS_OK);
+    assert_int_equal(s.failure, DNS_FAIL_NONE);
+    assert_true(s.seconds >= 0 && s.seconds < 5);
+    dns_query(d, "none.example", DNS_T_A, &a);
+    assert_int_equal(s.status, DNS_NXDOMAIN);
+    assert_int_equal(s.failure, DNS_FAIL_NONE);
+    dns_query(d, "a.example", DNS_T_MX, &a);
+    assert_int_equal(s.status, DNS_NODATA);
+    assert_int_equal(s.failure, DNS_FAIL_NONE);
+    /* A zone file's TIMEOUT is a timeout; a malformed name another failure. */
+    dns_query(d, "slow.example", DNS_T_TXT, &a);
+    assert_int_equal(s.status, DNS_TEMPFAIL);
+    assert_int_equal(s.failure, DNS_FAIL_TIMEOUT);
+    dns_query(d, "bad..example", DNS_T_TXT, &a);
+    assert_int_equal(s.status, DNS_PERMFAIL);
+    assert_int_equal(s.failure, DNS_FAIL_OTHER);
+    assert_int_equal(s.calls, 5);
+    dns_free(d);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_zone_file_on_disk),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_many_names),
+        cmocka_unit_test(test_observer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
