@@ -29,6 +29,12 @@ static int starts(const char *p, const char *end, const char *lit)
     return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
 }
 
+static int streq(struct ml_str a, const char *lit)
+{
+    size_t n = strlen(lit);
+    return a.p && a.n == n && memcmp(a.p, lit, n) == 0;
+}
+
 static const char *find(const char *p, const char *end, const char *lit)
 {
     size_t n = strlen(lit);
@@ -64,18 +70,37 @@ void maillog_clock_init(struct maillog_clock *c, time_t ref)
     }
     c->ref_year = tm.tm_year + 1900;
     c->ref_month = tm.tm_mon + 1;
-    c->day_cached = INT64_MIN;
+    c->hour_cached = INT64_MIN;
 }
 
-/* Local wall-clock time to UTC, with the zone offset cached per day (exact
- * except in the hour a DST change moves). */
+/* The date of a day number (inverse of maillog_days_from_civil). */
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+/* Local wall-clock time to UTC. The zone's offset is asked of mktime once
+ * per hour of wall-clock time and cached: exact across DST changes, except
+ * in the repeated hour of a fall-back, which mktime resolves. */
 static int64_t local_to_utc(struct maillog_clock *c, int64_t days, int64_t secs)
 {
-    if (days != c->day_cached) {
-        time_t guess = (time_t)(days * 86400 + 43200);
-        struct tm tm;
-        c->gmtoff = localtime_r(&guess, &tm) ? tm.tm_gmtoff : 0;
-        c->day_cached = days;
+    int64_t hour = days * 24 + secs / 3600;
+    if (hour != c->hour_cached) {
+        struct tm tm = {.tm_hour = (int)(secs / 3600), .tm_isdst = -1};
+        civil_from_days(days, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        time_t t = mktime(&tm);
+        c->gmtoff = t == (time_t)-1 ? 0 : (long)(hour * 3600 - (int64_t)t);
+        c->hour_cached = hour;
     }
     return days * 86400 + secs - c->gmtoff;
 }
@@ -415,7 +440,12 @@ static void parse_reject(const char *p, const char *end, enum ml_event ev, struc
     for (const char *q = find(p, end, "; from=<"); q; q = find(q + 1, end, "; from=<"))
         env = q; /* the last one: the reply may quote an address */
     const char *reason_end = env ? env : end;
+    /* smtpd: "RCPT from host[addr]: reply" (the reply may say " from ");
+     * cleanup: "header TEXT from host[addr]" (the text may say " from "). */
+    int content = streq(l->stage, "header") || streq(l->stage, "body");
     const char *fr = find(w, reason_end, " from ");
+    for (const char *q = fr; content && q; q = find(q + 1, reason_end, " from "))
+        fr = q;
     if (fr) {
         const char *ce = find(fr + 6, reason_end, ": ");
         const char *cs = fr + 6;
@@ -437,9 +467,7 @@ static void parse_reject(const char *p, const char *end, enum ml_event ev, struc
                 q = angle(q + 3, end, &l->recipient);
             /* cleanup: the reply follows the envelope: "helo=<h>: 5.7.1 text" */
             const char *colon = q ? find(q, end, ">: ") : NULL;
-            if (colon && (!l->reply.p || l->reply.n == 0 || fr == NULL ||
-                          (l->stage.n == 6 && memcmp(l->stage.p, "header", 6) == 0) ||
-                          (l->stage.n == 4 && memcmp(l->stage.p, "body", 4) == 0)))
+            if (colon && (!l->reply.p || l->reply.n == 0 || fr == NULL || content))
                 l->reply = SLICE(colon + 3, (size_t)(end - colon - 3));
         }
     }
@@ -589,5 +617,5 @@ int maillog_parse_time_arg(const char *s, int64_t *out)
     struct maillog_clock c;
     maillog_clock_init(&c, 0);
     size_t used = parse_iso(p, p + n, 0, &c, out);
-    return used == n ? 0 : -1;
+    return used && used == n ? 0 : -1;
 }

@@ -102,8 +102,8 @@ struct maillog_clock {
     int year;       /* year of the lines being read */
     int last_month; /* 1..12 of the previous classic line; 0 before the first */
     int ref_year, ref_month;
-    /* Cache of the local zone's offset for the day last converted. */
-    int64_t day_cached; /* days since 1970 of the cached offset; INT64_MIN: none */
+    /* Cache of the local zone's offset for the wall-clock hour last converted. */
+    int64_t hour_cached; /* hours since 1970 of the cached offset; INT64_MIN: none */
     long gmtoff;
 };
 

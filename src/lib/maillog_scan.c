@@ -36,7 +36,8 @@ struct maillog_scan {
 
     struct msg **buckets;
     size_t nbuckets, nmsgs, sweep_at;
-    int64_t newest; /* latest line time seen */
+    int64_t newest;     /* latest line time seen */
+    int64_t last_sweep; /* log time of the last sweep */
 
     struct group_node **gbuckets;
     size_t ngbuckets;
@@ -129,9 +130,12 @@ int maillog_unsrs(const srs *engine, int64_t when, const char *addr, size_t n, c
         return 0;
     char out[SRS_ADDR_MAX];
     const char *why;
+    struct addr r; /* host and user may point into it below */
     if (engine && srs_reverse(engine, addr, n, (time_t)when, out, sizeof(out), &why) == SRS_OK) {
-        struct addr r;
-        if (addr_split(out, strlen(out), &r) == 0) {
+        /* An SRS1 address reverses to the previous hop's SRS0 address: the
+         * real sender is inside that, read structurally below. */
+        if (addr_split(out, strlen(out), &r) == 0 &&
+            !srs_structure(r.local, r.local_len, &host, &hostlen, &user, &userlen)) {
             bounded_copy(real, realsz, out, strlen(out));
             lower_copy(domain, domainsz, r.domain, r.domain_len);
             return 1;
@@ -207,6 +211,7 @@ static void sweep(struct maillog_scan *s)
             }
         }
     s->sweep_at = s->nmsgs * 2 > SWEEP_MIN ? s->nmsgs * 2 : SWEEP_MIN;
+    s->last_sweep = s->newest;
 }
 
 static struct msg *msg_get(struct maillog_scan *s, struct ml_str qid, int64_t when, int create)
@@ -228,7 +233,9 @@ static struct msg *msg_get(struct maillog_scan *s, struct ml_str qid, int64_t wh
     s->nmsgs++;
     if (s->nmsgs > s->nbuckets)
         (void)grow_msgs(s); /* a longer chain is slower, not wrong */
-    if (s->nmsgs >= s->sweep_at)
+    /* Sweep when the table has doubled, and every max_age/8 of log time
+     * (a cost of one pass over the table, rarely). */
+    if (s->nmsgs >= s->sweep_at || s->newest - s->last_sweep > s->o.max_age / 8)
         sweep(s); /* m was just seen: it stays */
     return m;
 }
@@ -264,6 +271,7 @@ struct maillog_scan *maillog_scan_new(const struct maillog_scan_opts *o, fa_err 
     s->ngbuckets = 256;
     s->sweep_at = SWEEP_MIN;
     s->newest = INT64_MIN;
+    s->last_sweep = INT64_MAX; /* set by the first line */
     s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
     s->gbuckets = calloc(s->ngbuckets, sizeof(*s->gbuckets));
     if (!s->buckets || !s->gbuckets) {
@@ -484,6 +492,8 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
     s->t.postfix_lines++;
     if (l->time > s->newest)
         s->newest = l->time;
+    if (s->last_sweep == INT64_MAX)
+        s->last_sweep = l->time;
     int counted = l->time >= s->o.since && l->time < s->o.until;
     struct msg *m = NULL;
     int need =
