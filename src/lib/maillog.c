@@ -554,7 +554,7 @@ int maillog_parse(const char *line, size_t n, struct maillog_clock *c, struct ma
     l->program = SLICE(prog, (size_t)(p - prog));
     if (*p == '[') {
         const char *ds = ++p;
-        while (p < end && is_digit(*p) && p - ds < 10)
+        while (p < end && is_digit(*p) && p - ds < 9) /* fits an int */
             p++;
         if (p == ds || p >= end || *p != ']')
             return -1;

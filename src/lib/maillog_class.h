@@ -9,8 +9,10 @@
  *   5.7.32), bulk-sender requirements (Microsoft 5.7.515), other policy
  *   (5.7.x), mailbox (5.1.x, 5.2.x), and what is left: a deferral for
  *   temporary failures, "other" for permanent ones. The code's class (4 or 5)
- *   does not change the category: Gmail defers with 4.7.26 for the same
- *   reason it rejects with 5.7.26. Rules are tried in order, first match
+ *   does not change a specific category: Gmail defers with 4.7.26 for the
+ *   same reason it rejects with 5.7.26; the generic rules (any x.7.x is
+ *   policy, x.1.x and x.2.x mailbox) apply to permanent failures only, so a
+ *   greylisting 4.7.1 is a deferral. Rules are tried in order, first match
  *   wins; a rule names a code, a word in the reply, or both.
  * SYNOPSIS
  *   const struct ml_rule *r = maillog_classify("5.7.509", 7, reply, replylen, 0);

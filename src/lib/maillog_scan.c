@@ -233,10 +233,6 @@ static struct msg *msg_get(struct maillog_scan *s, struct ml_str qid, int64_t wh
     s->nmsgs++;
     if (s->nmsgs > s->nbuckets)
         (void)grow_msgs(s); /* a longer chain is slower, not wrong */
-    /* Sweep when the table has doubled, and every max_age/8 of log time
-     * (a cost of one pass over the table, rarely). */
-    if (s->nmsgs >= s->sweep_at || s->newest - s->last_sweep > s->o.max_age / 8)
-        sweep(s); /* m was just seen: it stays */
     return m;
 }
 
@@ -464,13 +460,20 @@ static int streq(struct ml_str a, const char *lit)
     return a.n == n && memcmp(a.p, lit, n) == 0;
 }
 
+/* cleanup's header, body and end-of-message rejects and discards: the
+ * message is not queued and no "removed" line follows. */
+static int ends_in_cleanup(const struct maillog_line *l)
+{
+    return streq(l->daemon, "cleanup") && (streq(l->stage, "header") || streq(l->stage, "body") ||
+                                           streq(l->stage, "END-OF-MESSAGE"));
+}
+
 /* pflogsumm counts smtpd/postscreen rejects at any stage, cleanup's only for
  * header, body and END-OF-MESSAGE (its milter rejects), nothing else. */
 static int counts_as_reject(const struct maillog_line *l, int milter)
 {
     if (streq(l->daemon, "cleanup"))
-        return streq(l->stage, "header") || streq(l->stage, "body") ||
-               streq(l->stage, "END-OF-MESSAGE");
+        return ends_in_cleanup(l);
     return !milter && (streq(l->daemon, "smtpd") || streq(l->daemon, "postscreen"));
 }
 
@@ -494,6 +497,11 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
         s->newest = l->time;
     if (s->last_sweep == INT64_MAX)
         s->last_sweep = l->time;
+    /* Sweep when the table has doubled, and every max_age/8 of log time (a
+     * pass over the table, rarely); before this line takes any record, so
+     * none it uses can go. */
+    if (s->nmsgs >= s->sweep_at || s->newest - s->last_sweep > s->o.max_age / 8)
+        sweep(s);
     int counted = l->time >= s->o.since && l->time < s->o.until;
     struct msg *m = NULL;
     int need =
@@ -564,6 +572,9 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
     }
     case ML_REJECT:
     case ML_MILTER_REJECT:
+        /* A message cleanup refuses is never queued: no "removed" follows. */
+        if (ends_in_cleanup(l))
+            msg_remove(s, l->qid);
         if (!counted)
             break;
         if (l->event == ML_MILTER_REJECT)
@@ -576,6 +587,8 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
             s->t.held++;
         break;
     case ML_DISCARD:
+        if (ends_in_cleanup(l))
+            msg_remove(s, l->qid);
         if (counted && counts_as_reject(l, 0))
             s->t.discarded++;
         break;
