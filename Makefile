@@ -44,6 +44,7 @@ bench: deps
 	@bash bench/dkim.sh
 	@bash bench/seal.sh
 	@bash bench/milter.sh
+	@bash bench/logscan.sh
 
 # Longer fuzzing than the smoke runs in make test: FUZZ_TIME seconds per target.
 fuzz: deps

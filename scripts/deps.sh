@@ -22,6 +22,8 @@ PACKAGES=(
 	dovecot-core
 	# the test helpers use these
 	procps iproute2 util-linux
+	# bench/logscan.sh: GNU time for elapsed time and maximum RSS
+	time
 )
 
 missing=()
