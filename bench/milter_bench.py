@@ -175,10 +175,11 @@ def run_bench(base, stops):
         milters["fwdauthd-quickack"] = "inet:127.0.0.1:%d" % qport
         pids["fwdauthd-quickack"] = qproc.pid
 
-    if "fwdauthd-verify" in CONFIGS:
-        # The same fwdauthd without signing tables: it verifies and adds
-        # Authentication-Results only. What is left of the gap to no milter
-        # is Postfix's own milter work plus ours without the RSA signature.
+    if "fwdauthd-nosign" in CONFIGS:
+        # The same fwdauthd without signing tables. The bench's mail comes
+        # from 127.0.0.1 (internal_hosts): nothing to verify, nothing to
+        # sign, so this is Postfix's milter round trip plus our protocol
+        # handling: the floor any milter pays before doing any work.
         vconf = os.path.join(base, "fwdauthd-v.conf")
         vsock = os.path.join(sockdir, "fwdauthd-v.sock")
         vport = fwdtest.free_port()
@@ -194,11 +195,11 @@ def run_bench(base, stops):
         if TRANSPORT == "unix":
             fwdtest.wait_for_unix(vsock, proc=vfwd.proc)
             os.chmod(vsock, 0o666)
-            milters["fwdauthd-verify"] = "unix:" + vsock
+            milters["fwdauthd-nosign"] = "unix:" + vsock
         else:
             fwdtest.wait_for_port(vport, proc=vfwd.proc)
-            milters["fwdauthd-verify"] = "inet:127.0.0.1:%d" % vport
-        pids["fwdauthd-verify"] = vfwd.proc.pid
+            milters["fwdauthd-nosign"] = "inet:127.0.0.1:%d" % vport
+        pids["fwdauthd-nosign"] = vfwd.proc.pid
 
     results = {c: [] for c in CONFIGS}
     for rnd in range(ROUNDS):
@@ -270,10 +271,9 @@ def check_sample(sink, cfg, zone):
         if sigs:
             raise SystemExit("no milter, yet a DKIM-Signature: %r" % raw[:500])
         return
-    if cfg == "fwdauthd-verify":
-        if sigs or not re.search(rb"(?im)^Authentication-Results: mx\.ourdomain\.test", wire):
-            raise SystemExit("verify-only fwdauthd: expected Authentication-Results and no "
-                             "signature: %r" % raw[:1500])
+    if cfg == "fwdauthd-nosign":
+        if sigs:
+            raise SystemExit("fwdauthd without keys signed: %r" % raw[:1500])
         return
     if sigs != [b"ourdomain.test"]:
         raise SystemExit("%s: expected one signature by ourdomain.test, got %r in %r" % (
@@ -334,9 +334,20 @@ def budget(med, mach, cpu):
            "only if everything it adds (its own CPU plus Postfix's milter work in smtpd and "
            "cleanup) stays under %.2f ms per message (%.2f × 0.176)." % (
                100 * util, nproc, c0, room, c0)]
+    # OpenDKIM's runs are latency-bound (a quarter of the rate), so its
+    # machine CPU per message is not comparable: only fwdauthd's are listed.
     extra = ["%s adds %.2f ms (%.2f ms of it in the milter process)" % (
-        c, mach[c] - c0, cpu[c]) for c in CONFIGS if c != "none" and c in mach]
+        c, mach[c] - c0, cpu[c]) for c in CONFIGS if c.startswith("fwdauthd") and c in mach]
     out.append("Measured: " + "; ".join(extra) + ".")
+    if "fwdauthd-nosign" in med:
+        out.append("fwdauthd without keys does no work on this mail (nothing to verify or "
+                   "sign): it is the milter round trip alone, Postfix's side of it (smtpd and "
+                   "cleanup speaking the protocol, %.2f ms) plus ours (%.2f ms), and it already "
+                   "runs %.0f%% slower than no milter. On this machine the 15%% target is out "
+                   "of reach for any milter that receives the message (a signing milter "
+                   "must), before it signs anything." % (
+                       mach["fwdauthd-nosign"] - c0 - cpu["fwdauthd-nosign"],
+                       cpu["fwdauthd-nosign"], 100 * (1 - med["fwdauthd-nosign"] / med["none"])))
     if sign:
         out.append("One RSA-2048 signature alone costs %.2f ms on one core here (openssl "
                    "speed), %.0f%% of that room." % (sign, 100 * sign / room))
@@ -351,7 +362,7 @@ def write_report(results, profile):
     mach = {c: statistics.median(r["machine_ms"] for r in rs) for c, rs in results.items()}
     secs = {c: statistics.median(r["secs"] for r in rs) for c, rs in results.items()}
     names = {"none": "no milter", "fwdauthd": "fwdauthd (signing)",
-             "fwdauthd-verify": "fwdauthd (verify only, no signing)",
+             "fwdauthd-nosign": "fwdauthd without keys (milter round trip only)",
              "fwdauthd-quickack": "fwdauthd + TCP_QUICKACK (LD_PRELOAD experiment)",
              "opendkim": "OpenDKIM %s (Mode s)" % os.environ.get("ODK_VERSION", "")}
     out = ["<!-- milter -->",
