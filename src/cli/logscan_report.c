@@ -190,6 +190,13 @@ static void json_str(FILE *f, const char *s)
     cli_json_string(f, s, strlen(s));
 }
 
+/* ,"key":"value" (value escaped) */
+static void json_member(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, ",\"%s\":", key);
+    json_str(f, value);
+}
+
 static void json_rows(FILE *f, const char *key, const struct domain_row *rows, size_t n,
                       int with_policy)
 {
@@ -214,8 +221,7 @@ static void json_rows(FILE *f, const char *key, const struct domain_row *rows, s
             else
                 fprintf(f, "null");
         }
-        fprintf(f, ",\"advice\":");
-        json_str(f, r->advice);
+        json_member(f, "advice", r->advice);
         fprintf(f, "}");
     }
     fprintf(f, "]");
@@ -243,14 +249,12 @@ static void report_json(FILE *f, const struct maillog_scan *s, const struct doma
         fprintf(f, "%s{\"category\":\"%s\",\"label\":", i ? "," : "",
                 maillog_category_name(g->category));
         json_str(f, g->rule->label);
-        fprintf(f, ",\"status\":\"%s\",\"sender_domain\":", status_name(g->status));
-        json_str(f, g->sender_domain);
-        fprintf(f, ",\"recipient_domain\":");
-        json_str(f, g->recipient_domain);
-        fprintf(f, ",\"count\":%llu,\"forwarded\":%llu,\"dsn\":", g->count, g->forwarded);
-        json_str(f, g->dsn);
-        fprintf(f, ",\"reply\":");
-        json_str(f, g->reply);
+        fprintf(f, ",\"status\":\"%s\"", status_name(g->status));
+        json_member(f, "sender_domain", g->sender_domain);
+        json_member(f, "recipient_domain", g->recipient_domain);
+        fprintf(f, ",\"count\":%llu,\"forwarded\":%llu", g->count, g->forwarded);
+        json_member(f, "dsn", g->dsn);
+        json_member(f, "reply", g->reply);
         fprintf(f, ",\"first\":\"%s\",\"last\":\"%s\"}", first, last);
     }
     fprintf(f, "]");
@@ -410,25 +414,24 @@ void logscan_print_failure(FILE *f, int format, const struct maillog_failure *x)
     stamp(when, sizeof(when), x->time);
     const char *cat = maillog_category_name(x->rule->category);
     if (format == LOGSCAN_JSON) {
-        fprintf(f, "{\"time\":\"%s\",\"queue_id\":", when);
-        json_str(f, x->qid);
-        fprintf(f, ",\"category\":\"%s\",\"status\":\"%s\",\"sender\":", cat,
-                status_name(x->status));
-        json_str(f, x->sender);
-        fprintf(f, ",\"sender_domain\":");
-        json_str(f, x->sender_domain);
-        fprintf(f, ",\"recipient\":");
-        json_str(f, x->recipient);
-        fprintf(f, ",\"recipient_domain\":");
-        json_str(f, x->recipient_domain);
-        fprintf(f, ",\"orig_to\":");
-        json_str(f, x->orig_to);
-        fprintf(f, ",\"relay\":");
-        json_str(f, x->relay);
-        fprintf(f, ",\"dsn\":");
-        json_str(f, x->dsn);
-        fprintf(f, ",\"reply\":");
-        json_str(f, x->reply);
+        const struct {
+            const char *key, *value;
+        } kv[] = {
+            {"queue_id", x->qid},
+            {"category", cat},
+            {"status", status_name(x->status)},
+            {"sender", x->sender},
+            {"sender_domain", x->sender_domain},
+            {"recipient", x->recipient},
+            {"recipient_domain", x->recipient_domain},
+            {"orig_to", x->orig_to},
+            {"relay", x->relay},
+            {"dsn", x->dsn},
+            {"reply", x->reply},
+        };
+        fprintf(f, "{\"time\":\"%s\"", when);
+        for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+            json_member(f, kv[i].key, kv[i].value);
         fprintf(f, "}\n");
     } else if (format == LOGSCAN_CSV) {
         fprintf(f, "%s,%s,%s,", when, cat, status_name(x->status));
