@@ -37,10 +37,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ "$BUILD" = 1 ]; then
-	cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target fwdauth dkim-bench >/dev/null
-fi
+. "$ROOT/bench/common.sh"
+bench_build fwdauth dkim-bench
 export DKIM_BENCH="$BUILD_DIR/bench/dkim-bench" FWDAUTH="$BUILD_DIR/bin/fwdauth"
 export SECS REPEAT CMDLINE ROOT
 exec /usr/bin/python3 "$ROOT/bench/dkim_bench.py"

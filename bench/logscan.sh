@@ -48,10 +48,8 @@ for x in "$TIME" "$PFLOGSUMM"; do
 	[ -x "$x" ] || { echo "logscan.sh: $x missing (scripts/deps.sh)" >&2; exit 2; }
 done
 
-if [ "$BUILD" = 1 ]; then
-	cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target fwdauth >/dev/null
-fi
+. "$ROOT/bench/common.sh"
+bench_build fwdauth
 FWDAUTH="$BUILD_DIR/bin/fwdauth"
 
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -89,12 +87,9 @@ for i in $(seq "$REPEAT"); do
 	[ "$PFLOG_LARGE" = 1 ] && run pflogsumm large
 done
 
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-export CPU SIZE_MB SMALL_MB PFLOG_LIMIT PFLOG_LARGE REPEAT CMDLINE RESULTS LOADAVG TMP
-export NPROC=$(nproc) KERNEL=$(uname -r) DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+bench_facts
+export SIZE_MB SMALL_MB PFLOG_LIMIT PFLOG_LARGE REPEAT CMDLINE RESULTS LOADAVG TMP
 export PF_VERSION=$(dpkg-query -W -f='${Version}' pflogsumm 2>/dev/null || echo '?')
-export GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
-export DIRTY=$(git status --porcelain -- src 2>/dev/null | grep -q . && echo " (+ working tree)" || true)
 "$PY" - "$ROOT/BENCHMARKS.md" <<'PYEOF'
 import json, os, re, sys
 path = sys.argv[1]
@@ -193,8 +188,8 @@ for size in ("small", "large"):
         agree = agree and ok
         out.append("| %.0f MB | %s | %s | %s | %s | %s |" % ((mb[size], k) + row + ("yes" if ok else "**NO**",)))
 out += ["", "Totals agree: %s." % ("yes, every one" if agree else "**NO** (see the rows marked NO)"), ""]
-out += ["Machine: %s × %s, Linux %s, load average %s before the run. Date: %s. Source: %s%s." % (
-            E["NPROC"], E["CPU"], E["KERNEL"], E["LOADAVG"], E["DATE"], E["GIT_REV"], E["DIRTY"]),
+out += ["Machine: %s × %s, Linux %s, load average %s before the run. Date: %s. Source: %s." % (
+            E["NPROC"], E["CPU"], E["KERNEL"], E["LOADAVG"], E["DATE"], E["GIT_REV"]),
         "", "Command: `%s` (SIZE_MB=%s, SMALL_MB=%s)." % (E["CMDLINE"].strip(), E["SIZE_MB"], E["SMALL_MB"]),
         "<!-- /logscan -->"]
 section = "\n".join(out) + "\n"

@@ -54,21 +54,15 @@ for p in /usr/sbin/postfix /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/o
 	[ -x "$p" ] || { echo "milter.sh: $p missing (scripts/deps.sh)" >&2; exit 2; }
 done
 
-if [ "$BUILD" = 1 ]; then
-	cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target fwdauthd fwdauth >/dev/null
-fi
+. "$ROOT/bench/common.sh"
+bench_build fwdauthd fwdauth
 
 export CONFIGS=${CONFIGS:-"none fwdauthd fwdauthd-nosign opendkim"}
 export ROOT MESSAGES SESSIONS SIZE PROFILE CMDLINE
 export ROUNDS=$REPEAT
 export FWDAUTHD="$BUILD_DIR/bin/fwdauthd" FWDAUTH="$BUILD_DIR/bin/fwdauth"
 export LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-export CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-export NPROC=$(nproc) KERNEL=$(uname -r) DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+bench_facts
 export PF_VERSION=$(/usr/sbin/postconf -dh mail_version 2>/dev/null || echo '?')
 export ODK_VERSION=$(dpkg-query -W -f='${Version}' opendkim 2>/dev/null || echo '?')
-GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
-git diff --quiet HEAD -- src 2>/dev/null || GIT_REV="$GIT_REV (+ working tree)"
-export GIT_REV
 exec /usr/bin/python3 "$ROOT/bench/milter_bench.py"

@@ -34,10 +34,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ "$BUILD" = 1 ]; then
-	cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target fwdauth arc-seal-bench >/dev/null
-fi
+. "$ROOT/bench/common.sh"
+bench_build fwdauth arc-seal-bench
 export SEAL_BENCH="$BUILD_DIR/bench/arc-seal-bench" FWDAUTH="$BUILD_DIR/bin/fwdauth"
 export DKIM_BENCH="$BUILD_DIR/bench/dkim-bench"
 export SECS REPEAT CMDLINE ROOT

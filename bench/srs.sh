@@ -37,10 +37,8 @@ PY=/usr/bin/python3
 POSTSRSD=/usr/sbin/postsrsd
 [ -x "$POSTSRSD" ] || { echo "srs.sh: $POSTSRSD missing (scripts/deps.sh)" >&2; exit 2; }
 
-if [ "$BUILD" = 1 ]; then
-	cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target fwdauthd srs-load >/dev/null
-fi
+. "$ROOT/bench/common.sh"
+bench_build fwdauthd srs-load
 FWDAUTHD="$BUILD_DIR/bin/fwdauthd"
 LOAD="$BUILD_DIR/bench/srs-load"
 
@@ -120,12 +118,10 @@ done
 # fwdauthd must still be alive (a crash under load is the worst result).
 kill -0 "$FWD_PID" || { echo "srs.sh: fwdauthd died; log:" >&2; cat "$TMP/fwdauthd.log" >&2; exit 1; }
 
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-export CPU CONNS SECONDS_PER_RUN REPEAT CMDLINE RESULTS LOADAVG
-export NPROC=$(nproc) KERNEL=$(uname -r) DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+bench_facts
+export CONNS SECONDS_PER_RUN REPEAT CMDLINE RESULTS LOADAVG
 export FWD_VERSION=$("$FWDAUTHD" -V 2>/dev/null | head -1 || true)
 export PS_VERSION=$(dpkg-query -W -f='${Version}' postsrsd 2>/dev/null || echo '?')
-export GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
 "$PY" - "$ROOT/BENCHMARKS.md" <<'PYEOF'
 import os, re, sys
 path = sys.argv[1]
