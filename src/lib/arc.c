@@ -390,7 +390,8 @@ static void check_ams(struct arc_verifier *v, struct arc_set *set, struct dns *d
 }
 
 /* The ARC-Seal of instance inst covers AAR, AMS, AS of instances 1..inst,
- * its own b= blanked (RFC 8617 section 5.1.1). */
+ * its own b= blanked (RFC 8617 section 5.1.1); a seal that says cv=fail
+ * covers its own set only, as the sealer signs it (section 5.1.2). */
 static void check_as(struct arc_verifier *v, unsigned inst, struct dns *dns)
 {
     struct arc_set *set = v->sets[inst - 1];
@@ -399,7 +400,7 @@ static void check_as(struct arc_verifier *v, unsigned inst, struct dns *dns)
         return;
     const struct msg_header *extra[3 * ARC_MAX_INSTANCE];
     size_t ne = 0;
-    for (unsigned i = 0; i < inst; i++)
+    for (unsigned i = s->cv == ARC_CV_FAIL ? inst - 1 : 0; i < inst; i++)
         for (int kind = F_AAR; kind <= F_AS; kind++)
             if (i + 1 < inst || kind != F_AS)
                 extra[ne++] = v->sets[i]->f[kind];

@@ -146,7 +146,13 @@ class ArcInterop(unittest.TestCase):
         msg = self.hop_us(msg, 2)
         self.assertRegex(msg, rb"^ARC-Seal: a=rsa-sha256;\r\n\tb=[^;]*;\r\n\tcv=fail; d=fwd2.example; i=2;")
         self.assertIn(b"arc=fail", msg)
-        self.assertEqual(self.ours(msg)[0], "fail")
+        cv, out = self.ours(msg)
+        self.assertEqual(cv, "fail")
+        # The cv=fail seal is correct (it covers its own set): as=pass for i=2,
+        # while i=1's AMS fails on the changed body.
+        lines = out.splitlines()
+        self.assertRegex(lines[1], r"^i=1 as=pass ams=fail ")
+        self.assertRegex(lines[2], r"^i=2 as=pass ams=pass d=fwd2\.example ")
         self.assertEqual(self.theirs(msg)[0], "")  # dkimpy: chain terminated (no result)
         ar = b"Authentication-Results: mx3.example; spf=pass smtp.mailfrom=origin.example\r\n"
         r = run([FWDAUTH, "arc", "sign", "-d", "fwd3.example", "-s", "arc", "-k",
