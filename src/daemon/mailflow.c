@@ -157,19 +157,9 @@ static void note_from(struct mf_msg *m, const char *value, size_t vlen)
 {
     if (m->from_domain[0])
         return; /* the first From: counts */
-    struct addrlist l;
-    addrlist_init(&l);
-    fa_err err;
-    if (addrlist_parse(&l, value, vlen, &err) == 0 && l.n > 0) {
-        const char *at = strrchr(l.addr[0], '@');
-        if (at && (size_t)(at - l.addr[0]) < sizeof(m->from_local) &&
-            strlen(at + 1) < sizeof(m->from_domain)) {
-            memcpy(m->from_local, l.addr[0], (size_t)(at - l.addr[0]));
-            m->from_local[at - l.addr[0]] = '\0';
-            strcpy(m->from_domain, at + 1);
-        }
-    }
-    addrlist_free(&l);
+    if (addrlist_first_split(value, vlen, 0, m->from_local, sizeof(m->from_local), m->from_domain,
+                             sizeof(m->from_domain)) < 0)
+        m->from_local[0] = m->from_domain[0] = '\0';
 }
 
 static int mf_header(void *msg, struct milter_session *s, const char *name, size_t nlen,

@@ -399,3 +399,22 @@ int addrlist_parse(struct addrlist *l, const char *p, size_t n, fa_err *err)
         free(l->addr[--l->n]);
     return -1;
 }
+
+int addrlist_first_split(const char *value, size_t n, int exactly_one, char *local, size_t localsz,
+                         char *domain, size_t domainsz)
+{
+    struct addrlist l;
+    addrlist_init(&l);
+    int rc = -1;
+    if (addrlist_parse(&l, value, n, NULL) == 0 && l.n > 0 && (!exactly_one || l.n == 1)) {
+        const char *a = l.addr[0], *at = strrchr(a, '@');
+        if (at && (size_t)(at - a) < localsz && strlen(at + 1) < domainsz) {
+            memcpy(local, a, (size_t)(at - a));
+            local[at - a] = '\0';
+            strcpy(domain, at + 1);
+            rc = 0;
+        }
+    }
+    addrlist_free(&l);
+    return rc;
+}

@@ -64,4 +64,11 @@ int addrlist_parse(struct addrlist *l, const char *p, size_t n, fa_err *err);
 int addrlist_add(struct addrlist *l, const char *addr, size_t n, fa_err *err);
 void addrlist_free(struct addrlist *l);
 
+/* The first address of an address-list field value (From:), split at its
+ * last "@": local part and domain, NUL-terminated. With exactly_one, a value
+ * holding several addresses gives none (DMARC needs one author). 0, or -1
+ * when there is no such address or a part does not fit. */
+int addrlist_first_split(const char *value, size_t n, int exactly_one, char *local, size_t localsz,
+                         char *domain, size_t domainsz);
+
 #endif

@@ -1,6 +1,7 @@
 /* arrival - SPF, DKIM, ARC and DMARC of a message as it arrived; see arrival.h. */
 #include "arrival.h"
 
+#include "addr.h"
 #include "addrlist.h"
 
 #include <stdio.h>
@@ -112,17 +113,10 @@ static void from_domain(const struct arrival_check *c, char *out, size_t outsz)
     }
     if (!from)
         return;
-    struct addrlist l;
-    addrlist_init(&l);
-    fa_err err;
-    if (addrlist_parse(&l, from->raw + from->value_off, from->value_end - from->value_off, &err) ==
-            0 &&
-        l.n == 1) {
-        const char *at = strrchr(l.addr[0], '@');
-        if (at)
-            snprintf(out, outsz, "%s", at + 1);
-    }
-    addrlist_free(&l);
+    char local[ADDR_LOCAL_MAX + 1];
+    if (addrlist_first_split(from->raw + from->value_off, from->value_end - from->value_off, 1,
+                             local, sizeof(local), out, outsz) < 0)
+        out[0] = '\0';
 }
 
 static int rank(int result)
