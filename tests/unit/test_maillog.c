@@ -67,6 +67,14 @@
             fail_msg("\"%s\" contains \"%s\"", b_, (bad));                                         \
     } while (0)
 
+/* The time of a line that must parse, read with clock c. */
+static int64_t time_of(struct maillog_clock *c, const char *line)
+{
+    struct maillog_line l;
+    assert_int_equal(maillog_parse(line, strlen(line), c, &l), 0);
+    return l.time;
+}
+
 static int parse_at(const char *line, time_t ref, struct maillog_line *l)
 {
     struct maillog_clock c;
@@ -224,26 +232,19 @@ static void test_classic_year(void **state)
     /* Reference November 2026: December is a month after it, so 2025; the
      * step to January starts 2026, and the months after stay in 2026. */
     maillog_clock_init(&c, REF_NOV_2026);
-    assert_int_equal(maillog_parse(dec, strlen(dec), &c, &l), 0);
-    assert_int_equal(l.time, 1767221999);
-    assert_int_equal(maillog_parse(jan, strlen(jan), &c, &l), 0);
-    assert_int_equal(l.time, 1767222001);
-    assert_int_equal(maillog_parse(jul, strlen(jul), &c, &l), 0);
-    assert_int_equal(l.time, 1782900000);
-    assert_int_equal(maillog_parse(nov, strlen(nov), &c, &l), 0);
-    assert_int_equal(l.time, 1793883283);
+    assert_int_equal(time_of(&c, dec), 1767221999);
+    assert_int_equal(time_of(&c, jan), 1767222001);
+    assert_int_equal(time_of(&c, jul), 1782900000);
+    assert_int_equal(time_of(&c, nov), 1793883283);
 
     /* Reference 2 January 2027: December 2026, then January 2027. */
     maillog_clock_init(&c, (time_t)1798891200);
-    assert_int_equal(maillog_parse(dec, strlen(dec), &c, &l), 0);
-    assert_int_equal(l.time, 1798757999);
-    assert_int_equal(maillog_parse(jan, strlen(jan), &c, &l), 0);
-    assert_int_equal(l.time, 1798758001);
+    assert_int_equal(time_of(&c, dec), 1798757999);
+    assert_int_equal(time_of(&c, jan), 1798758001);
 
     /* The reference month itself is the reference year. */
     maillog_clock_init(&c, REF_NOV_2026);
-    assert_int_equal(maillog_parse(nov, strlen(nov), &c, &l), 0);
-    assert_int_equal(l.time, 1793883283);
+    assert_int_equal(time_of(&c, nov), 1793883283);
 
     /* 29 February exists in 2024 (reference 10 March 2024). */
     assert_int_equal(
@@ -258,26 +259,20 @@ static void test_classic_dst_change_day(void **state)
     /* 29 March 2026: clocks go from 02:00 CET to 03:00 CEST. Both lines are
      * on the same day, so a per-day offset cache must not reuse CET. */
     struct maillog_clock c;
-    struct maillog_line l;
     const char *a = "Mar 29 00:59:59 mx1 postfix/qmgr[1]: 4AB12CD: removed";
     const char *b = "Mar 29 03:00:00 mx1 postfix/qmgr[1]: 5BC23DE: removed";
     maillog_clock_init(&c, REF_NOV_2026);
-    assert_int_equal(maillog_parse(a, strlen(a), &c, &l), 0);
-    assert_int_equal(l.time, 1774742399);
-    assert_int_equal(maillog_parse(b, strlen(b), &c, &l), 0);
-    assert_int_equal(l.time, 1774746000);
+    assert_int_equal(time_of(&c, a), 1774742399);
+    assert_int_equal(time_of(&c, b), 1774746000);
     const char *a2 = "Mar 29 01:59:59 mx1 postfix/qmgr[1]: 4AB12CD: removed";
-    assert_int_equal(maillog_parse(a2, strlen(a2), &c, &l), 0);
-    assert_int_equal(l.time, 1774745999);
+    assert_int_equal(time_of(&c, a2), 1774745999);
     /* 25 October 2026: back from 03:00 CEST to 02:00 CET (a new clock: a
      * jump of seven months in one log reads as a late line of the year before). */
     maillog_clock_init(&c, REF_NOV_2026);
     const char *d = "Oct 25 01:30:00 mx1 postfix/qmgr[1]: 4AB12CD: removed";
     const char *e = "Oct 25 04:00:00 mx1 postfix/qmgr[1]: 5BC23DE: removed";
-    assert_int_equal(maillog_parse(d, strlen(d), &c, &l), 0);
-    assert_int_equal(l.time, 1792884600);
-    assert_int_equal(maillog_parse(e, strlen(e), &c, &l), 0);
-    assert_int_equal(l.time, 1792897200);
+    assert_int_equal(time_of(&c, d), 1792884600);
+    assert_int_equal(time_of(&c, e), 1792897200);
 }
 
 static void test_rfc3339_stamps(void **state)
