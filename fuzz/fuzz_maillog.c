@@ -171,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p += n + (nl ? 1 : 0);
     }
 
+    check(maillog_scan_finish(s) == 0);
     const struct maillog_totals *t = maillog_scan_totals(s);
     check(t->lines == x.lines);
     check(t->postfix_lines == x.postfix_lines);

@@ -390,7 +390,7 @@ int cmd_logscan(int argc, char **argv)
             goto out;
     }
 
-    if (logscan_report(stdout, r.scan, &ro) < 0) {
+    if (maillog_scan_finish(r.scan) < 0 || logscan_report(stdout, r.scan, &ro) < 0) {
         fprintf(stderr, "fwdauth logscan: out of memory writing the report\n");
         goto out;
     }

@@ -11,6 +11,18 @@
 #define SWEEP_MIN 65536
 
 /* One queue file in flight. */
+/* A failed delivery, copied out of its line. */
+struct held {
+    struct held *next;
+    int64_t time;
+    enum ml_status status;
+    const struct ml_rule *rule;
+    int forwarded; /* alias-forwarded */
+    char qid[QID_MAX + 1], rcpt[ML_ADDR_MAX], rdomain[ML_DOMAIN_MAX], orig[ML_ADDR_MAX];
+    char relay[ML_DOMAIN_MAX], dsn[ML_DSN_MAX], reply[ML_REPLY_MAX];
+};
+#define HELD_MAX 8 /* per message; a bounce notification has one recipient */
+
 struct msg {
     struct msg *next; /* hash chain */
     char qid[QID_MAX + 1];
@@ -22,6 +34,11 @@ struct msg {
     char *origin_domain;     /* bounce notification: the failed message's sender domain */
     uint64_t *rcpt_deferred; /* hashes of recipients whose deferral was counted */
     size_t nrcpt_deferred, cap_rcpt_deferred;
+    /* Failures of a null-sender message not yet linked to the message it
+     * reports on: bounce(8) may log "sender non-delivery notification" after
+     * qmgr has already delivered (or failed) the notification. */
+    struct held *held;
+    size_t nheld;
 };
 
 struct group_node {
@@ -44,6 +61,8 @@ struct maillog_scan {
     struct maillog_group **groups; /* in order of first failure */
     size_t ngroups, capgroups;
 };
+
+static int release(struct maillog_scan *s, struct msg *m);
 
 /* FNV-1a, case-insensitive when fold is set. */
 static uint64_t hash_bytes(uint64_t h, const char *p, size_t n, int fold)
@@ -155,6 +174,10 @@ int maillog_unsrs(const srs *engine, int64_t when, const char *addr, size_t n, c
 
 static void msg_free(struct msg *m)
 {
+    for (struct held *h = m->held, *next; h; h = next) {
+        next = h->next;
+        free(h);
+    }
     free(m->sender);
     free(m->sender_domain);
     free(m->origin_domain);
@@ -204,6 +227,7 @@ static void sweep(struct maillog_scan *s)
             if ((*pp)->last_seen < horizon) {
                 struct msg *m = *pp;
                 *pp = m->next;
+                (void)release(s, m); /* out of memory: those are lost, not the scan */
                 msg_free(m);
                 s->nmsgs--;
             } else {
@@ -244,6 +268,7 @@ static void msg_remove(struct maillog_scan *s, struct ml_str qid)
     if (*pp) {
         struct msg *m = *pp;
         *pp = m->next;
+        (void)release(s, m);
         msg_free(m);
         s->nmsgs--;
     }
@@ -404,53 +429,89 @@ static int alias_forwarded(const struct maillog_line *l)
              srs_structure(a.local, a.local_len, &h, &hn, &u, &un));
 }
 
-static int record_failure(struct maillog_scan *s, const struct maillog_line *l, struct msg *m,
-                          fa_err *err)
+/* Count one failure in its group and the totals, and report it. */
+static int emit(struct maillog_scan *s, struct msg *m, const struct held *h)
 {
-    char rdomain[ML_DOMAIN_MAX], dsn[ML_DSN_MAX], reply[ML_REPLY_MAX], qid[QID_MAX + 1];
-    char rcpt[ML_ADDR_MAX], orig[ML_ADDR_MAX], relay[ML_DOMAIN_MAX];
-    domain_of(l->recipient, rdomain, sizeof(rdomain));
-    bounded_copy(dsn, sizeof(dsn), l->dsn.p, l->dsn.n);
-    bounded_copy(reply, sizeof(reply), l->reply.p, l->reply.n);
-    bounded_copy(qid, sizeof(qid), l->qid.p, l->qid.n);
-    bounded_copy(rcpt, sizeof(rcpt), l->recipient.p, l->recipient.n);
-    bounded_copy(orig, sizeof(orig), l->orig_to.p, l->orig_to.n);
-    bounded_copy(relay, sizeof(relay), l->relay.p, l->relay.n);
-
     int notification = m && m->origin_domain;
     struct maillog_failure f = {
-        .time = l->time,
-        .qid = qid,
+        .time = h->time,
+        .qid = h->qid,
         .sender = m && m->sender ? m->sender : "",
         .sender_domain = notification            ? m->origin_domain
                          : m && m->sender_domain ? m->sender_domain
                                                  : ML_SENDER_UNKNOWN,
         .sender_was_srs = m ? m->sender_was_srs : 0,
-        .recipient = rcpt,
-        .recipient_domain = rdomain,
-        .orig_to = orig,
-        .relay = relay,
-        .dsn = dsn,
-        .reply = reply,
-        .status = l->status,
-        .rule = maillog_classify(l->dsn.p, l->dsn.n, l->reply.p, l->reply.n,
-                                 l->status == ML_ST_DEFERRED),
+        .recipient = h->rcpt,
+        .recipient_domain = h->rdomain,
+        .orig_to = h->orig,
+        .relay = h->relay,
+        .dsn = h->dsn,
+        .reply = h->reply,
+        .status = h->status,
+        .rule = h->rule,
         .notification = notification,
     };
     struct maillog_group *g = group_get(s, &f);
     if (!g)
-        return fa_err_set(err, "out of memory");
+        return -1;
     g->count++;
-    if (alias_forwarded(l))
+    if (h->forwarded)
         g->forwarded++;
     if (f.sender_was_srs)
         g->srs_senders++;
-    g->last = l->time;
+    g->last = h->time;
     s->t.failures++;
     if (maillog_category_is_auth(f.rule->category))
         s->t.auth_failures++;
     if (s->o.on_failure)
         s->o.on_failure(s->o.arg, &f);
+    return 0;
+}
+
+/* Count the failures held for m, now that its origin is known or will never
+ * be (removed, swept, end of the log). */
+static int release(struct maillog_scan *s, struct msg *m)
+{
+    int rc = 0;
+    struct held *h = m->held, *next;
+    m->held = NULL;
+    m->nheld = 0;
+    for (; h; h = next) { /* oldest first: held in order */
+        next = h->next;
+        if (emit(s, m, h) < 0)
+            rc = -1;
+        free(h);
+    }
+    return rc;
+}
+
+static int record_failure(struct maillog_scan *s, const struct maillog_line *l, struct msg *m,
+                          fa_err *err)
+{
+    struct held one, *h = &one;
+    int hold = m && m->sender && !m->sender[0] && !m->origin_domain && m->nheld < HELD_MAX;
+    if (hold && !(h = malloc(sizeof(*h))))
+        return fa_err_set(err, "out of memory");
+    h->next = NULL;
+    h->time = l->time;
+    h->status = l->status;
+    h->rule =
+        maillog_classify(l->dsn.p, l->dsn.n, l->reply.p, l->reply.n, l->status == ML_ST_DEFERRED);
+    h->forwarded = alias_forwarded(l);
+    domain_of(l->recipient, h->rdomain, sizeof(h->rdomain));
+    bounded_copy(h->dsn, sizeof(h->dsn), l->dsn.p, l->dsn.n);
+    bounded_copy(h->reply, sizeof(h->reply), l->reply.p, l->reply.n);
+    bounded_copy(h->qid, sizeof(h->qid), l->qid.p, l->qid.n);
+    bounded_copy(h->rcpt, sizeof(h->rcpt), l->recipient.p, l->recipient.n);
+    bounded_copy(h->orig, sizeof(h->orig), l->orig_to.p, l->orig_to.n);
+    bounded_copy(h->relay, sizeof(h->relay), l->relay.p, l->relay.n);
+    if (!hold)
+        return emit(s, m, h) < 0 ? fa_err_set(err, "out of memory") : 0;
+    struct held **tail = &m->held;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = h;
+    m->nheld++;
     return 0;
 }
 
@@ -568,6 +629,8 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
         struct msg *b = msg_get(s, l->new_qid, l->time, 1);
         if (b && m && !b->origin_domain)
             b->origin_domain = strdup(m->sender_domain ? m->sender_domain : "");
+        if (b && release(s, b) < 0)
+            return fa_err_set(err, "out of memory");
         break;
     }
     case ML_REJECT:
@@ -601,6 +664,16 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
 void maillog_scan_skip(struct maillog_scan *s)
 {
     s->t.lines++;
+}
+
+int maillog_scan_finish(struct maillog_scan *s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (struct msg *m = s->buckets[i]; m; m = m->next)
+            if (m->held && release(s, m) < 0)
+                rc = -1;
+    return rc;
 }
 
 const struct maillog_totals *maillog_scan_totals(const struct maillog_scan *s)

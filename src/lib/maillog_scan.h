@@ -108,6 +108,13 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
 /* Count one line that maillog_parse refused (for totals.lines). */
 void maillog_scan_skip(struct maillog_scan *s);
 
+/* At the end of the input (before reading totals and groups): count the
+ * failures still held back. A null-sender message's failures wait for the
+ * line that links it to the message it reports on, which bounce(8) may log
+ * after the notification was already delivered or refused; they are counted
+ * at that line, at "removed", or here. 0, or -1 when memory ran out. */
+int maillog_scan_finish(struct maillog_scan *s);
+
 const struct maillog_totals *maillog_scan_totals(const struct maillog_scan *s);
 size_t maillog_scan_ngroups(const struct maillog_scan *s);
 const struct maillog_group *maillog_scan_group(const struct maillog_scan *s, size_t i);

@@ -1185,6 +1185,57 @@ static void test_scan_notification_origin(void **state)
     scanner_free(sc);
 }
 
+/* bounce(8) may log the link after qmgr already delivered the notification:
+ * its failure waits for the link and still names the origin's domain. A
+ * null-sender message that is never linked (a bounce from elsewhere) is
+ * counted at "removed", or by maillog_scan_finish when the log ends first. */
+static void test_scan_notification_link_late(void **state)
+{
+    (void)state;
+    static const char *const log[] = {
+        TS("10:00:00") "postfix/smtpd[1]: 1A2B3C: client=mail.origin.example[192.0.2.1]",
+        TS("10:00:00") "postfix/qmgr[3]: 1A2B3C: from=<alice@origin.example>, size=900, "
+                       "nrcpt=1 (queue active)",
+        TS("10:00:01") "postfix/smtp[4]: 1A2B3C: to=<bob@dest.example>, "
+                       "relay=mx.dest.example[198.51.100.7]:25, delay=1, delays=0/0/0.5/0.5, "
+                       "dsn=5.1.1, status=bounced (" UNKNOWN_USER_REPLY ")",
+        TS("10:00:01") "postfix/qmgr[3]: 2B3C4D: from=<>, size=3100, nrcpt=1 (queue active)",
+        TS("10:00:02") "postfix/smtp[4]: 2B3C4D: to=<alice@origin.example>, "
+                       "relay=mx.origin.example[192.0.2.1]:25, delay=1, delays=0/0/0.5/0.5, "
+                       "dsn=5.1.1, status=bounced (" UNKNOWN_USER_REPLY ")",
+        TS("10:00:02") "postfix/bounce[7]: 1A2B3C: sender non-delivery notification: 2B3C4D",
+        TS("10:00:02") "postfix/qmgr[3]: 1A2B3C: removed",
+        TS("10:00:02") "postfix/qmgr[3]: 2B3C4D: removed",
+        /* never linked, removed */
+        TS("10:00:03") "postfix/qmgr[3]: 3C4D5E: from=<>, size=3100, nrcpt=1 (queue active)",
+        TS("10:00:03") "postfix/smtp[4]: 3C4D5E: to=<carol@third.example>, "
+                       "relay=mx.third.example[192.0.2.3]:25, delay=1, delays=0/0/0.5/0.5, "
+                       "dsn=5.1.1, status=bounced (" UNKNOWN_USER_REPLY ")",
+        TS("10:00:03") "postfix/qmgr[3]: 3C4D5E: removed",
+        /* never linked, the log ends before "removed" */
+        TS("10:00:04") "postfix/qmgr[3]: 4D5E6F: from=<>, size=3100, nrcpt=1 (queue active)",
+        TS("10:00:04") "postfix/smtp[4]: 4D5E6F: to=<dave@fourth.example>, "
+                       "relay=mx.fourth.example[192.0.2.4]:25, delay=1, delays=0/0/0.5/0.5, "
+                       "dsn=5.1.1, status=bounced (" UNKNOWN_USER_REPLY ")",
+    };
+    struct scanner *sc = scanner_new(NULL, INT64_MIN, INT64_MAX, 0);
+    feed_all(sc, log, N(log));
+    assert_int_equal(maillog_scan_totals(sc->s)->failures, 3); /* 4D5E6F held */
+    assert_int_equal(maillog_scan_finish(sc->s), 0);
+    const struct maillog_totals *t = maillog_scan_totals(sc->s);
+    assert_int_equal(t->failures, 4);
+    assert_int_equal(t->bounced, 4);
+    find_group(sc->s, ML_CAT_MAILBOX, ML_ST_BOUNCED, "origin.example", "origin.example");
+    find_group(sc->s, ML_CAT_MAILBOX, ML_ST_BOUNCED, "", "third.example");
+    find_group(sc->s, ML_CAT_MAILBOX, ML_ST_BOUNCED, "", "fourth.example");
+    const struct failure_copy *f = find_failure(&sc->cap, "alice@origin.example", ML_ST_BOUNCED);
+    assert_int_equal(f->notification, 1);
+    assert_string_equal(f->sender_domain, "origin.example");
+    assert_int_equal(maillog_scan_finish(sc->s), 0); /* nothing counted twice */
+    assert_int_equal(maillog_scan_totals(sc->s)->failures, 4);
+    scanner_free(sc);
+}
+
 static srs *make_srs(char sep)
 {
     static const char *const secrets[] = {"tops3cr3t"};
@@ -1599,6 +1650,7 @@ int main(void)
         cmocka_unit_test(test_scan_expired),
         cmocka_unit_test(test_scan_qid_reuse),
         cmocka_unit_test(test_scan_notification_origin),
+        cmocka_unit_test(test_scan_notification_link_late),
         cmocka_unit_test(test_scan_srs_senders),
         cmocka_unit_test(test_scan_window),
         cmocka_unit_test(test_scan_max_age),
