@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 enum { EXIT_POSITIVE = 0, EXIT_NEGATIVE = 1, EXIT_TROUBLE = 2 };
 
@@ -64,6 +65,10 @@ struct dns *cli_dns_setup(const struct cli_dns_args *a, struct fa_config *cfg);
 /* A count of seconds (a time since 1970, or a duration) given on the
  * command line: digits only, no sign. 0, or -1 when it is not one. */
 int cli_parse_seconds(const char *arg, long long *out);
+
+/* A time option (--now, --timestamp) of command prog: seconds since 1970.
+ * 0, or -1 after printing "PROG: OPT wants seconds since 1970, not ARG". */
+int cli_time_option(const char *prog, const char *opt, const char *arg, time_t *out);
 
 /* Print s as a JSON string (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s, size_t n);

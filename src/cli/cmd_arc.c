@@ -80,16 +80,11 @@ static int parse_opts(int argc, char **argv, struct arc_opts *o, const char *pro
             continue;
         switch (c) {
         case OPT_NOW:
-        case OPT_TS: {
-            long long v;
-            if (cli_parse_seconds(optarg, &v) < 0) {
-                fprintf(stderr, "%s: %s wants seconds since 1970\n", prog,
-                        c == OPT_NOW ? "--now" : "--timestamp");
+        case OPT_TS:
+            if (cli_time_option(prog, c == OPT_NOW ? "--now" : "--timestamp", optarg,
+                                c == OPT_NOW ? &o->now : &o->ts) < 0)
                 return -1;
-            }
-            *(c == OPT_NOW ? &o->now : &o->ts) = (time_t)v;
             break;
-        }
         case OPT_JSON:
             o->json = 1;
             break;

@@ -88,15 +88,10 @@ int cmd_dkim_verify(int argc, char **argv)
         if (cli_dns_option(&da, c, optarg))
             continue;
         switch (c) {
-        case OPT_NOW: {
-            long long v;
-            if (cli_parse_seconds(optarg, &v) < 0) {
-                fprintf(stderr, "fwdauth dkim verify: --now wants seconds since 1970\n");
+        case OPT_NOW:
+            if (cli_time_option("fwdauth dkim verify", "--now", optarg, &now) < 0)
                 return EXIT_TROUBLE;
-            }
-            now = (time_t)v;
             break;
-        }
         case OPT_JSON:
             json = 1;
             break;

@@ -120,15 +120,10 @@ static int dmarc_check(int argc, char **argv)
         case OPT_MODE:
             mode = optarg;
             break;
-        case OPT_NOW: {
-            long long v;
-            if (cli_parse_seconds(optarg, &v) < 0) {
-                fprintf(stderr, "fwdauth dmarc check: --now wants seconds since 1970\n");
+        case OPT_NOW:
+            if (cli_time_option("fwdauth dmarc check", "--now", optarg, &now) < 0)
                 return EXIT_TROUBLE;
-            }
-            now = (time_t)v;
             break;
-        }
         case OPT_JSON:
             json = 1;
             break;

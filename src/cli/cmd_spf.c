@@ -91,15 +91,10 @@ static int cmd_spf_check(int argc, char **argv)
         case OPT_RECEIVER:
             rq.receiver = optarg;
             break;
-        case OPT_NOW: {
-            long long v;
-            if (cli_parse_seconds(optarg, &v) < 0) {
-                fprintf(stderr, "fwdauth spf check: --now wants seconds since 1970\n");
+        case OPT_NOW:
+            if (cli_time_option("fwdauth spf check", "--now", optarg, &rq.now) < 0)
                 return EXIT_TROUBLE;
-            }
-            rq.now = (time_t)v;
             break;
-        }
         case OPT_JSON:
             json = 1;
             break;

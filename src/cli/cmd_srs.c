@@ -74,16 +74,10 @@ int cmd_srs(int argc, char **argv)
             noverrides++;
             break;
         }
-        case OPT_NOW: {
-            long long v;
-            if (cli_parse_seconds(optarg, &v) < 0) {
-                fprintf(stderr, "fwdauth srs: --now wants seconds since 1970, not \"%s\"\n",
-                        optarg);
+        case OPT_NOW:
+            if (cli_time_option("fwdauth srs", "--now", optarg, &now) < 0)
                 return EXIT_TROUBLE;
-            }
-            now = (time_t)v;
             break;
-        }
         case OPT_JSON:
             json = 1;
             break;

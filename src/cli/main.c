@@ -114,6 +114,17 @@ int cli_parse_seconds(const char *arg, long long *out)
     return 0;
 }
 
+int cli_time_option(const char *prog, const char *opt, const char *arg, time_t *out)
+{
+    long long v;
+    if (cli_parse_seconds(arg, &v) < 0) {
+        fprintf(stderr, "%s: %s wants seconds since 1970, not \"%s\"\n", prog, opt, arg);
+        return -1;
+    }
+    *out = (time_t)v;
+    return 0;
+}
+
 void cli_json_string(FILE *f, const char *s, size_t n)
 {
     fputc('"', f);
