@@ -690,10 +690,22 @@ done:
 }
 
 /* AMS (b64 empty: the form that is hashed). */
+/* The tags AMS and AS end with: i= instance, s= selector, t= time. */
+static void fold_ist(const struct arc_sealer *s, unsigned inst, time_t t, struct dkimcore_fold *f)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%u", inst);
+    dkimcore_fold_tag(f, "i", num, 0);
+    dkimcore_fold_tag(f, "s", s->spec.selector, 0);
+    if (s->spec.timestamp != -1) {
+        snprintf(num, sizeof(num), "%lld", (long long)t);
+        dkimcore_fold_tag(f, "t", num, 0);
+    }
+}
+
 static void build_ams(const struct arc_sealer *s, unsigned inst, const char *hlist,
                       const char *bh64, const char *b64, time_t t, struct dkimcore_fold *f)
 {
-    char num[32];
     dkimcore_fold_init(f);
     dkimcore_fold_raw(f, "ARC-Message-Signature: ", 23);
     dkimcore_fold_tag(f, "a", dkim_alg_name(s->spec.alg), 1);
@@ -708,32 +720,19 @@ static void build_ams(const struct arc_sealer *s, unsigned inst, const char *hli
         dkimcore_fold_raw(f, " ", 1);
     dkimcore_fold_raw(f, "h=", 2);
     dkimcore_fold_long(f, hlist, ':');
-    snprintf(num, sizeof(num), "%u", inst);
-    dkimcore_fold_tag(f, "i", num, 0);
-    dkimcore_fold_tag(f, "s", s->spec.selector, 0);
-    if (s->spec.timestamp != -1) {
-        snprintf(num, sizeof(num), "%lld", (long long)t);
-        dkimcore_fold_tag(f, "t", num, 0);
-    }
+    fold_ist(s, inst, t, f);
 }
 
 static void build_as(const struct arc_sealer *s, unsigned inst, int cv, const char *b64, time_t t,
                      struct dkimcore_fold *f)
 {
-    char num[32];
     dkimcore_fold_init(f);
     dkimcore_fold_raw(f, "ARC-Seal: ", 10);
     dkimcore_fold_tag(f, "a", dkim_alg_name(s->spec.alg), 1);
     dkimcore_fold_tag(f, "b", b64, 0);
     dkimcore_fold_tag(f, "cv", arc_cv_name(cv), 0);
     dkimcore_fold_tag(f, "d", s->spec.domain, 0);
-    snprintf(num, sizeof(num), "%u", inst);
-    dkimcore_fold_tag(f, "i", num, 0);
-    dkimcore_fold_tag(f, "s", s->spec.selector, 0);
-    if (s->spec.timestamp != -1) {
-        snprintf(num, sizeof(num), "%lld", (long long)t);
-        dkimcore_fold_tag(f, "t", num, 0);
-    }
+    fold_ist(s, inst, t, f);
 }
 
 static struct msg_header field_of(const struct dkimcore_fold *f, size_t name_len)
