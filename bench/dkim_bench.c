@@ -23,42 +23,13 @@
 #include "keys.h"
 #include "msg.h"
 
+#include "bench_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    size_t got;
-    while (p && (got = fread(p + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *q = realloc(p, cap *= 2);
-            if (!q) {
-                free(p);
-                p = NULL;
-            }
-            p = q;
-        }
-    }
-    fclose(f);
-    *len = n;
-    return p;
-}
 
 /* Sign msg once; returns the field (malloc'd) or NULL. */
 static char *sign_once(const struct dkim_sign_spec *spec, const char *msg, size_t n,
@@ -117,7 +88,7 @@ int main(int argc, char **argv)
 
     fa_err err;
     size_t n;
-    char *msg = read_file(argv[optind], &n);
+    char *msg = bench_read_file(argv[optind], &n);
     if (!msg) {
         perror(argv[optind]);
         return 2;
@@ -175,7 +146,7 @@ int main(int argc, char **argv)
 
     unsigned long ops = 0;
     int bad = 0;
-    double t0 = now_s(), t = t0;
+    double t0 = bench_now(), t = t0;
     while (t - t0 < seconds) {
         for (int i = 0; i < 8; i++) {
             if (mode[0] == 's') {
@@ -196,7 +167,7 @@ int main(int argc, char **argv)
             }
             ops++;
         }
-        t = now_s();
+        t = bench_now();
     }
     double el = t - t0;
     size_t bytes = mode[0] == 'v' ? signed_len : n;

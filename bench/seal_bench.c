@@ -24,43 +24,13 @@
 #include "keys.h"
 #include "msg.h"
 
+#include "bench_util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *p = NULL;
-    size_t n = 0;
-    for (;;) {
-        char *q = realloc(p, n + 65536);
-        if (!q) {
-            free(p);
-            fclose(f);
-            return NULL;
-        }
-        p = q;
-        size_t got = fread(p + n, 1, 65536, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return p;
-}
 
 /* Seal once; 1 sealed with a passing or empty chain, 0 otherwise. */
 static int seal_once(const struct arc_seal_spec *spec, const char *msg, size_t n,
@@ -119,7 +89,7 @@ int main(int argc, char **argv)
         goto usage;
     fa_err err;
     size_t n = 0, body;
-    char *msg = slurp(argv[optind], &n);
+    char *msg = bench_read_file(argv[optind], &n);
     struct fa_key *key = msg ? key_load_private(keyfile, geteuid(), &err) : NULL;
     struct msg_headers hs;
     struct dns_opts o = {.zone_file = zone};
@@ -137,11 +107,11 @@ int main(int argc, char **argv)
                                  .authserv_id = servid};
     unsigned long ops = 0;
     int bad = 0;
-    double t0 = mono(), t = t0;
+    double t0 = bench_now(), t = t0;
     while (t - t0 < seconds) {
         for (int i = 0; i < 8; i++, ops++)
             bad |= !seal_once(&spec, msg, n, &hs, body, dns, r);
-        t = mono();
+        t = bench_now();
     }
     printf("RESULT label=%s bytes=%zu sets=%u ops=%lu seconds=%.3f ops_per_s=%.1f\n", label, n,
            r->nsets, ops, t - t0, (double)ops / (t - t0));
