@@ -40,5 +40,6 @@ done
 . "$ROOT/bench/common.sh"
 bench_build fwdauth dkim-bench
 export DKIM_BENCH="$BUILD_DIR/bench/dkim-bench" FWDAUTH="$BUILD_DIR/bin/fwdauth"
+bench_facts
 export SECS REPEAT CMDLINE ROOT
 exec /usr/bin/python3 "$ROOT/bench/dkim_bench.py"

@@ -1,5 +1,4 @@
 """Driver of bench/dkim.sh (see there): runs the peers, writes BENCHMARKS.md."""
-import datetime
 import os
 import random
 import re
@@ -12,7 +11,10 @@ import time
 
 ROOT = os.environ["ROOT"]
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 import dkim  # noqa: E402
+
+from bench_md import machine_line, write_section  # noqa: E402
 
 import dkimpeers  # noqa: E402
 
@@ -184,27 +186,10 @@ def write_report(med, rng):
               % (simple, 100 * r2, *rng[("fw", "bodyhash", "simple")], verdict(r2 >= 0.70)),
               "| 1 MB body hash, relaxed ≥ 35%% of openssl sha256 | %.0f MB/s = %.1f%% (range %.0f–%.0f) | %s |"
               % (relaxed, 100 * r3, *rng[("fw", "bodyhash", "relaxed")], verdict(r3 >= 0.35))]
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
-    except OSError:
-        pass
-    src = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h"], capture_output=True,
-                         text=True).stdout.strip()
-    lines += ["", "Machine: %d × %s, Linux %s. Date: %s. Source: %s (+ working tree)." % (
-        os.cpu_count(), cpu, os.uname().release,
-        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), src),
-        "", "Command: `%s`." % os.environ["CMDLINE"].strip(), "<!-- /dkim -->"]
+    lines += ["", machine_line(), "", "Command: `%s`." % os.environ["CMDLINE"].strip(),
+              "<!-- /dkim -->"]
     section = "\n".join(lines) + "\n"
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    if "<!-- dkim -->" in text and "<!-- /dkim -->" in text:
-        text = re.sub(r"<!-- dkim -->.*?<!-- /dkim -->\n?", lambda m: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(text)
+    write_section(ROOT, "<!-- dkim -->", "<!-- /dkim -->", section)
     print(section)
 
 

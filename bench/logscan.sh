@@ -90,9 +90,10 @@ done
 bench_facts
 export SIZE_MB SMALL_MB PFLOG_LIMIT PFLOG_LARGE REPEAT CMDLINE RESULTS LOADAVG TMP
 export PF_VERSION=$(dpkg-query -W -f='${Version}' pflogsumm 2>/dev/null || echo '?')
-"$PY" - "$ROOT/BENCHMARKS.md" <<'PYEOF'
+"$PY" - "$ROOT" <<'PYEOF'
 import json, os, re, sys
-path = sys.argv[1]
+sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
+from bench_md import machine_line, write_section
 E = os.environ
 tmp = E["TMP"]
 runs = {}
@@ -188,18 +189,11 @@ for size in ("small", "large"):
         agree = agree and ok
         out.append("| %.0f MB | %s | %s | %s | %s | %s |" % ((mb[size], k) + row + ("yes" if ok else "**NO**",)))
 out += ["", "Totals agree: %s." % ("yes, every one" if agree else "**NO** (see the rows marked NO)"), ""]
-out += ["Machine: %s × %s, Linux %s, load average %s before the run. Date: %s. Source: %s." % (
-            E["NPROC"], E["CPU"], E["KERNEL"], E["LOADAVG"], E["DATE"], E["GIT_REV"]),
+out += [machine_line(),
         "", "Command: `%s` (SIZE_MB=%s, SMALL_MB=%s)." % (E["CMDLINE"].strip(), E["SIZE_MB"], E["SMALL_MB"]),
         "<!-- /logscan -->"]
 section = "\n".join(out) + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n\nResults of the scripts in bench/, newest run of each.\n\n"
-m = re.search(r"<!-- logscan -->.*?<!-- /logscan -->\n?", text, re.S)
-text = text[:m.start()] + section + text[m.end():] if m else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(sys.argv[1], "<!-- logscan -->", "<!-- /logscan -->", section)
 print(section)
 sys.exit(0 if agree else 1)
 PYEOF

@@ -26,12 +26,14 @@ import time
 
 ROOT = os.environ["ROOT"]
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import dkim  # noqa: E402
 
 import dkimpeers  # noqa: E402
 import fwdtest  # noqa: E402
 import postfixtest  # noqa: E402
+from bench_md import machine_line, write_section  # noqa: E402
 
 FWDAUTHD = fwdtest.FWDAUTHD = os.environ["FWDAUTHD"]  # fwdtest.Daemon runs fwdtest.FWDAUTHD
 FWDAUTH = os.environ["FWDAUTH"]
@@ -406,18 +408,10 @@ def write_report(results, profile):
     if profile:
         out += ["Profile of fwdauthd under this load (`perf record -e cpu-clock -g -p PID`, "
                 "self time by shared object and symbol, ≥ 1.5%):", "", "```", profile, "```", ""]
-    out += ["Machine: %s × %s, Linux %s, load average %s before the run. Date: %s. Source: %s."
-            % (os.environ["NPROC"], os.environ["CPU"], os.environ["KERNEL"],
-               os.environ["LOADAVG"], os.environ["DATE"], os.environ["GIT_REV"]), "",
+    out += [machine_line(), "",
             "Command: `%s`." % os.environ["CMDLINE"].strip(), "<!-- /milter -->"]
     section = "\n".join(out) + "\n"
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read()
-    m = re.search(r"<!-- milter -->.*?<!-- /milter -->\n?", text, re.S)
-    text = (text[:m.start()] + section + text[m.end():] if m
-            else text.rstrip("\n") + "\n\n" + section)
-    with open(path, "w") as f:
-        f.write(text)
+    write_section(ROOT, "<!-- milter -->", "<!-- /milter -->", section)
     print(section)
 
 

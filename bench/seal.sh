@@ -38,5 +38,6 @@ done
 bench_build fwdauth arc-seal-bench
 export SEAL_BENCH="$BUILD_DIR/bench/arc-seal-bench" FWDAUTH="$BUILD_DIR/bin/fwdauth"
 export DKIM_BENCH="$BUILD_DIR/bench/dkim-bench"
+bench_facts
 export SECS REPEAT CMDLINE ROOT
 exec /usr/bin/python3 "$ROOT/bench/seal_bench.py"

@@ -1,5 +1,4 @@
 """Driver of bench/seal.sh (see there): runs the sealers, writes BENCHMARKS.md."""
-import datetime
 import os
 import random
 import re
@@ -13,6 +12,8 @@ ROOT = os.environ["ROOT"]
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import dkim  # noqa: E402
+
+from bench_md import machine_line, write_section  # noqa: E402
 
 import dkim_bench  # noqa: E402  (message maker, openssl speed, loop timer)
 import dkimpeers  # noqa: E402
@@ -80,13 +81,6 @@ def run_all(tmp):
 def write_report(med, rng):
     lim = med["limit"]
     pct = 100 * med["ours1"] / lim
-    cpu = "?"
-    try:
-        cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
-    except (OSError, AttributeError):
-        pass
-    src = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip() or "?"
     lines = ["<!-- seal -->", "## ARC sealing: libfwdauth vs dkimpy, against the crypto limit", "",
              "Forwarded messages sealed per second on one core (10 KB text message with an "
              "Authentication-Results field; RSA-2048; a seal = chain check, body hash, AAR, "
@@ -106,19 +100,10 @@ def write_report(med, rng):
              % (pct, "met" if pct >= 85 else "NOT met"), "",
              "openssl speed (same rounds, one core): rsa2048 %.0f sign/s. dkimpy's arc_sign "
              "does its RSA in pure Python, hence the gap." % med["rsa_sign"], "",
-             "Machine: %d × %s, Linux %s. Date: %s. Source: %s (+ working tree)." % (
-                 os.cpu_count(), cpu, os.uname().release,
-                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), src),
+             machine_line(),
              "", "Command: `%s`." % os.environ["CMDLINE"].strip(), "<!-- /seal -->"]
     section = "\n".join(lines) + "\n"
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    if "<!-- seal -->" in text and "<!-- /seal -->" in text:
-        text = re.sub(r"<!-- seal -->.*?<!-- /seal -->\n?", lambda m: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(text)
+    write_section(ROOT, "<!-- seal -->", "<!-- /seal -->", section)
     print(section)
 
 

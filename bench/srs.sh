@@ -122,9 +122,10 @@ bench_facts
 export CONNS SECONDS_PER_RUN REPEAT CMDLINE RESULTS LOADAVG
 export FWD_VERSION=$("$FWDAUTHD" -V 2>/dev/null | head -1 || true)
 export PS_VERSION=$(dpkg-query -W -f='${Version}' postsrsd 2>/dev/null || echo '?')
-"$PY" - "$ROOT/BENCHMARKS.md" <<'PYEOF'
-import os, re, sys
-path = sys.argv[1]
+"$PY" - "$ROOT" <<'PYEOF'
+import os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
+from bench_md import machine_line, write_section
 runs = {}
 for line in open(os.environ["RESULTS"]):
     kv = dict(f.split("=", 1) for f in line.split()[1:])
@@ -177,21 +178,13 @@ if t and ("postsrsd-tcp", top) in rows:
                    "; socketmap %.2f× with p99 %s µs" % (float(s["rps"]) / ps(top), s["p99_us"])
                    if s else ""))
     out.append("")
-out += ["Machine: %s × %s, Linux %s, load average %s before the run (the load generator"
-        " shares the cores; with other work on the machine the 1-connection rows, bound by"
-        " scheduling latency, vary most). Date: %s. Source: %s %s." % (
-            os.environ["NPROC"], os.environ["CPU"], os.environ["KERNEL"], os.environ["LOADAVG"],
-            os.environ["DATE"], os.environ["GIT_REV"], os.environ["FWD_VERSION"]),
+out += [machine_line(" (the load generator shares the cores; with other work on the machine"
+                     " the 1-connection rows, bound by scheduling latency, vary most)",
+                     " " + os.environ["FWD_VERSION"]),
         "", "Command: `%s` (each run: `srs-load -l LABEL -c CONNS -t %s -P tcp|socketmap "
         "127.0.0.1:PORT`)." % (os.environ["CMDLINE"].strip(), os.environ["SECONDS_PER_RUN"]),
         "<!-- srs:end -->"]
 section = "\n".join(out) + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n\nResults of the scripts in bench/, newest run of each.\n\n"
-m = re.search(r"<!-- srs:begin.*?<!-- srs:end -->\n?", text, re.S)
-text = text[:m.start()] + section + text[m.end():] if m else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(sys.argv[1], "<!-- srs:begin", "<!-- srs:end -->", section)
 print(section)
 PYEOF
