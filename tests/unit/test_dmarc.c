@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "test_zone.h"
+
 #include "dmarc.h"
 
 #include <stdio.h>
@@ -18,21 +20,10 @@
 #define M7 DMARC_MODE_RFC7489
 #define M9 DMARC_MODE_RFC9989
 
-static struct dns *zone(const char *text)
-{
-    fa_err err = {{0}};
-    struct dns_zone *z = dns_zone_parse("t.zone", text, strlen(text), &err);
-    if (!z)
-        fail_msg("zone did not parse: %s", err.msg);
-    struct dns *d = dns_new_from_zone(z);
-    assert_non_null(d);
-    return d;
-}
-
 static int eval(const char *zt, int mode, const char *from, const struct dmarc_auth *a,
                 struct dmarc_result *r)
 {
-    struct dns *d = zone(zt);
+    struct dns *d = test_zone(zt);
     int res = dmarc_evaluate(d, mode, from, a, r);
     dns_free(d);
     assert_int_equal(res, r->result);
@@ -653,7 +644,7 @@ static void test_9989_psd_n(void **state)
     assert_string_equal(r.org_domain, "example.uz");
     assert_string_equal(r.record_domain, "example.uz");
     char org[DMARC_DOMAIN_MAX];
-    struct dns *d = zone(Z9);
+    struct dns *d = test_zone(Z9);
     assert_int_equal(dmarc_org_domain(d, M9, "a.b.example.uz", org, sizeof(org)), 0);
     assert_string_equal(org, "example.uz");
     /* Without psd=n the walk reaches _dmarc.uz and times out. */
@@ -849,7 +840,7 @@ static void test_psl_vs_walk(void **state)
     expect(&r, DMARC_FAIL, DMARC_POLICY_QUARANTINE);
     /* 9989: with no record anywhere a name is its own org domain. */
     char org[DMARC_DOMAIN_MAX];
-    struct dns *d = zone(Z9);
+    struct dns *d = test_zone(Z9);
     assert_int_equal(dmarc_org_domain(d, M9, "mail.example.co.uk", org, sizeof(org)), 0);
     assert_string_equal(org, "mail.example.co.uk");
     assert_int_equal(dmarc_org_domain(d, M9, "x.y.example.com", org, sizeof(org)), 0);

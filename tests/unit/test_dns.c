@@ -7,23 +7,14 @@
 
 #include <cmocka.h>
 
+#include "test_zone.h"
+
 #include "dns.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static struct dns *zone(const char *text)
-{
-    fa_err err = {{0}};
-    struct dns_zone *z = dns_zone_parse("t.zone", text, strlen(text), &err);
-    if (!z)
-        fail_msg("zone did not parse: %s", err.msg);
-    struct dns *d = dns_new_from_zone(z);
-    assert_non_null(d);
-    return d;
-}
 
 /* Parse text expecting an error; returns the message. */
 static const char *zone_error(const char *text, fa_err *err)
@@ -63,16 +54,16 @@ static void expect_txt(struct dns *d, const char *name, const char *want, size_t
 static void test_every_type(void **state)
 {
     (void)state;
-    struct dns *d = zone("example.org. 300 IN A 192.0.2.1\n"
-                         "example.org. 300 IN A 192.0.2.2\n"
-                         "example.org. AAAA 2001:db8::1\n"
-                         "example.org. IN 60 MX 10 mx1.example.org.\n"
-                         "example.org. MX 5 mx2.example.org\n"
-                         "example.org. TXT \"v=spf1 -all\"\n"
-                         "example.org. SPF \"v=spf1 ?all\"\n"
-                         "1.2.0.192.in-addr.arpa. PTR example.org.\n"
-                         "www.example.org. CNAME example.org.\n"
-                         "nullmx.example.org. MX 0 .\n");
+    struct dns *d = test_zone("example.org. 300 IN A 192.0.2.1\n"
+                              "example.org. 300 IN A 192.0.2.2\n"
+                              "example.org. AAAA 2001:db8::1\n"
+                              "example.org. IN 60 MX 10 mx1.example.org.\n"
+                              "example.org. MX 5 mx2.example.org\n"
+                              "example.org. TXT \"v=spf1 -all\"\n"
+                              "example.org. SPF \"v=spf1 ?all\"\n"
+                              "1.2.0.192.in-addr.arpa. PTR example.org.\n"
+                              "www.example.org. CNAME example.org.\n"
+                              "nullmx.example.org. MX 0 .\n");
     struct dns_answer a;
     assert_int_equal(q(d, "example.org", DNS_T_A, &a), DNS_OK);
     assert_int_equal(a.n, 2);
@@ -124,13 +115,13 @@ static void test_every_type(void **state)
 static void test_txt_strings_and_escapes(void **state)
 {
     (void)state;
-    struct dns *d = zone("multi.example. TXT \"v=DKIM1; k=rsa; \" \"p=MIIB\" \"AQAB\"\n"
-                         "esc.example. TXT \"say \\\"hi\\\" \\\\ back\"\n"
-                         "ddd.example. TXT \"A\\066C\\000D\\255\"\n"
-                         "word.example. TXT v=spf1\n"
-                         "wordesc.example. TXT a\\032b\n"
-                         "semi.example. TXT \"a;b\" ; a real comment\n"
-                         "empty.example. TXT \"\"\n");
+    struct dns *d = test_zone("multi.example. TXT \"v=DKIM1; k=rsa; \" \"p=MIIB\" \"AQAB\"\n"
+                              "esc.example. TXT \"say \\\"hi\\\" \\\\ back\"\n"
+                              "ddd.example. TXT \"A\\066C\\000D\\255\"\n"
+                              "word.example. TXT v=spf1\n"
+                              "wordesc.example. TXT a\\032b\n"
+                              "semi.example. TXT \"a;b\" ; a real comment\n"
+                              "empty.example. TXT \"\"\n");
     expect_txt(d, "multi.example", "v=DKIM1; k=rsa; p=MIIBAQAB", 26);
     expect_txt(d, "esc.example", "say \"hi\" \\ back", 15);
     expect_txt(d, "ddd.example", "ABC\0D\xff", 6);
@@ -150,7 +141,7 @@ static void test_long_string_accepted(void **state)
     memset(want, 'k', 300);
     want[300] = 0;
     snprintf(text, sizeof(text), "long.example. TXT \"%s\"\n", want);
-    struct dns *d = zone(text);
+    struct dns *d = test_zone(text);
     expect_txt(d, "long.example", want, 300);
     dns_free(d);
 }
@@ -158,17 +149,17 @@ static void test_long_string_accepted(void **state)
 static void test_parens_comments_continuation(void **state)
 {
     (void)state;
-    struct dns *d = zone("; a zone\n"
-                         "$TTL 3600\n"
-                         "\n"
-                         "sel._domainkey.example.org. 300 IN TXT ( \"v=DKIM1; \" ; first\n"
-                         "        \"k=ed25519; \"   ; second\n"
-                         "        \"p=abc\" )\n"
-                         "   IN A 192.0.2.9 ; same owner\n"
-                         "\tMX ( 10\n"
-                         "    mx.example.org. )\n"
-                         "other.example.org. A 192.0.2.10\r\n"
-                         "  TXT \"crlf\"\r\n");
+    struct dns *d = test_zone("; a zone\n"
+                              "$TTL 3600\n"
+                              "\n"
+                              "sel._domainkey.example.org. 300 IN TXT ( \"v=DKIM1; \" ; first\n"
+                              "        \"k=ed25519; \"   ; second\n"
+                              "        \"p=abc\" )\n"
+                              "   IN A 192.0.2.9 ; same owner\n"
+                              "\tMX ( 10\n"
+                              "    mx.example.org. )\n"
+                              "other.example.org. A 192.0.2.10\r\n"
+                              "  TXT \"crlf\"\r\n");
     expect_txt(d, "sel._domainkey.example.org", "v=DKIM1; k=ed25519; p=abc", 25);
     struct dns_answer a;
     assert_int_equal(q(d, "sel._domainkey.example.org", DNS_T_A, &a), DNS_OK);
@@ -183,11 +174,11 @@ static void test_parens_comments_continuation(void **state)
 static void test_origin(void **state)
 {
     (void)state;
-    struct dns *d = zone("plain.example. A 192.0.2.1\n" /* no $ORIGIN yet: absolute */
-                         "$ORIGIN Example.COM.\n"
-                         "@ MX 10 mail\n"
-                         "mail A 192.0.2.2\n"
-                         "abs.example.net. A 192.0.2.3\n");
+    struct dns *d = test_zone("plain.example. A 192.0.2.1\n" /* no $ORIGIN yet: absolute */
+                              "$ORIGIN Example.COM.\n"
+                              "@ MX 10 mail\n"
+                              "mail A 192.0.2.2\n"
+                              "abs.example.net. A 192.0.2.3\n");
     struct dns_answer a;
     assert_int_equal(q(d, "plain.example", DNS_T_A, &a), DNS_OK);
     dns_answer_free(&a);
@@ -205,9 +196,9 @@ static void test_timeout(void **state)
 {
     (void)state;
     /* The SPF suite's own cases: TIMEOUT alone, and beside records. */
-    struct dns *d = zone("alltimeout.example.net TIMEOUT\n"
-                         "spftimeout.example.net TXT \"v=spf1 -all\"\n"
-                         "spftimeout.example.net TIMEOUT\n");
+    struct dns *d = test_zone("alltimeout.example.net TIMEOUT\n"
+                              "spftimeout.example.net TXT \"v=spf1 -all\"\n"
+                              "spftimeout.example.net TIMEOUT\n");
     struct dns_answer a;
     assert_int_equal(q(d, "alltimeout.example.net", DNS_T_TXT, &a), DNS_TEMPFAIL);
     assert_non_null(a.why);
@@ -222,9 +213,9 @@ static void test_timeout(void **state)
 static void test_nxdomain_nodata(void **state)
 {
     (void)state;
-    struct dns *d = zone("a.example. A 192.0.2.1\n"
-                         "ns.example. NS ns1.example.\n"
-                         "example. SOA ns1.example. admin.example. ( 1 2 3 4 5 )\n");
+    struct dns *d = test_zone("a.example. A 192.0.2.1\n"
+                              "ns.example. NS ns1.example.\n"
+                              "example. SOA ns1.example. admin.example. ( 1 2 3 4 5 )\n");
     struct dns_answer a;
     assert_int_equal(q(d, "a.example", DNS_T_TXT, &a), DNS_NODATA);
     assert_non_null(a.why);
@@ -245,23 +236,23 @@ static void test_nxdomain_nodata(void **state)
 static void test_cname_chains(void **state)
 {
     (void)state;
-    struct dns *d = zone("c1.example. CNAME c2.example.\n"
-                         "c2.example. CNAME C3.Example.\n"
-                         "c3.example. TXT \"end\"\n"
-                         "dangling.example. CNAME nowhere.example.\n"
-                         "loop.example. CNAME LOOP.example.\n"
-                         "l1.example. CNAME l2.example.\n"
-                         "l2.example. CNAME l1.example.\n"
-                         "n0.example. CNAME n1.example.\n"
-                         "n1.example. CNAME n2.example.\n"
-                         "n2.example. CNAME n3.example.\n"
-                         "n3.example. CNAME n4.example.\n"
-                         "n4.example. CNAME n5.example.\n"
-                         "n5.example. CNAME n6.example.\n"
-                         "n6.example. CNAME n7.example.\n"
-                         "n7.example. CNAME n8.example.\n"
-                         "n8.example. CNAME n9.example.\n"
-                         "n9.example. A 192.0.2.1\n");
+    struct dns *d = test_zone("c1.example. CNAME c2.example.\n"
+                              "c2.example. CNAME C3.Example.\n"
+                              "c3.example. TXT \"end\"\n"
+                              "dangling.example. CNAME nowhere.example.\n"
+                              "loop.example. CNAME LOOP.example.\n"
+                              "l1.example. CNAME l2.example.\n"
+                              "l2.example. CNAME l1.example.\n"
+                              "n0.example. CNAME n1.example.\n"
+                              "n1.example. CNAME n2.example.\n"
+                              "n2.example. CNAME n3.example.\n"
+                              "n3.example. CNAME n4.example.\n"
+                              "n4.example. CNAME n5.example.\n"
+                              "n5.example. CNAME n6.example.\n"
+                              "n6.example. CNAME n7.example.\n"
+                              "n7.example. CNAME n8.example.\n"
+                              "n8.example. CNAME n9.example.\n"
+                              "n9.example. A 192.0.2.1\n");
     struct dns_answer a;
     expect_txt(d, "c1.example", "end", 3);
     assert_int_equal(q(d, "c1.example", DNS_T_A, &a), DNS_NODATA);
@@ -277,9 +268,9 @@ static void test_cname_chains(void **state)
 static void test_case_and_dots(void **state)
 {
     (void)state;
-    struct dns *d = zone("MiXeD.Example.ORG A 192.0.2.1\n"
-                         "trailing.example.org. A 192.0.2.2\n"
-                         "macro%percent\\032\\032space%20url-space.example.com TXT x\n");
+    struct dns *d = test_zone("MiXeD.Example.ORG A 192.0.2.1\n"
+                              "trailing.example.org. A 192.0.2.2\n"
+                              "macro%percent\\032\\032space%20url-space.example.com TXT x\n");
     struct dns_answer a;
     assert_int_equal(q(d, "mixed.example.org", DNS_T_A, &a), DNS_OK);
     dns_answer_free(&a);
@@ -400,7 +391,7 @@ static void test_many_names(void **state)
     size_t o = 0;
     for (int i = 0; i < 5000; i++)
         o += (size_t)snprintf(text + o, cap - o, "h%d.example. TXT \"%d\"\n", i, i);
-    struct dns *d = zone(text);
+    struct dns *d = test_zone(text);
     free(text);
     for (int i = 0; i < 5000; i += 7) {
         char name[32], want[16];

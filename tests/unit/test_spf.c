@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "test_zone.h"
+
 #include "dns.h"
 #include "spf.h"
 #include "spf_macro.h"
@@ -17,17 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static struct dns *zone(const char *text)
-{
-    fa_err err = {{0}};
-    struct dns_zone *z = dns_zone_parse("t.zone", text, strlen(text), &err);
-    if (!z)
-        fail_msg("zone did not parse: %s", err.msg);
-    struct dns *d = dns_new_from_zone(z);
-    assert_non_null(d);
-    return d;
-}
 
 /* ------------------------------------------------------------ macros */
 
@@ -325,7 +316,7 @@ static int check(struct dns *d, const char *ip, const char *from, const char *he
 static void test_limits(void **state)
 {
     (void)state;
-    struct dns *d = zone(
+    struct dns *d = test_zone(
         /* 10 DNS-querying terms: at the limit */
         "ten.example.com TXT \"v=spf1 a a a a a a a a a include:inc.example.com -all\"\n"
         "inc.example.com TXT \"v=spf1 ip4:192.0.2.9\"\n"
@@ -375,14 +366,14 @@ static void test_limits(void **state)
 static void test_identities_and_results(void **state)
 {
     (void)state;
-    struct dns *d = zone("example.org TXT \"v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 "
-                         "~ip4:198.51.100.1 ?ip4:198.51.100.2 -all exp=why.example.org\"\n"
-                         "why.example.org TXT \"%{i} may not send for %{d} (%{s}, %{h})\"\n"
-                         "mx.example.net TXT \"v=spf1 a -all\"\n"
-                         "mx.example.net A 203.0.113.5\n"
-                         "slow.example.org TIMEOUT\n"
-                         "two.example.org TXT \"v=spf1 -all\"\n"
-                         "two.example.org TXT \"v=spf1 +all\"\n");
+    struct dns *d = test_zone("example.org TXT \"v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 "
+                              "~ip4:198.51.100.1 ?ip4:198.51.100.2 -all exp=why.example.org\"\n"
+                              "why.example.org TXT \"%{i} may not send for %{d} (%{s}, %{h})\"\n"
+                              "mx.example.net TXT \"v=spf1 a -all\"\n"
+                              "mx.example.net A 203.0.113.5\n"
+                              "slow.example.org TIMEOUT\n"
+                              "two.example.org TXT \"v=spf1 -all\"\n"
+                              "two.example.org TXT \"v=spf1 +all\"\n");
     struct spf_result r;
     assert_int_equal(check(d, "192.0.2.7", "Alice@Example.org", "mx.example.net", &r), SPF_PASS);
     assert_string_equal(r.domain, "Example.org");
@@ -440,9 +431,9 @@ static void *worker(void *arg)
 static void test_threads(void **state)
 {
     (void)state;
-    struct dns *d = zone("example.org TXT \"v=spf1 include:i.example.org -all\"\n"
-                         "i.example.org TXT \"v=spf1 exists:%{ir}.x.example.org\"\n"
-                         "7.2.0.192.x.example.org A 127.0.0.2\n");
+    struct dns *d = test_zone("example.org TXT \"v=spf1 include:i.example.org -all\"\n"
+                              "i.example.org TXT \"v=spf1 exists:%{ir}.x.example.org\"\n"
+                              "7.2.0.192.x.example.org A 127.0.0.2\n");
     pthread_t t[4];
     struct job j[4];
     for (int i = 0; i < 4; i++) {
