@@ -17,6 +17,18 @@ static int frame(char *reply, size_t replysz, const char *word, const char *text
     return netstring_encode((const uint8_t *)payload, wl + tlen, (uint8_t *)reply, replysz);
 }
 
+/* A request we cannot serve: note why (with at most 64 octets of what was
+ * asked, for the log) and answer PERM text. */
+static int bad_request(struct lookup_note *note, const char *why, const char *what, size_t len,
+                       const char *text, char *reply, size_t replysz)
+{
+    note->kind = LOOKUP_BADREQ;
+    note->why = why;
+    note->key = what;
+    note->key_len = len > 64 ? 64 : len;
+    return frame(reply, replysz, "PERM ", text, strlen(text));
+}
+
 int socketmap_handle(const srs *s, time_t now, const uint8_t *req, size_t n, char *reply,
                      size_t replysz, struct lookup_note *note)
 {
@@ -25,14 +37,9 @@ int socketmap_handle(const srs *s, time_t now, const uint8_t *req, size_t n, cha
         return -1;
     const char *r = (const char *)req;
     const char *sp = memchr(r, ' ', n);
-    if (!sp) {
-        note->kind = LOOKUP_BADREQ;
-        note->why = "malformed request: no space between map name and key";
-        note->key = r;
-        note->key_len = n > 64 ? 64 : n;
-        static const char msg[] = "malformed request";
-        return frame(reply, replysz, "PERM ", msg, sizeof(msg) - 1);
-    }
+    if (!sp)
+        return bad_request(note, "malformed request: no space between map name and key", r, n,
+                           "malformed request", reply, replysz);
     size_t nlen = (size_t)(sp - r);
     const char *key = sp + 1;
     size_t klen = n - nlen - 1;
@@ -42,12 +49,7 @@ int socketmap_handle(const srs *s, time_t now, const uint8_t *req, size_t n, cha
     } else if (nlen == 7 && memcmp(r, "reverse", 7) == 0) {
         dir = LOOKUP_REVERSE;
     } else {
-        note->kind = LOOKUP_BADREQ;
-        note->why = "unknown map name";
-        note->key = r;
-        note->key_len = nlen > 64 ? 64 : nlen;
-        static const char msg[] = "unknown map";
-        return frame(reply, replysz, "PERM ", msg, sizeof(msg) - 1);
+        return bad_request(note, "unknown map name", r, nlen, "unknown map", reply, replysz);
     }
     char out[SRS_ADDR_MAX];
     switch (lookup_srs(s, dir, key, klen, now, out, sizeof(out), note)) {
