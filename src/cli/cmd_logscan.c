@@ -204,7 +204,6 @@ static int follow(struct scan_run *r, struct input *in)
     while (!stop_requested) {
         if (input_drain(r, in, 0) < 0)
             return -1;
-        fflush(stdout);
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         struct stat st;

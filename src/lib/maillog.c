@@ -29,7 +29,7 @@ static int starts(const char *p, const char *end, const char *lit)
     return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
 }
 
-static int streq(struct ml_str a, const char *lit)
+int ml_str_eq(struct ml_str a, const char *lit)
 {
     size_t n = strlen(lit);
     return a.p && a.n == n && memcmp(a.p, lit, n) == 0;
@@ -442,7 +442,7 @@ static void parse_reject(const char *p, const char *end, enum ml_event ev, struc
     const char *reason_end = env ? env : end;
     /* smtpd: "RCPT from host[addr]: reply" (the reply may say " from ");
      * cleanup: "header TEXT from host[addr]" (the text may say " from "). */
-    int content = streq(l->stage, "header") || streq(l->stage, "body");
+    int content = ml_str_eq(l->stage, "header") || ml_str_eq(l->stage, "body");
     const char *fr = find(w, reason_end, " from ");
     for (const char *q = fr; content && q; q = find(q + 1, reason_end, " from "))
         fr = q;
@@ -485,13 +485,11 @@ static void parse_event(const char *p, const char *end, struct maillog_line *l)
     } else if (end - p == 7 && memcmp(p, "removed", 7) == 0) {
         l->event = ML_REMOVED;
     } else if (starts(p, end, "client=")) {
-        if ((d.n == 5 && memcmp(d.p, "smtpd", 5) == 0) ||
-            (d.n == 10 && memcmp(d.p, "postscreen", 10) == 0)) {
+        if (ml_str_eq(d, "smtpd") || ml_str_eq(d, "postscreen")) {
             l->event = ML_CLIENT;
             value(p + 7, end, &l->client);
         }
-    } else if (d.n == 6 && memcmp(d.p, "pickup", 6) == 0 &&
-               (starts(p, end, "uid=") || starts(p, end, "sender="))) {
+    } else if (ml_str_eq(d, "pickup") && (starts(p, end, "uid=") || starts(p, end, "sender="))) {
         l->event = ML_PICKUP;
         const char *f = find(p, end, "from=<");
         if (f)

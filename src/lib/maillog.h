@@ -97,6 +97,9 @@ struct maillog_line {
     int forwarded;           /* DELIVERY: status=sent "(... forwarded as QID)" (local(8)) */
 };
 
+/* Is the slice a present and equal to the string lit? */
+int ml_str_eq(struct ml_str a, const char *lit);
+
 /* Supplies the year (and zone) that classic syslog stamps leave out. */
 struct maillog_clock {
     int year;       /* year of the lines being read */

@@ -515,27 +515,22 @@ static int record_failure(struct maillog_scan *s, const struct maillog_line *l, 
     return 0;
 }
 
-static int streq(struct ml_str a, const char *lit)
-{
-    size_t n = strlen(lit);
-    return a.n == n && memcmp(a.p, lit, n) == 0;
-}
-
 /* cleanup's header, body and end-of-message rejects and discards: the
  * message is not queued and no "removed" line follows. */
 static int ends_in_cleanup(const struct maillog_line *l)
 {
-    return streq(l->daemon, "cleanup") && (streq(l->stage, "header") || streq(l->stage, "body") ||
-                                           streq(l->stage, "END-OF-MESSAGE"));
+    return ml_str_eq(l->daemon, "cleanup") &&
+           (ml_str_eq(l->stage, "header") || ml_str_eq(l->stage, "body") ||
+            ml_str_eq(l->stage, "END-OF-MESSAGE"));
 }
 
 /* pflogsumm counts smtpd/postscreen rejects at any stage, cleanup's only for
  * header, body and END-OF-MESSAGE (its milter rejects), nothing else. */
 static int counts_as_reject(const struct maillog_line *l, int milter)
 {
-    if (streq(l->daemon, "cleanup"))
+    if (ml_str_eq(l->daemon, "cleanup"))
         return ends_in_cleanup(l);
-    return !milter && (streq(l->daemon, "smtpd") || streq(l->daemon, "postscreen"));
+    return !milter && (ml_str_eq(l->daemon, "smtpd") || ml_str_eq(l->daemon, "postscreen"));
 }
 
 static int set_sender(struct msg *m, const srs *engine, const struct maillog_line *l)
@@ -566,7 +561,7 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
     int counted = l->time >= s->o.since && l->time < s->o.until;
     struct msg *m = NULL;
     int need =
-        l->event != ML_OTHER && l->event != ML_REMOVED && l->qid.p && !streq(l->qid, "NOQUEUE");
+        l->event != ML_OTHER && l->event != ML_REMOVED && l->qid.p && !ml_str_eq(l->qid, "NOQUEUE");
     if (need) {
         m = msg_get(s, l->qid, l->time, 1);
         if (!m && l->qid.n <= QID_MAX)
