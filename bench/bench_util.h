@@ -2,23 +2,15 @@
  * NAME
  *   bench_util - what the in-process benchmark drivers share
  * SUMMARY
- *   bench_now: a monotonic clock in seconds; bench_read_file: a whole file
- *   into memory (malloc'd; NULL when it cannot be read). Header-only: each
- *   driver is one source file.
+ *   bench_read_file: a whole file into memory (malloc'd; NULL when it cannot
+ *   be read). Header-only: each driver is one source file. The clock is
+ *   libfwdauth's monoclock.h.
  */
 #ifndef FWDAUTH_BENCH_UTIL_H
 #define FWDAUTH_BENCH_UTIL_H
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-static inline double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static inline char *bench_read_file(const char *path, size_t *len)
 {

@@ -24,6 +24,7 @@
 #include "msg.h"
 
 #include "bench_util.h"
+#include "monoclock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,7 @@ int main(int argc, char **argv)
 
     unsigned long ops = 0;
     int bad = 0;
-    double t0 = bench_now(), t = t0;
+    double t0 = monoclock_seconds(), t = t0;
     while (t - t0 < seconds) {
         for (int i = 0; i < 8; i++) {
             if (mode[0] == 's') {
@@ -167,7 +168,7 @@ int main(int argc, char **argv)
             }
             ops++;
         }
-        t = bench_now();
+        t = monoclock_seconds();
     }
     double el = t - t0;
     size_t bytes = mode[0] == 'v' ? signed_len : n;

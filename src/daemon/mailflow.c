@@ -9,6 +9,7 @@
 #include "keytable.h"
 #include "log.h"
 #include "metrics.h"
+#include "monoclock.h"
 #include "policy.h"
 #include "runtime.h"
 #include "srs.h"
@@ -84,13 +85,6 @@ struct mf_msg {
     int quarantined, dkim_signed, sealed, from_rewritten, srs_rewritten;
     char reply_class; /* '4' or '5': the class of a reply we set */
 };
-
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *mf_begin(void *ctx, struct milter_session *s)
 {
@@ -467,9 +461,9 @@ static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
 {
     char *fields[2] = {NULL, NULL};
     fa_err err;
-    double start = mono_seconds();
+    double start = monoclock_seconds();
     int fr = dkim_signer_finish(m->signer, o->h, o->n, "\n", fields, &err);
-    metrics_sign_duration(m->rt->metrics, METRICS_SIGN_DKIM, mono_seconds() - start);
+    metrics_sign_duration(m->rt->metrics, METRICS_SIGN_DKIM, monoclock_seconds() - start);
     if (fr < 0) {
         log_msg(FA_LOG_ERROR, "msg %s: signing failed: %s", qid, err.msg);
         return -1;
@@ -509,10 +503,10 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
         return -1;
     char *fields[3] = {NULL, NULL, NULL};
     fa_err err;
-    double start = mono_seconds();
+    double start = monoclock_seconds();
     int r = arc_sealer_finish(m->sealer, m->rt->dns, "\n", chain, fields, &err);
     if (r == ARC_SEALED)
-        metrics_sign_duration(m->rt->metrics, METRICS_SIGN_ARC, mono_seconds() - start);
+        metrics_sign_duration(m->rt->metrics, METRICS_SIGN_ARC, monoclock_seconds() - start);
     int rc = 0;
     if (chain->temperror) {
         /* A key of the chain could not be fetched now: a seal would record

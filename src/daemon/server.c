@@ -5,6 +5,7 @@
 #include "lookup.h"
 #include "metrics.h"
 #include "milter_conn.h"
+#include "monoclock.h"
 #include "netstring.h"
 #include "runtime.h"
 #include "socketmap.h"
@@ -123,13 +124,6 @@ static void set_timeout(int fd, int opt, long ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
-}
-
-static long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Log a protocol problem: the first per connection at warning, later ones at debug. */
@@ -341,7 +335,7 @@ static void *conn_main(void *arg)
             have_start = 0;
             want = (long)rt->cfg.idle_timeout * 1000;
         } else {
-            long now = mono_ms();
+            long now = (long)monoclock_ms();
             if (completed || !have_start) {
                 req_start = now;
                 have_start = 1;

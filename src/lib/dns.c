@@ -26,6 +26,7 @@
 #include "dns.h"
 
 #include "dns_zone.h"
+#include "monoclock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -257,20 +258,13 @@ static void ub_done(void *arg, int err, struct ub_result *res)
     q->done = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int ub_query(struct dns *d, const char *name, int type, struct dns_answer *a)
 {
     struct ubq *q = calloc(1, sizeof(*q));
     if (!q)
         return dns_answer_set(a, DNS_TEMPFAIL, "out of memory");
     q->abandoned_count = &d->abandoned;
-    int64_t deadline = now_ms() + d->timeout_ms;
+    int64_t deadline = monoclock_ms() + d->timeout_ms;
     struct timespec abs;
     abs.tv_sec = (time_t)(deadline / 1000);
     abs.tv_nsec = (long)(deadline % 1000) * 1000000;
@@ -286,7 +280,7 @@ static int ub_query(struct dns *d, const char *name, int type, struct dns_answer
     const char *why = dns_why_timeout;
     pthread_mutex_lock(&d->mu);
     while (!q->done) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - monoclock_ms();
         if (left <= 0)
             break;
         if (d->polling) {
@@ -513,13 +507,6 @@ static int type_ok(int type)
            type == DNS_T_SPF || type == DNS_T_PTR || type == DNS_T_CNAME;
 }
 
-static double mono_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int failure_kind(const struct dns_answer *a)
 {
     if (a->status != DNS_TEMPFAIL && a->status != DNS_PERMFAIL)
@@ -537,9 +524,9 @@ int dns_query(struct dns *d, const char *name, int type, struct dns_answer *a)
 {
     if (!d || !d->observe)
         return query(d, name, type, a);
-    double start = mono_seconds();
+    double start = monoclock_seconds();
     int st = query(d, name, type, a);
-    double took = mono_seconds() - start;
+    double took = monoclock_seconds() - start;
     d->observe(d->observe_arg, type, took > 0 ? took : 0, st, failure_kind(a));
     return st;
 }
