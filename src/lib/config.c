@@ -35,6 +35,9 @@ static const char *const booleans[] = {"no", "yes", NULL};
 static const char *const enforce_modes[] = {"off", "tag", "quarantine", "reject", NULL};
 static const char *const rewrite_modes[] = {"off", "reject", "reject-and-quarantine", "always",
                                             NULL};
+static const char *const fwd_failures[] = {"reject", "hold", NULL};
+static const char *const fwd_policies[] = {"reject", "reject-and-quarantine", NULL};
+static const char *const unreadable_modes[] = {"reject", "tempfail", "accept-unsigned", NULL};
 static const char *const dmarc_modes[] = {"rfc7489", "rfc9989", NULL}; /* enum dmarc_mode */
 
 #define OFF(f) offsetof(struct fa_config, f)
@@ -68,6 +71,10 @@ static const struct key_def keys[] = {
     {"arc_selector", T_STRING, OFF(arc_selector), "", 0, 0, NULL},
     {"arc_key", T_STRING, OFF(arc_key), "", 0, 0, NULL},
     {"trusted_authserv_ids", T_LIST, OFF(trusted_authserv_ids), "", 0, 0, NULL},
+    {"forward_dmarc_failure", T_ENUM, OFF(forward_dmarc_failure), "reject", 0, 0, fwd_failures},
+    {"forward_dmarc_policies", T_ENUM, OFF(forward_dmarc_policies), "reject-and-quarantine", 0, 0,
+     fwd_policies},
+    {"from_unreadable", T_ENUM, OFF(from_unreadable), "reject", 0, 0, unreadable_modes},
     {"user", T_STRING, OFF(user), "nobody", 0, 0, NULL},
     {"chroot", T_STRING, OFF(chroot), "", 0, 0, NULL},
     {"connection_limit", T_UINT, OFF(connection_limit), "500", 1, 10000, NULL},

@@ -37,6 +37,11 @@ enum fa_from_rewrite {
     FA_REWRITE_REJECT_AND_QUARANTINE, /* p=reject or p=quarantine */
     FA_REWRITE_ALWAYS                 /* any sender that publishes DMARC */
 };
+/* Forwarded mail that failed DMARC under a policy in forward_dmarc_policies. */
+enum fa_forward_failure { FA_FWDFAIL_REJECT, FA_FWDFAIL_HOLD };
+enum fa_forward_policies { FA_FWDPOL_REJECT, FA_FWDPOL_REJECT_AND_QUARANTINE };
+/* Forwarded mail whose From: cannot be read with certainty. */
+enum fa_from_unreadable { FA_UNREADABLE_REJECT, FA_UNREADABLE_TEMPFAIL, FA_UNREADABLE_ACCEPT };
 
 /* A list value: n strings, each NUL-terminated. */
 struct fa_list {
@@ -87,6 +92,9 @@ struct fa_config {
     char *arc_selector;                  /* s= */
     char *arc_key;                       /* its private key file */
     struct fa_list trusted_authserv_ids; /* upstream Authentication-Results we believe */
+    int forward_dmarc_failure;           /* enum fa_forward_failure: reject or hold */
+    int forward_dmarc_policies;          /* enum fa_forward_policies: which failures count */
+    int from_unreadable;                 /* enum fa_from_unreadable */
 
     /* DNS (dns.h) */
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
