@@ -18,6 +18,8 @@ struct lex {
     const char *p;
     size_t n, off;
     fa_err *err;
+    unsigned allow;              /* ADDRLIST_REPAIR_* forms accepted */
+    struct addrlist_report *rep; /* never NULL */
 };
 
 static int is_atext(unsigned char c)
@@ -216,11 +218,22 @@ static int parse_addr_spec(struct addrlist *l, struct lex *lx, int angle)
                 *lx = save;
                 break;
             }
-            domain[dl++] = '.';
+            save = *lx;
             if (next(lx, &t) == T_ERR)
                 return -1;
-            if (t.type != T_ATOM)
-                return fa_err_set(lx->err, "empty label in domain at offset %zu", dat);
+            if (t.type != T_ATOM) {
+                /* "a@example.org." (the root's dot): only where the address
+                 * ends, and only when the caller reads the field as
+                 * receivers do. */
+                int at_end = t.type == T_EOF || is_special(&t, '>') || is_special(&t, ',') ||
+                             is_special(&t, ';');
+                if (!(lx->allow & ADDRLIST_REPAIR_TRAILING_DOT) || !at_end)
+                    return fa_err_set(lx->err, "empty label in domain at offset %zu", dat);
+                *lx = save;
+                lx->rep->repairs |= ADDRLIST_REPAIR_TRAILING_DOT;
+                break;
+            }
+            domain[dl++] = '.';
         }
     } else {
         return fa_err_set(lx->err, "no domain after \"@\" at offset %zu", dat);
@@ -235,6 +248,7 @@ static int parse_addr_spec(struct addrlist *l, struct lex *lx, int angle)
             return fa_err_set(lx->err, "expected \">\" at offset %zu", gt);
     }
 
+    lx->rep->mailboxes++;
     char addr[2 * ADDR_LOCAL_MAX + 3 + 1 + ADDR_DOMAIN_MAX + 1];
     int ql = addr_quote_local(local, ll, addr, 2 * ADDR_LOCAL_MAX + 3);
     if (ql < 0)
@@ -315,6 +329,18 @@ int addrlist_add(struct addrlist *l, const char *addr, size_t n, fa_err *err)
     return 0;
 }
 
+/* The end of the field: 1, or -1 inside a group (unless its ";" may be
+ * missing). */
+static int end_of_field(struct lex *lx, int in_group)
+{
+    if (!in_group)
+        return 1;
+    if (!(lx->allow & ADDRLIST_REPAIR_OPEN_GROUP))
+        return fa_err_set(lx->err, "group without \";\" at end of field");
+    lx->rep->repairs |= ADDRLIST_REPAIR_OPEN_GROUP;
+    return 1;
+}
+
 /* After a mailbox or a group's ";": what may follow. Returns 1 at the end
  * of the field, 0 to go on, -1 on error. */
 static int after_item(struct lex *lx, int *in_group)
@@ -323,16 +349,17 @@ static int after_item(struct lex *lx, int *in_group)
     size_t at = lx->off;
     if (next(lx, &t) == T_ERR)
         return -1;
-    if (t.type == T_EOF) {
-        if (*in_group)
-            return fa_err_set(lx->err, "group without \";\" at end of field");
-        return 1;
-    }
+    if (t.type == T_EOF)
+        return end_of_field(lx, *in_group);
     if (is_special(&t, ','))
         return 0;
     if (*in_group && is_special(&t, ';')) {
         *in_group = 0;
         return after_item(lx, in_group);
+    }
+    if (is_special(&t, ';') && (lx->allow & ADDRLIST_REPAIR_SEMICOLON)) {
+        lx->rep->repairs |= ADDRLIST_REPAIR_SEMICOLON;
+        return 0; /* read as "," */
     }
     return fa_err_set(lx->err, "expected \",\" at offset %zu", t.type == T_EOF ? at : t.start);
 }
@@ -352,13 +379,14 @@ static int parse_list(struct addrlist *l, struct lex *lx)
         if (t.type == T_EOF || is_special(&t, ',') || is_special(&t, ';')) {
             if (words)
                 return fa_err_set(lx->err, "no \"@\" in address at offset %zu", save.off);
-            if (t.type == T_EOF) {
-                if (in_group)
-                    return fa_err_set(lx->err, "group without \";\" at end of field");
-                return 0;
-            }
+            if (t.type == T_EOF)
+                return end_of_field(lx, in_group) < 0 ? -1 : 0;
             if (is_special(&t, ','))
                 continue; /* empty list element (obs-addr-list) */
+            if (!in_group && (lx->allow & ADDRLIST_REPAIR_SEMICOLON)) {
+                lx->rep->repairs |= ADDRLIST_REPAIR_SEMICOLON;
+                continue; /* read as "," */
+            }
             if (!in_group)
                 return fa_err_set(lx->err, "\";\" outside a group at offset %zu", t.start);
             in_group = 0;
@@ -367,15 +395,24 @@ static int parse_list(struct addrlist *l, struct lex *lx)
             if (in_group)
                 return fa_err_set(lx->err, "group inside a group at offset %zu", t.start);
             in_group = 1;
+            lx->rep->groups++;
             continue;
         } else if (is_special(&t, '<')) {
+            if (lx->rep->mailboxes == 0) {
+                /* The first mailbox's display name: what the words were. */
+                lx->rep->name_off = save.off;
+                lx->rep->name_end = t.start;
+            }
+            size_t before = lx->rep->mailboxes;
             if (parse_angle(l, lx) < 0)
                 return -1;
+            lx->rep->in_group += in_group ? lx->rep->mailboxes - before : 0;
             rc = after_item(lx, &in_group);
         } else if (is_special(&t, '@')) {
             *lx = save;
             if (parse_addr_spec(l, lx, 0) < 0)
                 return -1;
+            lx->rep->in_group += in_group ? 1 : 0;
             rc = after_item(lx, &in_group);
         } else {
             return fa_err_set(lx->err, "unexpected %s at offset %zu",
@@ -390,8 +427,19 @@ static int parse_list(struct addrlist *l, struct lex *lx)
 
 int addrlist_parse(struct addrlist *l, const char *p, size_t n, fa_err *err)
 {
+    return addrlist_parse_report(l, p, n, 0, NULL, err);
+}
+
+int addrlist_parse_report(struct addrlist *l, const char *p, size_t n, unsigned allow,
+                          struct addrlist_report *rep, fa_err *err)
+{
     fa_err local_err;
-    struct lex lx = {.p = p, .n = n, .off = 0, .err = err ? err : &local_err};
+    struct addrlist_report local_rep;
+    if (!rep)
+        rep = &local_rep;
+    memset(rep, 0, sizeof(*rep));
+    struct lex lx = {
+        .p = p, .n = n, .off = 0, .err = err ? err : &local_err, .allow = allow, .rep = rep};
     size_t before = l->n;
     if (parse_list(l, &lx) == 0)
         return 0;

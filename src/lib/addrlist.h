@@ -64,6 +64,29 @@ int addrlist_parse(struct addrlist *l, const char *p, size_t n, fa_err *err);
 int addrlist_add(struct addrlist *l, const char *addr, size_t n, fa_err *err);
 void addrlist_free(struct addrlist *l);
 
+/* Forms outside RFC 5322 that addrlist_parse_report may accept (bits of
+ * its allow argument), each as receivers such as rspamd read it (see
+ * fromhdr.h for why a From: reader needs them). */
+#define ADDRLIST_REPAIR_TRAILING_DOT 1u /* "a@example.org." ends a domain: "a@example.org" */
+#define ADDRLIST_REPAIR_OPEN_GROUP 2u   /* the field's end closes a group with no ";" */
+#define ADDRLIST_REPAIR_SEMICOLON 4u    /* ";" outside a group separates as "," does */
+
+/* What addrlist_parse_report found. */
+struct addrlist_report {
+    size_t mailboxes; /* mailboxes read, a repeated address counted each time */
+    size_t groups;    /* group constructs ("name:" ... ";"), empty ones too */
+    size_t in_group;  /* mailboxes inside a group */
+    size_t name_off;  /* the first mailbox's display name (phrase before "<"), */
+    size_t name_end;  /* raw, comments and white space included: p[name_off..name_end) */
+    unsigned repairs; /* ADDRLIST_REPAIR_* forms that were met */
+};
+
+/* addrlist_parse that also accepts the forms in allow (ADDRLIST_REPAIR_*)
+ * and describes the field in *rep (may be NULL). With allow 0 it reads
+ * exactly what addrlist_parse reads. */
+int addrlist_parse_report(struct addrlist *l, const char *p, size_t n, unsigned allow,
+                          struct addrlist_report *rep, fa_err *err);
+
 /* The first address of an address-list field value (From:), split at its
  * last "@": local part and domain, NUL-terminated. With exactly_one, a value
  * holding several addresses gives none (DMARC needs one author). 0, or -1
