@@ -1,6 +1,6 @@
 /* libFuzzer target: listener address parsing. Whatever parses must format
  * to a text that parses back to the same address. */
-#include "listen.h"
+#include "listenaddr.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (a.kind != LISTEN_UNIX && (a.port == 0 || a.port > 65535))
         abort();
-    char out[LISTEN_HOST_MAX + LISTEN_PATH_MAX + 32];
+    char out[LISTEN_TEXT_MAX];
     int n = listen_format(&a, out, sizeof(out));
     if (n < 0)
         abort();

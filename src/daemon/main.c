@@ -2,7 +2,7 @@
  * NAME
  *   fwdauthd - SRS lookup tables (socketmap, tcp_table) and a milter for Postfix
  * SUMMARY
- *   fwdauthd -c FILE [-f] [-t] [-h] [-V]
+ *   fwdauthd -c FILE [-f] [-t | -n | -a] [-h] [-V]
  * DESCRIPTION
  *   Loads FILE (fwdauthd.conf(5)), builds the SRS state, binds every
  *   configured listener as root, drops to `user` (optionally in `chroot`)
@@ -13,8 +13,16 @@
  *   and lives until exit: reloads keep counting into it.
  *   -f  stay in the foreground and log to standard error (else: background,
  *       syslog facility mail)
- *   -t  check the configuration (settings, SRS, secrets file, listener
- *       addresses, at least one listener) and exit: 0 good, 2 bad
+ *   -t  check the configuration and exit: every setting by its type (all
+ *       bad lines, not only the first), the user, everything runtime_load
+ *       builds (secrets file, key tables and every key, ARC key, zone
+ *       file, resolver), the chroot folder, at least one listener, and
+ *       every listen address resolved and test-bound (listen_probe); one
+ *       line per problem on standard error, naming FILE:LINE; an address
+ *       a process already listens on (the running fwdauthd) is a warning
+ *   -n  print the settings that differ from their defaults, -a every
+ *       setting, as "name = value" lines that load back unchanged
+ *       (postconf -n, postconf)
  *   Signals are read from a signalfd in the main thread; handlers do no
  *   work. SIGHUP reloads the configuration and the secrets: listener
  *   addresses, user and chroot need a restart and keep their old values;
@@ -26,8 +34,10 @@
  *   The daemon refuses to keep running as root after the drop, and never
  *   logs secrets (only how many there are).
  * DIAGNOSTICS
- *   Exit 0 on a clean stop or a good -t, 2 on usage, configuration or
- *   startup errors (also written to standard error).
+ *   Exit 0 on a clean stop, a good -t, or -n/-a printed; 1 when -t, -n or
+ *   -a found a problem in the configuration (each written to standard
+ *   error); 2 on usage errors, and on configuration or startup errors when
+ *   starting (also written to standard error).
  */
 #include "config.h"
 #include "listen.h"
@@ -48,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,10 +91,13 @@ static void fatal(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fwdauthd [-c FILE] [-f] [-t] [-h] [-V]\n"
+    fprintf(f, "usage: fwdauthd [-c FILE] [-f] [-t | -n | -a] [-h] [-V]\n"
                "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
                "  -f       run in the foreground, log to standard error\n"
-               "  -t       check the configuration and exit (0 good, 2 bad)\n"
+               "  -t       check the configuration, files and listen addresses, and exit\n"
+               "           (0 good, 1 problems, each on standard error)\n"
+               "  -n       print the settings that differ from the defaults and exit\n"
+               "  -a       print every setting and exit\n"
                "  -h       this help\n"
                "  -V       print the version\n");
 }
@@ -115,8 +129,8 @@ static const char *listener_value(const struct fa_config *cfg, int kind)
 }
 
 /* Parse the configured listeners; returns how many, or -1. */
-static int parse_listeners(const struct fa_config *cfg, const char *path, struct listen_addr *addrs,
-                           int *kinds, fa_err *err)
+static int parse_listeners(const struct fa_config *cfg, struct listen_addr *addrs, int *kinds,
+                           const char **keys, fa_err *err)
 {
     int n = 0;
     for (size_t i = 0; i < NLISTENERS; i++) {
@@ -125,34 +139,155 @@ static int parse_listeners(const struct fa_config *cfg, const char *path, struct
             continue;
         fa_err e = {{0}};
         if (listen_parse(v, strlen(v), &addrs[n], &e) < 0)
-            return fa_err_set(err, "%s: %s: %s", path, listener_keys[i].key, e.msg);
+            return config_fail(cfg, listener_keys[i].key, err, "%s: %s", listener_keys[i].key,
+                               e.msg);
+        keys[n] = listener_keys[i].key;
         kinds[n++] = listener_keys[i].kind;
     }
     if (n == 0)
-        return fa_err_set(err,
-                          "%s: no listener configured (set socketmap_listen, tcp_forward_listen, "
-                          "tcp_reverse_listen or milter_listen)",
-                          path);
+        return config_fail(cfg, "socketmap_listen", err,
+                           "no listener configured (set socketmap_listen, tcp_forward_listen, "
+                           "tcp_reverse_listen or milter_listen)");
     return n;
 }
 
 /* metrics_listen: 0 off, 1 set (*a filled), -1 error. Prometheus scrapes
- * over TCP: a UNIX-domain socket is refused. */
-static int parse_metrics(const struct fa_config *cfg, const char *path, struct listen_addr *a,
-                         fa_err *err)
+ * over TCP: a UNIX-domain socket is refused (config.c refuses it too). */
+static int parse_metrics(const struct fa_config *cfg, struct listen_addr *a, fa_err *err)
 {
     const char *v = cfg->metrics_listen;
     if (!v || !v[0])
         return 0;
     fa_err e = {{0}};
     if (listen_parse(v, strlen(v), a, &e) < 0)
-        return fa_err_set(err, "%s: metrics_listen: %s", path, e.msg);
+        return config_fail(cfg, "metrics_listen", err, "metrics_listen: %s", e.msg);
     if (a->kind == LISTEN_UNIX)
-        return fa_err_set(err,
-                          "%s: metrics_listen = %s: Prometheus scrapes over TCP; use "
-                          "inet:HOST:PORT, e.g. inet:127.0.0.1:9478",
-                          path, v);
+        return config_fail(cfg, "metrics_listen", err,
+                           "metrics_listen = %s: Prometheus scrapes over TCP; use "
+                           "inet:HOST:PORT, e.g. inet:127.0.0.1:9478",
+                           v);
     return 1;
+}
+
+/* ---- -t, -n, -a ----------------------------------------------------------- */
+
+struct check {
+    unsigned problems, warnings;
+};
+
+static void report_problem(void *ctx, const char *msg)
+{
+    struct check *ck = ctx;
+    ck->problems++;
+    fprintf(stderr, "fwdauthd: %s\n", msg);
+}
+
+/* The whole file with every bad line reported; 0 good, -1 not. */
+static int load_reporting(struct fa_config *cfg, const char *path, struct check *ck)
+{
+    fa_err err = {{0}};
+    config_init(cfg);
+    return config_load_file_each(cfg, path, report_problem, ck, &err);
+}
+
+/* Resolve and test-bind one listen address (listen_probe). */
+static void probe_listener(const struct fa_config *cfg, const char *key,
+                           const struct listen_addr *a, struct check *ck)
+{
+    fa_err e = {{0}}, msg = {{0}};
+    int rc = listen_probe(a, &e);
+    if (rc == 0)
+        return;
+    config_fail(cfg, key, &msg, "%s: %s", key, e.msg);
+    if (rc == LISTEN_IN_USE) {
+        ck->warnings++;
+        fprintf(stderr, "fwdauthd: warning: %s (a running fwdauthd?)\n", msg.msg);
+        return;
+    }
+    report_problem(ck, msg.msg);
+}
+
+/* fwdauthd -t: what a start would do, short of serving. Exit 0 or 1. */
+static int check_config(const char *path)
+{
+    struct check ck = {0, 0};
+    struct fa_config cfg;
+    fa_err err = {{0}};
+    if (load_reporting(&cfg, path, &ck) < 0) {
+        /* The later checks would only repeat what these lines get wrong. */
+        config_free(&cfg);
+        fprintf(stderr, "fwdauthd: %s: %u problem%s\n", path, ck.problems,
+                ck.problems == 1 ? "" : "s");
+        return 1;
+    }
+    struct privs_user user;
+    uid_t owner = geteuid();
+    if (privs_lookup(cfg.user, &user, &err) < 0) {
+        fa_err msg;
+        config_fail(&cfg, "user", &msg, "user: %s", err.msg);
+        report_problem(&ck, msg.msg);
+    } else if (geteuid() == 0) {
+        owner = user.uid; /* the daemon's rule: files owned by root or user */
+    }
+    struct stat st;
+    if (cfg.chroot[0] && (stat(cfg.chroot, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        fa_err msg;
+        config_fail(&cfg, "chroot", &msg, "chroot = %s: not a folder", cfg.chroot);
+        report_problem(&ck, msg.msg);
+    }
+    /* Everything a start builds: secrets, key tables and keys, ARC key, DNS. */
+    struct runtime *rt = runtime_load(path, owner, NULL, &err);
+    size_t nsecrets = 0;
+    if (!rt)
+        report_problem(&ck, err.msg);
+    else
+        nsecrets = runtime_srs_secrets(rt);
+    runtime_release(rt);
+
+    struct listen_addr addrs[NLISTENERS], maddr;
+    int kinds[NLISTENERS];
+    const char *keys[NLISTENERS];
+    int n = parse_listeners(&cfg, addrs, kinds, keys, &err);
+    if (n < 0)
+        report_problem(&ck, err.msg);
+    for (int i = 0; i < n; i++)
+        probe_listener(&cfg, keys[i], &addrs[i], &ck);
+    int with_metrics = parse_metrics(&cfg, &maddr, &err);
+    if (with_metrics < 0)
+        report_problem(&ck, err.msg);
+    else if (with_metrics)
+        probe_listener(&cfg, "metrics_listen", &maddr, &ck);
+    config_free(&cfg);
+
+    if (ck.problems) {
+        fprintf(stderr, "fwdauthd: %s: %u problem%s\n", path, ck.problems,
+                ck.problems == 1 ? "" : "s");
+        return 1;
+    }
+    printf("fwdauthd: %s: configuration OK (%d listener%s, %zu SRS secret%s%s)\n", path, n,
+           n == 1 ? "" : "s", nsecrets, nsecrets == 1 ? "" : "s",
+           ck.warnings ? ", with warnings" : "");
+    return 0;
+}
+
+/* fwdauthd -n / -a: the settings as postconf -n / postconf print them. */
+static int dump_config(const char *path, int all)
+{
+    struct check ck = {0, 0};
+    struct fa_config cfg;
+    int rc = 1;
+    if (load_reporting(&cfg, path, &ck) == 0) {
+        char *text = config_dump(&cfg, all);
+        if (text) {
+            fputs(text, stdout);
+            free(text);
+            rc = fflush(stdout) == 0 ? 0 : 1;
+        } else {
+            fprintf(stderr, "fwdauthd: out of memory\n");
+        }
+    }
+    config_free(&cfg);
+    return rc;
 }
 
 static int on_signal(int signo, void *ctx)
@@ -229,8 +364,8 @@ static void daemonize(void)
 int main(int argc, char **argv)
 {
     const char *config_arg = DEFAULT_CONFIG;
-    int check_only = 0, opt;
-    while ((opt = getopt(argc, argv, "c:fthV")) != -1) {
+    int mode = 0, opt; /* 0 serve, or 't', 'n', 'a' */
+    while ((opt = getopt(argc, argv, "c:ftnahV")) != -1) {
         switch (opt) {
         case 'c':
             config_arg = optarg;
@@ -239,7 +374,14 @@ int main(int argc, char **argv)
             foreground = 1;
             break;
         case 't':
-            check_only = 1;
+        case 'n':
+        case 'a':
+            if (mode && mode != opt) {
+                fprintf(stderr, "fwdauthd: -t, -n and -a exclude each other\n");
+                usage(stderr);
+                return 2;
+            }
+            mode = opt;
             break;
         case 'h':
             usage(stdout);
@@ -261,16 +403,18 @@ int main(int argc, char **argv)
     static char config_path[PATH_MAX];
     if (!realpath(config_arg, config_path)) {
         fprintf(stderr, "fwdauthd: cannot open %s: %s\n", config_arg, strerror(errno));
-        return 2;
+        return mode ? 1 : 2;
     }
 
-    if (check_only) {
+    if (mode == 'n' || mode == 'a')
+        return dump_config(config_path, mode == 'a');
+    if (mode == 't') {
         foreground = 1;
         log_open(1);
         log_set_level(FA_LOG_WARNING);
-    } else {
-        log_open(foreground);
+        return check_config(config_path);
     }
+    log_open(foreground);
 
     /* The user first: its uid decides who may own the secrets file. */
     struct fa_config pre;
@@ -278,22 +422,16 @@ int main(int argc, char **argv)
     config_init(&pre);
     if (config_load_file(&pre, config_path, &err) < 0) {
         config_free(&pre);
-        if (check_only) {
-            fprintf(stderr, "fwdauthd: %s\n", err.msg);
-            return 2;
-        }
         fatal("%s", err.msg);
     }
     struct privs_user user;
-    int lookup_rc = privs_lookup(pre.user, &user, &err);
-    config_free(&pre);
-    if (lookup_rc < 0) {
-        if (check_only) {
-            fprintf(stderr, "fwdauthd: %s: %s\n", config_path, err.msg);
-            return 2;
-        }
-        fatal("%s: %s", config_path, err.msg);
+    if (privs_lookup(pre.user, &user, &err) < 0) {
+        fa_err msg;
+        config_fail(&pre, "user", &msg, "user: %s", err.msg);
+        config_free(&pre);
+        fatal("%s", msg.msg);
     }
+    config_free(&pre);
     int as_root = geteuid() == 0;
     /* The registry outlives every configuration snapshot (and reload). */
     struct metrics *metrics = metrics_new();
@@ -302,35 +440,16 @@ int main(int argc, char **argv)
     struct daemon_state ds = {config_path, as_root ? user.uid : geteuid(), metrics};
 
     struct runtime *rt = runtime_load(config_path, ds.secrets_owner, metrics, &err);
-    if (!rt) {
-        if (check_only) {
-            fprintf(stderr, "fwdauthd: %s\n", err.msg);
-            metrics_free(metrics);
-            return 2;
-        }
+    if (!rt)
         fatal("%s", err.msg);
-    }
     struct listen_addr addrs[NLISTENERS];
     int kinds[NLISTENERS];
-    int n = parse_listeners(&rt->cfg, config_path, addrs, kinds, &err);
+    const char *keys[NLISTENERS];
+    int n = parse_listeners(&rt->cfg, addrs, kinds, keys, &err);
     struct listen_addr maddr;
-    int with_metrics = n < 0 ? 0 : parse_metrics(&rt->cfg, config_path, &maddr, &err);
-    if (n < 0 || with_metrics < 0) {
-        if (check_only) {
-            fprintf(stderr, "fwdauthd: %s\n", err.msg);
-            runtime_release(rt);
-            metrics_free(metrics);
-            return 2;
-        }
+    int with_metrics = n < 0 ? 0 : parse_metrics(&rt->cfg, &maddr, &err);
+    if (n < 0 || with_metrics < 0)
         fatal("%s", err.msg);
-    }
-    if (check_only) {
-        printf("fwdauthd: %s: configuration OK (%d listener%s, %zu SRS secret%s)\n", config_path, n,
-               n == 1 ? "" : "s", runtime_srs_secrets(rt), runtime_srs_secrets(rt) == 1 ? "" : "s");
-        runtime_release(rt);
-        metrics_free(metrics);
-        return 0;
-    }
     log_set_level(rt->cfg.log_level);
 
     struct server_listener ls[NLISTENERS];
@@ -339,8 +458,11 @@ int main(int argc, char **argv)
         if (listen_format(&addrs[i], ls[i].name, sizeof(ls[i].name)) < 0)
             snprintf(ls[i].name, sizeof(ls[i].name), "?");
         ls[i].fd = listen_open(&addrs[i], &err);
-        if (ls[i].fd < 0)
-            fatal("%s", err.msg);
+        if (ls[i].fd < 0) {
+            fa_err msg;
+            config_fail(&rt->cfg, keys[i], &msg, "%s: %s", keys[i], err.msg);
+            fatal("%s", msg.msg);
+        }
     }
     /* Bound now, as root; libmicrohttpd takes it after the drop and fork. */
     char mname[SERVER_NAME_MAX] = "";
@@ -349,8 +471,11 @@ int main(int argc, char **argv)
         if (listen_format(&maddr, mname, sizeof(mname)) < 0)
             snprintf(mname, sizeof(mname), "?");
         mfd = listen_open(&maddr, &err);
-        if (mfd < 0)
-            fatal("metrics_listen: %s", err.msg);
+        if (mfd < 0) {
+            fa_err msg;
+            config_fail(&rt->cfg, "metrics_listen", &msg, "metrics_listen: %s", err.msg);
+            fatal("%s", msg.msg);
+        }
     }
 
     /* Signals: blocked in every thread, read from a signalfd here. */

@@ -1,7 +1,7 @@
 /* runtime - reference-counted configuration snapshots; see runtime.h. */
 #include "runtime.h"
 
-#include "addr.h"
+#include "domlist.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -26,12 +26,59 @@ static void observe_dns(void *arg, int type, double seconds, int status, int fai
     metrics_dns_query(arg, type, seconds, failure);
 }
 
-/* The milter's parts: resolver, keys, internal networks, authserv-id. */
+/* Does msg (an error from keytable_load) concern the table at path? Its
+ * errors start with the table's path. */
+static int about_table(const char *msg, const char *table)
+{
+    if (strncmp(table, "refile:", 7) == 0)
+        table += 7;
+    else if (strncmp(table, "file:", 5) == 0)
+        table += 5;
+    size_t n = strlen(table);
+    return strncmp(msg, table, n) == 0 && msg[n] == ':';
+}
+
+/* "x is set but y and z are not: ... go together" for keys that must be set
+ * all or none, at the line of the first one set; 0 when they agree. */
+static int all_or_none(const struct fa_config *c, const char *const *names, char *const *values,
+                       size_t n, fa_err *err)
+{
+    size_t set = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+        if (values[i][0] && set++ == 0)
+            first = i;
+    if (set == 0 || set == n)
+        return 0;
+    char unset[200] = "", all[200] = "";
+    size_t nunset = n - set, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t u = strlen(unset), l = strlen(all);
+        snprintf(all + l, sizeof(all) - l, "%s%s",
+                 i == 0       ? ""
+                 : i + 1 == n ? " and "
+                              : ", ",
+                 names[i]);
+        if (!values[i][0]) {
+            snprintf(unset + u, sizeof(unset) - u, "%s%s",
+                     k == 0            ? ""
+                     : k + 1 == nunset ? " and "
+                                       : ", ",
+                     names[i]);
+            k++;
+        }
+    }
+    return config_fail(c, names[first], err, "%s is set but %s %s not: %s go together",
+                       names[first], unset, nunset == 1 ? "is" : "are", all);
+}
+
+/* The milter's parts: resolver, keys, internal networks, authserv-id.
+ * Every error names the FILE:LINE of the setting it is about. */
 static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
 {
     const struct fa_config *c = &rt->cfg;
-    if (policy_nets_parse(c->internal_hosts.v, c->internal_hosts.n, &rt->internal, err) < 0)
-        return -1;
+    fa_err e;
+    if (policy_nets_parse(c->internal_hosts.v, c->internal_hosts.n, &rt->internal, &e) < 0)
+        return config_fail(c, "internal_hosts", err, "%s", e.msg);
     if (c->authserv_id[0]) {
         snprintf(rt->authserv_id, sizeof(rt->authserv_id), "%s", c->authserv_id);
     } else if (gethostname(rt->authserv_id, sizeof(rt->authserv_id) - 1) < 0) {
@@ -39,55 +86,73 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
     }
     if (!c->milter_listen[0])
         return 0;
-    if (!c->dkim_key_table[0] != !c->dkim_signing_table[0])
-        return fa_err_set(err, "dkim_key_table and dkim_signing_table go together");
+    static const char *const dkim_names[] = {"dkim_key_table", "dkim_signing_table"};
+    char *const dkim_values[] = {c->dkim_key_table, c->dkim_signing_table};
+    if (all_or_none(c, dkim_names, dkim_values, 2, err) < 0)
+        return -1;
     if (c->dkim_key_table[0]) {
-        rt->keys = keytable_load(c->dkim_key_table, c->dkim_signing_table, key_owner, err);
-        if (!rt->keys)
-            return -1;
+        rt->keys = keytable_load(c->dkim_key_table, c->dkim_signing_table, key_owner, &e);
+        if (!rt->keys) {
+            const char *key =
+                about_table(e.msg, c->dkim_signing_table) && !about_table(e.msg, c->dkim_key_table)
+                    ? "dkim_signing_table"
+                    : "dkim_key_table";
+            return config_fail(c, key, err, "%s: %s", key, e.msg);
+        }
         struct keytable_match m;
         if (c->forward_signing_key[0] &&
             !keytable_find_name(rt->keys, c->forward_signing_key, "%", &m))
-            return fa_err_set(err, "forward_signing_key = %s: no such key in %s",
-                              c->forward_signing_key, c->dkim_key_table);
+            return config_fail(c, "forward_signing_key", err,
+                               "forward_signing_key = %s: no such key in %s (dkim_key_table, %s)",
+                               c->forward_signing_key, c->dkim_key_table,
+                               config_where(c, "dkim_key_table"));
         /* Our signature on forwarded mail is d= our domain: a "%" (the sender's
          * domain) would sign as the sender with our key. */
         if (c->forward_signing_key[0] && strchr(m.domain, '%'))
-            return fa_err_set(err,
-                              "forward_signing_key = %s: its KeyTable domain must be "
-                              "ours, not \"%%\"",
-                              c->forward_signing_key);
+            return config_fail(c, "forward_signing_key", err,
+                               "forward_signing_key = %s: its KeyTable domain must be "
+                               "ours, not \"%%\"",
+                               c->forward_signing_key);
     } else if (c->forward_signing_key[0]) {
-        return fa_err_set(err, "forward_signing_key needs dkim_key_table");
+        return config_fail(c, "forward_signing_key", err,
+                           "forward_signing_key needs dkim_key_table and dkim_signing_table");
     }
     if (c->forward_recipients.n && c->srs_forwarded_mail && !rt->srs)
-        return fa_err_set(err, "srs_forwarded_mail needs srs_domain and srs_secrets "
-                               "(or set srs_forwarded_mail = no)");
-    if (!c->arc_key[0] != !c->arc_domain[0] || !c->arc_key[0] != !c->arc_selector[0])
-        return fa_err_set(err, "arc_key, arc_domain and arc_selector go together");
-    if (c->arc_key[0] && !(rt->arc_key = key_load_private(c->arc_key, key_owner, err)))
+        return config_fail(c, "forward_recipients", err,
+                           "forward_recipients with srs_forwarded_mail = yes (%s) needs "
+                           "srs_domain and srs_secrets (or set srs_forwarded_mail = no)",
+                           config_where(c, "srs_forwarded_mail"));
+    static const char *const arc_names[] = {"arc_key", "arc_domain", "arc_selector"};
+    char *const arc_values[] = {c->arc_key, c->arc_domain, c->arc_selector};
+    if (all_or_none(c, arc_names, arc_values, 3, err) < 0)
         return -1;
-    for (size_t i = 0; i < c->trusted_authserv_ids.n; i++)
-        if (strcasecmp(c->trusted_authserv_ids.v[i], rt->authserv_id) == 0)
-            return fa_err_set(err,
-                              "trusted_authserv_ids must not list our own authserv_id "
-                              "(%s): senders could forge its results",
-                              rt->authserv_id);
+    if (c->arc_key[0] && !(rt->arc_key = key_load_private(c->arc_key, key_owner, &e)))
+        return config_fail(c, "arc_key", err, "arc_key: %s", e.msg);
+    for (size_t i = 0; i < c->trusted_authserv_ids.n; i++) {
+        const char *t = c->trusted_authserv_ids.v[i];
+        /* As domain names: letter case and a final dot do not matter. */
+        if (domain_equal(t, strlen(t), rt->authserv_id, strlen(rt->authserv_id)))
+            return config_fail(c, "trusted_authserv_ids", err,
+                               "trusted_authserv_ids lists %s, our own authserv_id (%s%s): "
+                               "senders could forge its results",
+                               t, c->authserv_id[0] ? "authserv_id, " : "this host's name",
+                               c->authserv_id[0] ? config_where(c, "authserv_id") : "");
+    }
     if (c->from_rewrite != FA_REWRITE_OFF) {
         struct keytable_match m;
         const char *a = c->from_rewrite_address, *at = strrchr(a, '@');
-        /* It goes into From: as it stands: a plain dot-atom address only. */
-        if (!at || !addr_is_dot_atom(a, (size_t)(at - a)) ||
-            !addr_valid_domain(at + 1, strlen(at + 1)))
-            return fa_err_set(err, "from_rewrite needs from_rewrite_address, a plain address "
-                                   "of ours (local@domain)");
+        /* config.c checked its form: a plain dot-atom address, as it goes into From:. */
+        if (!at)
+            return config_fail(c, "from_rewrite", err,
+                               "from_rewrite needs from_rewrite_address, a plain address "
+                               "of ours (local@domain)");
         if (!rt->keys || !c->forward_signing_key[0] ||
             !keytable_find_name(rt->keys, c->forward_signing_key, at + 1, &m) ||
             strcasecmp(m.domain, at + 1) != 0)
-            return fa_err_set(err,
-                              "from_rewrite: forward_signing_key must sign for %s, the "
-                              "domain of from_rewrite_address, so rewritten mail aligns",
-                              at + 1);
+            return config_fail(c, "from_rewrite_address", err,
+                               "from_rewrite: forward_signing_key (%s) must sign for %s, the "
+                               "domain of from_rewrite_address, so rewritten mail aligns",
+                               config_where(c, "forward_signing_key"), at + 1);
     }
     struct dns_opts o = {
         .zone_file = c->dns_zone_file[0] ? c->dns_zone_file : NULL,
@@ -96,8 +161,12 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
         .observe = rt->metrics ? observe_dns : NULL,
         .observe_arg = rt->metrics,
     };
-    rt->dns = dns_new(&o, err);
-    return rt->dns ? 0 : -1;
+    rt->dns = dns_new(&o, &e);
+    if (!rt->dns) {
+        const char *key = c->dns_zone_file[0] ? "dns_zone_file" : "dns_server";
+        return config_fail(c, key, err, "%s: %s", key, e.msg);
+    }
+    return 0;
 }
 
 struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metrics *metrics,

@@ -38,8 +38,11 @@
  * SECURITY
  *   Secrets stay inside the srs object; nothing here logs them.
  * DIAGNOSTICS
- *   runtime_load returns NULL with the reason (FILE:LINE where it applies)
- *   in err.
+ *   runtime_load returns NULL with the reason in err. Every reason names
+ *   the FILE:LINE of the setting it is about (config_fail): the line that
+ *   set it, or the file when the setting was left at its default; errors
+ *   inside the files it names (secrets, key tables, keys, zone file) also
+ *   name that file (and its line).
  */
 #ifndef FWDAUTHD_RUNTIME_H
 #define FWDAUTHD_RUNTIME_H

@@ -1,10 +1,16 @@
 /* config - Postfix-style settings for fwdauthd and fwdauth; see config.h. */
 #include "config.h"
 
+#include "addr.h"
+#include "listenaddr.h"
+#include "policy.h"
+
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +23,44 @@
 /* Longest logical line (after joining continuation lines). */
 #define CONFIG_MAX_LINE 65536
 
-enum key_type { T_STRING, T_LIST, T_UINT, T_ENUM, T_CHAR, T_BOOL };
+/* Longest value text shown in an error. */
+#define SHOWN_MAX 100
+/* A postconf-style dump folds lists after this many columns. */
+#define DUMP_WIDTH 78
+
+enum setting_type { T_STRING, T_LIST, T_UINT, T_ENUM, T_CHAR, T_BOOL };
+
+/* What a T_STRING value, or each entry of a T_LIST, must look like. An
+ * empty T_STRING means "off" and is accepted for every kind but V_USER. */
+enum value_kind {
+    V_ANY,          /* no check beyond the trailing-comment rule */
+    V_DOMAIN,       /* a host name, no final dot */
+    V_LOCAL_DOMAIN, /* a host name or .name (subdomains), final dot allowed */
+    V_AUTHSERV_ID,  /* ours: a host name, no final dot */
+    V_TRUSTED_ID,   /* theirs: a host name, final dot allowed (compared as domain names) */
+    V_ADDRESS,      /* dot-atom local@domain */
+    V_RECIPIENT,    /* dot-atom local@domain or @domain */
+    V_NETS,         /* the whole list through policy_nets_parse */
+    V_PATH,         /* an absolute path */
+    V_TABLE,        /* [file:]absolute path */
+    V_SIGNING,      /* [file:|refile:]absolute path */
+    V_LISTEN,       /* listen_parse */
+    V_LISTEN_INET,  /* listen_parse, inet only */
+    V_DNS_SERVER,   /* ADDR or ADDR@PORT, numeric, several */
+    V_USER,         /* a user name, not empty */
+    V_SELECTOR,     /* a DKIM selector */
+    V_KEYNAME,      /* a KeyTable name */
+    V_TOKEN,        /* printable ASCII */
+};
 
 struct key_def {
     const char *name;
-    enum key_type type;
+    enum setting_type type;
     size_t offset;
     const char *def;            /* default, parsed like a file value */
     unsigned min, max;          /* T_UINT */
     const char *const *choices; /* T_ENUM (index = value), T_CHAR (one-char strings) */
+    enum value_kind kind;       /* T_STRING, T_LIST */
 };
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
@@ -41,52 +76,68 @@ static const char *const unreadable_modes[] = {"reject", "tempfail", "accept-uns
 static const char *const dmarc_modes[] = {"rfc7489", "rfc9989", NULL}; /* enum dmarc_mode */
 
 #define OFF(f) offsetof(struct fa_config, f)
+#define STR(key, def, kind)                                                                        \
+    {                                                                                              \
+#key, T_STRING, OFF(key), def, 0, 0, NULL, kind                                            \
+    }
+#define LIST(key, def, kind)                                                                       \
+    {                                                                                              \
+#key, T_LIST, OFF(key), def, 0, 0, NULL, kind                                              \
+    }
+#define UINT(key, def, min, max)                                                                   \
+    {                                                                                              \
+#key, T_UINT, OFF(key), def, min, max, NULL, V_ANY                                         \
+    }
+#define CHOICE(key, type, def, choices)                                                            \
+    {                                                                                              \
+#key, type, OFF(key), def, 0, 0, choices, V_ANY                                            \
+    }
 static const struct key_def keys[] = {
-    {"srs_domain", T_STRING, OFF(srs_domain), "", 0, 0, NULL},
-    {"srs_secrets", T_STRING, OFF(srs_secrets), "", 0, 0, NULL},
-    {"local_domains", T_LIST, OFF(local_domains), "", 0, 0, NULL},
-    {"srs_hash_length", T_UINT, OFF(srs_hash_length), "4", 1, 27, NULL},
-    {"srs_hash_minimum", T_UINT, OFF(srs_hash_minimum), "0", 0, 27, NULL},
-    {"srs_max_age", T_UINT, OFF(srs_max_age), "21", 1, 1023, NULL},
-    {"srs_separator", T_CHAR, OFF(srs_separator), "=", 0, 0, separators},
-    {"srs_hash_alphabet", T_ENUM, OFF(srs_hash_alphabet), "base64url", 0, 0, alphabets},
-    {"socketmap_listen", T_STRING, OFF(socketmap_listen), "", 0, 0, NULL},
-    {"tcp_forward_listen", T_STRING, OFF(tcp_forward_listen), "", 0, 0, NULL},
-    {"tcp_reverse_listen", T_STRING, OFF(tcp_reverse_listen), "", 0, 0, NULL},
-    {"milter_listen", T_STRING, OFF(milter_listen), "", 0, 0, NULL},
-    {"metrics_listen", T_STRING, OFF(metrics_listen), "", 0, 0, NULL},
-    {"authserv_id", T_STRING, OFF(authserv_id), "", 0, 0, NULL},
-    {"milter_timeout", T_UINT, OFF(milter_timeout), "300", 1, 3600, NULL},
-    {"dkim_key_table", T_STRING, OFF(dkim_key_table), "", 0, 0, NULL},
-    {"dkim_signing_table", T_STRING, OFF(dkim_signing_table), "", 0, 0, NULL},
-    {"internal_hosts", T_LIST, OFF(internal_hosts), "127.0.0.0/8, ::1", 0, 0, NULL},
-    {"originating_daemon_names", T_LIST, OFF(originating_daemon_names), "ORIGINATING", 0, 0, NULL},
-    {"forward_recipients", T_LIST, OFF(forward_recipients), "", 0, 0, NULL},
-    {"forward_signing_key", T_STRING, OFF(forward_signing_key), "", 0, 0, NULL},
-    {"srs_forwarded_mail", T_BOOL, OFF(srs_forwarded_mail), "yes", 0, 0, booleans},
-    {"dmarc_enforce", T_ENUM, OFF(dmarc_enforce), "tag", 0, 0, enforce_modes},
-    {"from_rewrite", T_ENUM, OFF(from_rewrite), "off", 0, 0, rewrite_modes},
-    {"from_rewrite_address", T_STRING, OFF(from_rewrite_address), "", 0, 0, NULL},
-    {"arc_domain", T_STRING, OFF(arc_domain), "", 0, 0, NULL},
-    {"arc_selector", T_STRING, OFF(arc_selector), "", 0, 0, NULL},
-    {"arc_key", T_STRING, OFF(arc_key), "", 0, 0, NULL},
-    {"trusted_authserv_ids", T_LIST, OFF(trusted_authserv_ids), "", 0, 0, NULL},
-    {"forward_dmarc_failure", T_ENUM, OFF(forward_dmarc_failure), "reject", 0, 0, fwd_failures},
-    {"forward_dmarc_policies", T_ENUM, OFF(forward_dmarc_policies), "reject-and-quarantine", 0, 0,
-     fwd_policies},
-    {"from_unreadable", T_ENUM, OFF(from_unreadable), "reject", 0, 0, unreadable_modes},
-    {"user", T_STRING, OFF(user), "nobody", 0, 0, NULL},
-    {"chroot", T_STRING, OFF(chroot), "", 0, 0, NULL},
-    {"connection_limit", T_UINT, OFF(connection_limit), "500", 1, 10000, NULL},
-    {"request_timeout", T_UINT, OFF(request_timeout), "100", 1, 3600, NULL},
-    {"idle_timeout", T_UINT, OFF(idle_timeout), "300", 1, 86400, NULL},
-    {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, log_levels},
-    {"dns_zone_file", T_STRING, OFF(dns_zone_file), "", 0, 0, NULL},
-    {"dns_server", T_STRING, OFF(dns_server), "", 0, 0, NULL},
-    {"dns_timeout", T_UINT, OFF(dns_timeout), "5", 1, 60, NULL},
-    {"dmarc_mode", T_ENUM, OFF(dmarc_mode), "rfc7489", 0, 0, dmarc_modes},
+    STR(srs_domain, "", V_DOMAIN),
+    STR(srs_secrets, "", V_PATH),
+    LIST(local_domains, "", V_LOCAL_DOMAIN),
+    UINT(srs_hash_length, "4", 1, 27),
+    UINT(srs_hash_minimum, "0", 0, 27),
+    UINT(srs_max_age, "21", 1, 1023),
+    CHOICE(srs_separator, T_CHAR, "=", separators),
+    CHOICE(srs_hash_alphabet, T_ENUM, "base64url", alphabets),
+    STR(socketmap_listen, "", V_LISTEN),
+    STR(tcp_forward_listen, "", V_LISTEN),
+    STR(tcp_reverse_listen, "", V_LISTEN),
+    STR(milter_listen, "", V_LISTEN),
+    STR(metrics_listen, "", V_LISTEN_INET),
+    STR(authserv_id, "", V_AUTHSERV_ID),
+    UINT(milter_timeout, "300", 1, 3600),
+    STR(dkim_key_table, "", V_TABLE),
+    STR(dkim_signing_table, "", V_SIGNING),
+    LIST(internal_hosts, "127.0.0.0/8, ::1", V_NETS),
+    LIST(originating_daemon_names, "ORIGINATING", V_TOKEN),
+    LIST(forward_recipients, "", V_RECIPIENT),
+    STR(forward_signing_key, "", V_KEYNAME),
+    CHOICE(srs_forwarded_mail, T_BOOL, "yes", booleans),
+    CHOICE(dmarc_enforce, T_ENUM, "tag", enforce_modes),
+    CHOICE(from_rewrite, T_ENUM, "off", rewrite_modes),
+    STR(from_rewrite_address, "", V_ADDRESS),
+    STR(arc_domain, "", V_DOMAIN),
+    STR(arc_selector, "", V_SELECTOR),
+    STR(arc_key, "", V_PATH),
+    LIST(trusted_authserv_ids, "", V_TRUSTED_ID),
+    CHOICE(forward_dmarc_failure, T_ENUM, "reject", fwd_failures),
+    CHOICE(forward_dmarc_policies, T_ENUM, "reject-and-quarantine", fwd_policies),
+    CHOICE(from_unreadable, T_ENUM, "reject", unreadable_modes),
+    STR(user, "nobody", V_USER),
+    STR(chroot, "", V_PATH),
+    UINT(connection_limit, "500", 1, 10000),
+    UINT(request_timeout, "100", 1, 3600),
+    UINT(idle_timeout, "300", 1, 86400),
+    CHOICE(log_level, T_ENUM, "info", log_levels),
+    STR(dns_zone_file, "", V_PATH),
+    STR(dns_server, "", V_DNS_SERVER),
+    UINT(dns_timeout, "5", 1, 60),
+    CHOICE(dmarc_mode, T_ENUM, "rfc7489", dmarc_modes),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= CONFIG_KEYS_MAX, "raise CONFIG_KEYS_MAX in config.h");
 
 const char *config_log_level_name(int level)
 {
@@ -158,6 +209,254 @@ static int parse_uint(const char *value, unsigned *out)
     return 0;
 }
 
+/* ---- value checks by kind ----------------------------------------------- */
+
+int config_valid_name(const char *s, int allow_final_dot)
+{
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > 253 + (allow_final_dot ? 1 : 0))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return 0;
+            if (i == n - 1 && !allow_final_dot)
+                return 0;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label > 0)) {
+            if (++label > 63)
+                return 0;
+        } else {
+            return 0;
+        }
+    }
+    return s[n - 1] != '-';
+}
+
+/* Printable ASCII, no white space: what every token-like value is made of. */
+static int all_graphic(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* local@domain with a dot-atom local part of at most 64 octets. */
+static int valid_address(const char *s, int allow_final_dot)
+{
+    const char *at = strrchr(s, '@');
+    if (!at || at == s || at - s > 64 || !addr_is_dot_atom(s, (size_t)(at - s)))
+        return 0;
+    return config_valid_name(at + 1, allow_final_dot);
+}
+
+static int valid_path(const char *s)
+{
+    return s[0] == '/' && strlen(s) < PATH_MAX && all_graphic(s);
+}
+
+static int valid_ip(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* One dns_server entry: ADDR or ADDR@PORT, as dns.c hands it to libunbound. */
+static int valid_dns_server(const char *s, size_t n)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *at = memchr(s, '@', n);
+    size_t al = at ? (size_t)(at - s) : n;
+    unsigned port;
+    if (al == 0 || al >= sizeof(addr))
+        return 0;
+    if (at && listen_parse_port(at + 1, n - al - 1, &port) < 0)
+        return 0;
+    memcpy(addr, s, al);
+    addr[al] = '\0';
+    return valid_ip(addr);
+}
+
+/* POSIX portable user names, as useradd(8) takes them: letters, digits,
+ * ".", "_", "-" (not first), an optional final "$"; at most 32 octets. */
+static int valid_user(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 32 || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || (c == '$' && i == n - 1)))
+            return 0;
+    }
+    return 1;
+}
+
+/* NULL when v (a T_STRING value or one T_LIST entry) is good for kind,
+ * else what was expected. */
+static const char *check_value(enum value_kind kind, const char *v)
+{
+    switch (kind) {
+    case V_ANY:
+        return NULL;
+    case V_DOMAIN:
+        return config_valid_name(v, 0) ? NULL
+                                       : "a domain name (letters, digits and hyphens in "
+                                         "dot-separated labels, no final dot; IDNs as xn--)";
+    case V_LOCAL_DOMAIN:
+        return config_valid_name(v[0] == '.' ? v + 1 : v, 1)
+                   ? NULL
+                   : "a domain name, or .domain for its subdomains (letters, digits and "
+                     "hyphens in dot-separated labels)";
+    case V_AUTHSERV_ID:
+        return config_valid_name(v, 0) ? NULL
+                                       : "an authserv-id (RFC 8601) written as a domain name, "
+                                         "such as this host's name, e.g. mx.example.net";
+    case V_TRUSTED_ID:
+        return config_valid_name(v, 1) ? NULL
+                                       : "an authserv-id (RFC 8601) written as a domain name, "
+                                         "e.g. gw.example.net";
+    case V_ADDRESS:
+        return valid_address(v, 0) ? NULL : "a plain address local@domain (dot-atom local part)";
+    case V_RECIPIENT:
+        if (v[0] == '@')
+            return config_valid_name(v + 1, 1) ? NULL : "local@domain or @domain";
+        return valid_address(v, 1) ? NULL : "local@domain or @domain";
+    case V_NETS: /* checked as a whole list in check_list */
+        return NULL;
+    case V_PATH:
+        return valid_path(v) ? NULL : "an absolute path (no white space)";
+    case V_TABLE:
+        return valid_path(strncmp(v, "file:", 5) == 0 ? v + 5 : v)
+                   ? NULL
+                   : "an absolute path, or file:/path (no white space)";
+    case V_SIGNING:
+        if (strncmp(v, "refile:", 7) == 0)
+            v += 7;
+        else if (strncmp(v, "file:", 5) == 0)
+            v += 5;
+        return valid_path(v) ? NULL
+                             : "an absolute path, file:/path or refile:/path (no white space)";
+    case V_LISTEN:
+    case V_LISTEN_INET: {
+        struct listen_addr a;
+        if (listen_parse(v, strlen(v), &a, NULL) < 0)
+            return kind == V_LISTEN ? "inet:HOST:PORT, inet:[IPV6]:PORT, inet:PORT or unix:/PATH"
+                                    : "inet:HOST:PORT, inet:[IPV6]:PORT or inet:PORT";
+        if (kind == V_LISTEN_INET && a.kind == LISTEN_UNIX)
+            return "inet:HOST:PORT, inet:[IPV6]:PORT or inet:PORT (Prometheus scrapes over "
+                   "TCP, not a UNIX-domain socket)";
+        return NULL;
+    }
+    case V_DNS_SERVER: {
+        const char *p = v;
+        size_t entries = 0;
+        for (;;) {
+            p += strspn(p, ", \t");
+            size_t l = strcspn(p, ", \t");
+            if (!l)
+                break;
+            if (!valid_dns_server(p, l))
+                return "numeric resolver addresses, ADDR or ADDR@PORT (IPv4 or IPv6), "
+                       "separated by commas or spaces";
+            entries++;
+            p += l;
+        }
+        return entries ? NULL
+                       : "numeric resolver addresses, ADDR or ADDR@PORT (IPv4 or IPv6), "
+                         "separated by commas or spaces";
+    }
+    case V_USER:
+        return valid_user(v) ? NULL
+                             : "a user name (letters, digits, \".\", \"_\", \"-\"; at most 32)";
+    case V_SELECTOR:
+        return config_valid_name(v, 0) ? NULL
+                                       : "a DKIM selector (letters, digits and hyphens in "
+                                         "dot-separated labels)";
+    case V_KEYNAME:
+        return all_graphic(v) && !strchr(v, '#') && strlen(v) < 128
+                   ? NULL
+                   : "a KeyTable name (printable, no white space or \"#\", at most 127 octets)";
+    case V_TOKEN:
+        return all_graphic(v) ? NULL : "printable ASCII without white space";
+    }
+    return "a known type (internal error)";
+}
+
+/* A value as an error may show it: bounded, control characters as "?". */
+static void shown(const char *v, char *out, size_t sz)
+{
+    size_t o = 0;
+    for (; *v && o + 4 < sz && o < SHOWN_MAX; v++)
+        out[o++] = ((unsigned char)*v < ' ' || (unsigned char)*v == 0x7f) ? '?' : *v;
+    if (*v)
+        out[o++] = '.', out[o++] = '.', out[o++] = '.';
+    out[o] = '\0';
+}
+
+/* White space then "#", or "#" first: the admin meant a comment. */
+static int has_trailing_comment(const char *v)
+{
+    if (v[0] == '#')
+        return 1;
+    for (const char *p = v; *p; p++)
+        if (isspace((unsigned char)p[0]) && p[1] == '#')
+            return 1;
+    return 0;
+}
+
+static int set_error(fa_err *err, const char *w, const char *sep, const struct key_def *k,
+                     const char *value, const char *entry, const char *expected)
+{
+    char sv[SHOWN_MAX + 8], se[SHOWN_MAX + 8];
+    shown(value, sv, sizeof(sv));
+    if (!entry)
+        return fa_err_set(err, "%s%s%s = \"%s\": expected %s", w, sep, k->name, sv, expected);
+    shown(entry, se, sizeof(se));
+    return fa_err_set(err, "%s%s%s: entry \"%s\": expected %s", w, sep, k->name, se, expected);
+}
+
+/* Every entry of a list value, by the key's kind. */
+static int check_list(const struct key_def *k, const struct fa_list *l, const char *value,
+                      const char *w, const char *sep, fa_err *err)
+{
+    if (k->kind == V_NETS) {
+        struct policy_nets *nets = malloc(sizeof(*nets));
+        fa_err e;
+        if (!nets)
+            return fa_err_set(err, "out of memory");
+        int rc = policy_nets_parse(l->v, l->n, nets, &e);
+        free(nets);
+        if (rc < 0)
+            return fa_err_set(err,
+                              "%s%s%s; expected IPv4 or IPv6 addresses or networks "
+                              "(ADDRESS/PREFIX), at most %d",
+                              w, sep, e.msg, POLICY_NETS_MAX);
+        return 0;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const char *expected = check_value(k->kind, l->v[i]);
+        if (expected)
+            return set_error(err, w, sep, k, value, l->v[i], expected);
+    }
+    return 0;
+}
+
+static int remember_where(struct fa_config *cfg, const struct key_def *k, const char *where)
+{
+    char *copy = NULL;
+    if (where && !(copy = strdup(where)))
+        return fa_err_set(NULL, "out of memory");
+    char **slot = &cfg->set_at[k - keys];
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
 int config_set(struct fa_config *cfg, const char *key, const char *value, const char *where,
                fa_err *err)
 {
@@ -168,11 +467,24 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
         return fa_err_set(err, "%s%sunknown parameter \"%s\"", w, sep, key);
     void *field = (char *)cfg + k->offset;
 
+    /* Before any type check, so the admin learns why, not that "#" is no domain. */
+    if (has_trailing_comment(value))
+        return fa_err_set(err,
+                          "%s%s%s: trailing comments are not allowed in fwdauthd.conf (\"#\" "
+                          "after a value is part of it): put the comment on its own line above",
+                          w, sep, key);
     switch (k->type) {
     case T_STRING: {
+        const char *expected = NULL;
+        if (value[0] || k->kind == V_USER)
+            expected = check_value(k->kind, value);
+        if (expected)
+            return set_error(err, w, sep, k, value, NULL, expected);
         char *copy = strdup(value);
-        if (!copy)
+        if (!copy || remember_where(cfg, k, where) < 0) {
+            free(copy);
             return fa_err_set(err, "out of memory");
+        }
         free(*(char **)field);
         *(char **)field = copy;
         return 0;
@@ -181,15 +493,23 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
         struct fa_list l;
         if (config_split_list(value, &l, err) < 0)
             return -1;
+        if (check_list(k, &l, value, w, sep, err) < 0 || remember_where(cfg, k, where) < 0) {
+            config_list_free(&l);
+            return -1;
+        }
         config_list_free(field);
         *(struct fa_list *)field = l;
         return 0;
     }
     case T_UINT: {
         unsigned v;
-        if (parse_uint(value, &v) < 0 || v < k->min || v > k->max)
-            return fa_err_set(err, "%s%s%s = \"%s\": expected a whole number from %u to %u", w, sep,
-                              key, value, k->min, k->max);
+        if (parse_uint(value, &v) < 0 || v < k->min || v > k->max) {
+            char range[64];
+            snprintf(range, sizeof(range), "a whole number from %u to %u", k->min, k->max);
+            return set_error(err, w, sep, k, value, NULL, range);
+        }
+        if (remember_where(cfg, k, where) < 0)
+            return fa_err_set(err, "out of memory");
         *(unsigned *)field = v;
         return 0;
     }
@@ -198,6 +518,8 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
     case T_CHAR:
         for (int i = 0; k->choices[i]; i++) {
             if (strcasecmp(k->choices[i], value) == 0) {
+                if (remember_where(cfg, k, where) < 0)
+                    return fa_err_set(err, "out of memory");
                 if (k->type == T_ENUM || k->type == T_BOOL)
                     *(int *)field = i;
                 else
@@ -206,13 +528,12 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
             }
         }
         {
-            char allowed[128] = "";
+            char allowed[128] = "one of ";
             for (int i = 0; k->choices[i]; i++) {
                 strncat(allowed, i ? ", " : "", sizeof(allowed) - strlen(allowed) - 1);
                 strncat(allowed, k->choices[i], sizeof(allowed) - strlen(allowed) - 1);
             }
-            return fa_err_set(err, "%s%s%s = \"%s\": expected one of %s", w, sep, key, value,
-                              allowed);
+            return set_error(err, w, sep, k, value, NULL, allowed);
         }
     }
     return fa_err_set(err, "%s%sinternal error: bad type for %s", w, sep, key);
@@ -236,9 +557,125 @@ void config_free(struct fa_config *cfg)
             free(*(char **)field);
         else if (keys[i].type == T_LIST)
             config_list_free(field);
+        free(cfg->set_at[i]);
     }
+    free(cfg->file);
     memset(cfg, 0, sizeof(*cfg));
 }
+
+const char *config_where(const struct fa_config *cfg, const char *key)
+{
+    const struct key_def *k = find_key(key);
+    if (!k)
+        return "unknown parameter";
+    const char *w = cfg->set_at[k - keys];
+    return w ? w : "default";
+}
+
+int config_fail(const struct fa_config *cfg, const char *key, fa_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return -1;
+    const struct key_def *k = find_key(key);
+    const char *w = k ? cfg->set_at[k - keys] : NULL;
+    if (!w)
+        w = cfg->file;
+    char msg[FA_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (w)
+        return fa_err_set(err, "%s: %s", w, msg);
+    return fa_err_set(err, "%s", msg);
+}
+
+/* ---- the dump (postconf -n / postconf) ---------------------------------- */
+
+/* Key k's value as config_set reads it back; lists folded past DUMP_WIDTH. */
+static void format_value(FILE *f, const struct fa_config *cfg, const struct key_def *k)
+{
+    const void *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case T_STRING:
+        fputs(*(char *const *)field, f);
+        break;
+    case T_LIST: {
+        const struct fa_list *l = field;
+        size_t col = strlen(k->name) + 3;
+        for (size_t i = 0; i < l->n; i++) {
+            size_t len = strlen(l->v[i]);
+            if (i > 0) {
+                fputc(',', f);
+                col++;
+                if (col + 1 + len > DUMP_WIDTH) {
+                    fputs("\n   ", f); /* a continuation line: joined with one space */
+                    col = 3;
+                }
+                fputc(' ', f);
+                col++;
+            }
+            fputs(l->v[i], f);
+            col += len;
+        }
+        break;
+    }
+    case T_UINT:
+        fprintf(f, "%u", *(const unsigned *)field);
+        break;
+    case T_ENUM:
+    case T_BOOL:
+        fputs(k->choices[*(const int *)field], f);
+        break;
+    case T_CHAR:
+        fputc(*(const char *)field, f);
+        break;
+    }
+}
+
+static char *value_text(const struct fa_config *cfg, const struct key_def *k)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    format_value(f, cfg, k);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+char *config_dump(const struct fa_config *cfg, int all)
+{
+    struct fa_config def;
+    config_init(&def);
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    int ok = f != NULL;
+    for (size_t i = 0; ok && i < NKEYS; i++) {
+        char *mine = value_text(cfg, &keys[i]);
+        char *theirs = all ? NULL : value_text(&def, &keys[i]);
+        ok = mine && (all || theirs);
+        if (ok && (all || strcmp(mine, theirs) != 0))
+            fprintf(f, "%s =%s%s\n", keys[i].name, mine[0] ? " " : "", mine);
+        free(mine);
+        free(theirs);
+    }
+    config_free(&def);
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- the file syntax ---------------------------------------------------- */
 
 /* Trim white space at both ends of [*s, *e). */
 static void trim(const char **s, const char **e)
@@ -277,20 +714,20 @@ static int emit_logical_line(const char *name, int lineno, const char *line, siz
         return fa_err_set(err, "%s: parameter name too long", where);
     memcpy(key, ks, (size_t)(ke - ks));
     key[ke - ks] = '\0';
+    if (memchr(vs, '\0', (size_t)(ve - vs)))
+        return fa_err_set(err, "%s: NUL byte in value", where);
     char *value = strndup(vs, (size_t)(ve - vs));
     if (!value)
         return fa_err_set(err, "out of memory");
-    if (memchr(vs, '\0', (size_t)(ve - vs))) {
-        free(value);
-        return fa_err_set(err, "%s: NUL byte in value", where);
-    }
     int rc = fn(ctx, key, value, where, err);
     free(value);
     return rc;
 }
 
-int config_parse(const char *name, const char *buf, size_t len, config_line_fn fn, void *ctx,
-                 fa_err *err)
+/* config_parse, going on after a bad logical line when report is set:
+ * each problem goes to report, the first stays in err. */
+static int parse_lines(const char *name, const char *buf, size_t len, config_line_fn fn, void *ctx,
+                       config_report_fn report, void *rctx, fa_err *err)
 {
     /* Logical lines are assembled in a bounded buffer: continuation lines are
      * joined with one space, as Postfix does. */
@@ -298,50 +735,76 @@ int config_parse(const char *name, const char *buf, size_t len, config_line_fn f
     if (!logical)
         return fa_err_set(err, "out of memory");
     size_t llen = 0;
-    int have = 0, start_line = 0, lineno = 0, rc = 0;
+    /* have: a logical line is being assembled; broken: the current one
+     * was refused (too long), its continuation lines are dropped. */
+    int have = 0, broken = 0, start_line = 0, lineno = 0, problems = 0;
+    fa_err e = {{0}};
     const char *p = buf, *end = buf + len;
 
-    while (p < end && rc == 0) {
+/* One problem: reported and counted (report), or the end of the parse. */
+#define PROBLEM(call)                                                                              \
+    do {                                                                                           \
+        if ((call) < 0) {                                                                          \
+            if (problems++ == 0 && err)                                                            \
+                *err = e;                                                                          \
+            if (!report)                                                                           \
+                goto out;                                                                          \
+            report(rctx, e.msg);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+    for (; p < end; lineno++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        lineno++;
-        if (!is_blank_or_comment(p, le)) {
-            const char *s = p, *e = le;
-            if (isspace((unsigned char)*p)) {
-                if (!have) {
-                    rc = fa_err_set(err, "%s:%d: continuation line without a parameter before it",
-                                    name, lineno);
-                    break;
-                }
-                trim(&s, &e);
-                if (llen + 1 + (size_t)(e - s) >= CONFIG_MAX_LINE) {
-                    rc = fa_err_set(err, "%s:%d: logical line too long", name, lineno);
-                    break;
-                }
-                logical[llen++] = ' ';
-            } else {
-                if (have)
-                    rc = emit_logical_line(name, start_line, logical, llen, fn, ctx, err);
-                if (rc)
-                    break;
-                have = 1;
-                start_line = lineno;
-                llen = 0;
-                trim(&s, &e);
-                if ((size_t)(e - s) >= CONFIG_MAX_LINE) {
-                    rc = fa_err_set(err, "%s:%d: logical line too long", name, lineno);
-                    break;
-                }
-            }
-            memcpy(logical + llen, s, (size_t)(e - s));
-            llen += (size_t)(e - s);
-        }
+        const char *s = p, *le = nl ? nl : end, *e_ = le;
         p = nl ? nl + 1 : end;
+        if (is_blank_or_comment(s, le))
+            continue;
+        if (isspace((unsigned char)*s)) {
+            if (broken)
+                continue;
+            if (!have) {
+                PROBLEM(fa_err_set(&e, "%s:%d: continuation line without a parameter before it",
+                                   name, lineno + 1));
+                continue;
+            }
+            trim(&s, &e_);
+            if (llen + 1 + (size_t)(e_ - s) >= CONFIG_MAX_LINE) {
+                have = 0, broken = 1;
+                PROBLEM(fa_err_set(&e, "%s:%d: logical line too long", name, lineno + 1));
+                continue;
+            }
+            logical[llen++] = ' ';
+        } else {
+            if (have) {
+                have = 0;
+                PROBLEM(emit_logical_line(name, start_line, logical, llen, fn, ctx, &e));
+            }
+            broken = 0;
+            start_line = lineno + 1;
+            llen = 0;
+            trim(&s, &e_);
+            if ((size_t)(e_ - s) >= CONFIG_MAX_LINE) {
+                broken = 1;
+                PROBLEM(fa_err_set(&e, "%s:%d: logical line too long", name, lineno + 1));
+                continue;
+            }
+            have = 1;
+        }
+        memcpy(logical + llen, s, (size_t)(e_ - s));
+        llen += (size_t)(e_ - s);
     }
-    if (rc == 0 && have)
-        rc = emit_logical_line(name, start_line, logical, llen, fn, ctx, err);
+    if (have)
+        PROBLEM(emit_logical_line(name, start_line, logical, llen, fn, ctx, &e));
+#undef PROBLEM
+out:
     free(logical);
-    return rc;
+    return problems ? -1 : 0;
+}
+
+int config_parse(const char *name, const char *buf, size_t len, config_line_fn fn, void *ctx,
+                 fa_err *err)
+{
+    return parse_lines(name, buf, len, fn, ctx, NULL, NULL, err);
 }
 
 static int set_from_file(void *ctx, const char *key, const char *value, const char *where,
@@ -350,13 +813,33 @@ static int set_from_file(void *ctx, const char *key, const char *value, const ch
     return config_set(ctx, key, value, where, err);
 }
 
+/* The file loaded, for config_fail's errors about keys it left unset. */
+static int remember_file(struct fa_config *cfg, const char *name, fa_err *err)
+{
+    char *copy = strdup(name);
+    if (!copy)
+        return fa_err_set(err, "out of memory");
+    free(cfg->file);
+    cfg->file = copy;
+    return 0;
+}
+
+static int load_buf(struct fa_config *cfg, const char *name, const char *buf, size_t len,
+                    config_report_fn report, void *rctx, fa_err *err)
+{
+    if (remember_file(cfg, name, err) < 0)
+        return -1;
+    return parse_lines(name, buf, len, set_from_file, cfg, report, rctx, err);
+}
+
 int config_load_buf(struct fa_config *cfg, const char *name, const char *buf, size_t len,
                     fa_err *err)
 {
-    return config_parse(name, buf, len, set_from_file, cfg, err);
+    return load_buf(cfg, name, buf, len, NULL, NULL, err);
 }
 
-int config_load_file(struct fa_config *cfg, const char *path, fa_err *err)
+/* The whole file, bounded by CONFIG_MAX_FILE; the caller frees *buf. */
+static int read_file(const char *path, char **buf, size_t *size, fa_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -366,41 +849,59 @@ int config_load_file(struct fa_config *cfg, const char *path, fa_err *err)
         close(fd);
         return fa_err_set(err, "%s: not a regular file of at most %d bytes", path, CONFIG_MAX_FILE);
     }
-    size_t size = (size_t)st.st_size;
-    char *buf = malloc(size ? size : 1);
-    if (!buf) {
+    *size = (size_t)st.st_size;
+    *buf = malloc(*size ? *size : 1);
+    if (!*buf) {
         close(fd);
         return fa_err_set(err, "out of memory");
     }
     size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
+    while (got < *size) {
+        ssize_t n = read(fd, *buf + got, *size - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             int e = n < 0 ? errno : EIO;
-            free(buf);
+            free(*buf);
             close(fd);
             return fa_err_errno(err, e, "cannot read %s", path);
         }
         got += (size_t)n;
     }
     close(fd);
-    int rc = config_load_buf(cfg, path, buf, size, err);
+    return 0;
+}
+
+int config_load_file_each(struct fa_config *cfg, const char *path, config_report_fn report,
+                          void *ctx, fa_err *err)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    if (read_file(path, &buf, &size, err) < 0) {
+        if (report)
+            report(ctx, err ? err->msg : path);
+        return -1;
+    }
+    int rc = load_buf(cfg, path, buf, size, report, ctx, err);
     free(buf);
     return rc;
+}
+
+int config_load_file(struct fa_config *cfg, const char *path, fa_err *err)
+{
+    return config_load_file_each(cfg, path, NULL, NULL, err);
 }
 
 int config_check_srs(const struct fa_config *cfg, fa_err *err)
 {
     if (!cfg->srs_domain[0])
-        return fa_err_set(err, "srs_domain is not set");
-    if (strchr(cfg->srs_domain, '@') || strchr(cfg->srs_domain, ' '))
-        return fa_err_set(err, "srs_domain = \"%s\": expected a domain name", cfg->srs_domain);
+        return config_fail(cfg, "srs_domain", err, "srs_domain is not set");
     if (!cfg->srs_secrets[0])
-        return fa_err_set(err, "srs_secrets is not set (a file with one secret per line)");
+        return config_fail(cfg, "srs_secrets", err,
+                           "srs_secrets is not set (a file with one secret per line)");
     if (cfg->srs_hash_minimum > cfg->srs_hash_length)
-        return fa_err_set(err, "srs_hash_minimum (%u) exceeds srs_hash_length (%u)",
-                          cfg->srs_hash_minimum, cfg->srs_hash_length);
+        return config_fail(
+            cfg, "srs_hash_minimum", err, "srs_hash_minimum (%u) exceeds srs_hash_length (%u, %s)",
+            cfg->srs_hash_minimum, cfg->srs_hash_length, config_where(cfg, "srs_hash_length"));
     return 0;
 }

@@ -7,19 +7,51 @@
  *   "name = value" per logical line, blank lines and lines whose first
  *   non-blank character is "#" ignored, a line that starts with white space
  *   continues the previous one. List values split on commas and white space.
+ *   Unlike main.cf, a value that holds a "#" after white space (or starts
+ *   with one) is an error: there are no comments at the end of a line, and
+ *   an admin who writes one must learn that it is not a comment.
  * SYNOPSIS
  *   struct fa_config cfg;
  *   config_init(&cfg);                       defaults for every key
  *   config_load_file(&cfg, "fwdauthd.conf", &err);
- *   config_set(&cfg, "srs_domain", "x.example", &err);   CLI overrides
+ *   config_set(&cfg, "srs_domain", "x.example", "command line", &err);
+ *   config_where(&cfg, "srs_domain")         "fwdauthd.conf:3", or "default"
+ *   config_fail(&cfg, "arc_key", &err, "...")  an error at that key's line
+ *   char *text = config_dump(&cfg, 0);       "name = value" lines (postconf -n)
  *   config_free(&cfg);
  * DESCRIPTION
- *   Every key is declared once, in a table in config.c, with its type,
- *   default and limits; `fwdauthd.conf(5)` documents them. Later lines win
- *   over earlier ones, as in Postfix.
+ *   Every key is declared once, in a table in config.c, with its storage
+ *   type, default, limits and the type its value is checked as when it is
+ *   set: domain names (srs_domain, arc_domain; local_domains entries may
+ *   start with "." for subdomains), authserv-ids (authserv_id,
+ *   trusted_authserv_ids: RFC 8601 ids written as domain names, so that
+ *   they compare as domain names), addresses (from_rewrite_address: a
+ *   dot-atom local@domain; forward_recipients: local@domain or @domain),
+ *   internal_hosts (addresses or CIDR networks, read by policy_nets_parse),
+ *   absolute file paths (srs_secrets, arc_key, dkim_key_table and
+ *   dkim_signing_table with their file:/refile: prefixes, dns_zone_file,
+ *   chroot), listen addresses (listenaddr.h; metrics_listen inet only),
+ *   dns_server (ADDR or ADDR@PORT, numeric), user (a user name), a DKIM
+ *   selector (arc_selector), a KeyTable name (forward_signing_key),
+ *   numbers in a range, choices and booleans. `fwdauthd.conf(5)` documents
+ *   them. Host names are ASCII (write internationalized names as A-labels).
+ *   Later lines win over earlier ones, as in Postfix, and each key
+ *   remembers where it was last set, so that checks made after loading
+ *   (runtime.c, srs.c) can name FILE:LINE too.
+ *   config_load_file_each goes on after a bad line and hands every
+ *   problem to a callback (fwdauthd -t); the other loaders stop at the
+ *   first. config_dump writes the settings as "name = value" lines in
+ *   table order, every one or only those that differ from the default,
+ *   lists comma-separated and folded as Postfix's postconf does; the text
+ *   loads back to the same settings.
  * DIAGNOSTICS
- *   Unknown keys, malformed lines and out-of-range values are errors that
- *   name FILE:LINE. Values are never echoed for keys that may hold secrets.
+ *   config_set, config_load_* and config_check_srs return 0, or -1 with
+ *   the reason in err: unknown keys, malformed lines, trailing comments,
+ *   values of the wrong type or out of range name FILE:LINE (the `where`
+ *   given to config_set), the key and what was expected. Values are shown
+ *   at most 100 octets long with control characters as "?"; no key holds
+ *   a secret (srs_secrets names a file). config_fail returns -1.
+ *   config_dump returns NULL when out of memory.
  */
 #ifndef FWDAUTH_CONFIG_H
 #define FWDAUTH_CONFIG_H
@@ -42,6 +74,9 @@ enum fa_forward_failure { FA_FWDFAIL_REJECT, FA_FWDFAIL_HOLD };
 enum fa_forward_policies { FA_FWDPOL_REJECT, FA_FWDPOL_REJECT_AND_QUARANTINE };
 /* Forwarded mail whose From: cannot be read with certainty. */
 enum fa_from_unreadable { FA_UNREADABLE_REJECT, FA_UNREADABLE_TEMPFAIL, FA_UNREADABLE_ACCEPT };
+
+/* Room for every key's "where it was set" (config.c asserts it is enough). */
+#define CONFIG_KEYS_MAX 64
 
 /* A list value: n strings, each NUL-terminated. */
 struct fa_list {
@@ -103,12 +138,18 @@ struct fa_config {
 
     /* DMARC (dmarc.h) */
     int dmarc_mode; /* enum dmarc_mode: rfc7489 (PSL) or rfc9989 (DNS Tree Walk) */
+
+    /* Where each key (in table order) was last set: "FILE:LINE" or the
+     * `where` given to config_set; NULL = default. Read with config_where. */
+    char *set_at[CONFIG_KEYS_MAX];
+    char *file; /* the last file loaded, for errors about keys it left unset */
 };
 
 void config_init(struct fa_config *cfg);
 void config_free(struct fa_config *cfg);
 
-/* Set one key from its text value; `where` (e.g. "file:12") prefixes errors. */
+/* Set one key from its text value, checked by its type; `where` (e.g.
+ * "file:12") prefixes errors and is remembered for config_where. */
 int config_set(struct fa_config *cfg, const char *key, const char *value, const char *where,
                fa_err *err);
 
@@ -116,6 +157,32 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
 int config_load_file(struct fa_config *cfg, const char *path, fa_err *err);
 int config_load_buf(struct fa_config *cfg, const char *name, const char *buf, size_t len,
                     fa_err *err);
+
+/* Like config_load_file, but a bad line does not stop the loading: each
+ * problem ("FILE:LINE: ...") goes to report, and the return is 0 when
+ * there was none, else -1 with the first in err. */
+typedef void (*config_report_fn)(void *ctx, const char *problem);
+int config_load_file_each(struct fa_config *cfg, const char *path, config_report_fn report,
+                          void *ctx, fa_err *err);
+
+/* Where key was last set: "FILE:LINE", the `where` of config_set, or
+ * "default"; "unknown parameter" for a name not in the table. */
+const char *config_where(const struct fa_config *cfg, const char *key);
+
+/* Fill err with "WHERE: message", WHERE being where key was set, or the
+ * file loaded when it was left at its default; returns -1. */
+int config_fail(const struct fa_config *cfg, const char *key, fa_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Every setting (all != 0) or those that differ from their defaults, as
+ * "name = value\n" lines that config_load_buf reads back unchanged. The
+ * caller frees the text; NULL when out of memory. */
+char *config_dump(const struct fa_config *cfg, int all);
+
+/* Letters, digits and hyphens in dot-separated labels of 1 to 63 octets,
+ * at most 253 in all (RFC 1035 host names, RFC 6376 selectors); a final
+ * dot only with allow_final_dot. 1 yes, 0 no. */
+int config_valid_name(const char *s, int allow_final_dot);
 
 /* Check that the SRS settings form a usable whole (srs_domain and
  * srs_secrets set, hash_minimum <= hash_length, ...). */

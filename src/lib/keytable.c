@@ -208,7 +208,7 @@ static char *read_text(const char *path, size_t *len, fa_err *err)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
-        fa_err_errno(err, errno, "cannot open %s", path);
+        fa_err_errno(err, errno, "%s: cannot open", path); /* errors start with the table */
         return NULL;
     }
     char *buf = malloc(KT_FILE_MAX + 1);
@@ -217,7 +217,7 @@ static char *read_text(const char *path, size_t *len, fa_err *err)
     fclose(f);
     if (bad) {
         free(buf);
-        fa_err_set(err, "cannot read %s (or larger than %d octets)", path, KT_FILE_MAX);
+        fa_err_set(err, "%s: cannot read (or larger than %d octets)", path, KT_FILE_MAX);
         return NULL;
     }
     *len = n;

@@ -130,8 +130,11 @@ srs *srs_from_config(const struct fa_config *cfg, uid_t secrets_owner, fa_err *e
         return NULL;
     char *data;
     size_t len;
-    if (secfile_read(cfg->srs_secrets, secrets_owner, &data, &len, err) < 0)
+    fa_err ferr;
+    if (secfile_read(cfg->srs_secrets, secrets_owner, &data, &len, &ferr) < 0) {
+        config_fail(cfg, "srs_secrets", err, "srs_secrets: %s", ferr.msg);
         return NULL;
+    }
     const char *secrets[SRS_SECRETS_MAX];
     size_t lens[SRS_SECRETS_MAX], n = 0;
     srs *s = NULL;
@@ -145,14 +148,16 @@ srs *srs_from_config(const struct fa_config *cfg, uid_t secrets_owner, fa_err *e
         if (l == 0)
             continue;
         if (n == SRS_SECRETS_MAX) {
-            fa_err_set(err, "%s: more than %d secrets", cfg->srs_secrets, SRS_SECRETS_MAX);
+            config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: more than %d secrets",
+                        cfg->srs_secrets, SRS_SECRETS_MAX);
             goto out;
         }
         secrets[n] = line;
         lens[n++] = l;
     }
     if (n == 0) {
-        fa_err_set(err, "%s: no secret in the file", cfg->srs_secrets);
+        config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: no secret in the file",
+                    cfg->srs_secrets);
         goto out;
     }
     struct srs_params p = {

@@ -460,42 +460,42 @@ class TestCheckConfig(DaemonTest):
     def test_unknown_key_names_file_and_line(self):
         text = "srs_domain = example.com\nsrs_secrets = %s\n\nsrs_domian = x\n" % self.secret_path
         conf, r = self.check(text=text)
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn("%s:4:" % conf, r.stderr)
         self.assertIn("srs_domian", r.stderr)
 
     def test_bad_value(self):
         conf, r = self.check(self.settings(connection_limit="0"))
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn("connection_limit", r.stderr)
 
     def test_no_listener(self):
         s = self.settings(socketmap_listen="", tcp_forward_listen="", tcp_reverse_listen="")
         conf, r = self.check(s)
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn("no listener", r.stderr)
 
     def test_bad_listen_address(self):
         conf, r = self.check(self.settings(tcp_forward_listen="tcp:127.0.0.1:25"))
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn("tcp_forward_listen", r.stderr)
 
     def test_missing_srs_domain(self):
         s = self.settings()
         del s["srs_domain"]
         conf, r = self.check(s)
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn("srs_domain", r.stderr)
 
     def test_missing_secrets_file(self):
         conf, r = self.check(self.settings(srs_secrets=os.path.join(self.dir, "nope")))
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn("nope", r.stderr)
 
     def test_secrets_mode_0644_refused(self):
         os.chmod(self.secret_path, 0o644)
         conf, r = self.check(self.settings())
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1)
         self.assertIn(self.secret_path, r.stderr)
         # and the daemon refuses to start
         d = self.start_daemon(self.settings(), wait=False)
