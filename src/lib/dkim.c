@@ -406,67 +406,89 @@ void dkim_verifier_body(struct dkim_verifier *v, const uint8_t *p, size_t n)
     dkimcore_hashes_update(&v->hs, p, n);
 }
 
-struct fa_key *dkim_parse_key_record(const char *txt, size_t len, int alg, int *testing,
-                                     int *strict, int *result, const char **why)
+static struct fa_key *key_problem(struct dkim_key_info *info, int problem, const char **why,
+                                  const char *text)
+{
+    info->problem = problem;
+    if (why)
+        *why = text;
+    return NULL;
+}
+
+static void key_tag(const struct tag *t, const char **v, size_t *n)
+{
+    *v = t ? t->value : NULL;
+    *n = t ? t->value_len : 0;
+}
+
+struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
+                                    struct dkim_key_info *info, const char **why, fa_err *err)
 {
     struct tag_list l;
-    *testing = *strict = 0;
-    *result = DKIM_PERMERROR;
-    if (tags_parse(txt, len, &l, why) < 0)
-        return NULL;
+    memset(info, 0, sizeof(*info));
+    info->type = -1;
+    info->alg = alg;
+    const char *twhy = NULL;
+    if (tags_parse(txt, len, &l, &twhy) < 0)
+        return key_problem(info, DKIM_KEY_SYNTAX, why, twhy);
     const struct tag *tv = tags_find(&l, "v"), *tk = tags_find(&l, "k"), *th = tags_find(&l, "h"),
                      *tp = tags_find(&l, "p"), *tt = tags_find(&l, "t"), *ts = tags_find(&l, "s");
-    if (tv && (!tags_value_is(tv, "DKIM1") || tv != &l.t[0])) {
-        *why = "key record: v= is not DKIM1 or not first";
-        return NULL;
-    }
+    key_tag(tk, &info->k, &info->k_len);
+    key_tag(th, &info->h, &info->h_len);
+    key_tag(ts, &info->s, &info->s_len);
+    if (tv && (!tags_value_is(tv, "DKIM1") || tv != &l.t[0]))
+        return key_problem(info, DKIM_KEY_VERSION, why, "key record: v= is not DKIM1 or not first");
     int type = KEY_RSA;
     if (tk) {
         if (tags_value_is_nocase(tk, "ed25519"))
             type = KEY_ED25519;
-        else if (!tags_value_is_nocase(tk, "rsa")) {
-            *why = "key record: unknown key type";
-            return NULL;
-        }
+        else if (!tags_value_is_nocase(tk, "rsa"))
+            return key_problem(info, DKIM_KEY_TYPE, why, "key record: unknown key type");
     }
-    if ((alg == DKIM_ED25519_SHA256) != (type == KEY_ED25519)) {
-        *why = "key type does not match the signature algorithm";
-        return NULL;
-    }
+    info->type = type;
+    if (alg < 0)
+        info->alg = alg = type == KEY_ED25519 ? DKIM_ED25519_SHA256 : DKIM_RSA_SHA256;
+    if ((alg == DKIM_ED25519_SHA256) != (type == KEY_ED25519))
+        return key_problem(info, DKIM_KEY_ALG, why,
+                           "key type does not match the signature algorithm");
     if (th &&
-        !dkimcore_list_has(th->value, th->value_len, alg == DKIM_RSA_SHA1 ? "sha1" : "sha256")) {
-        *why = "key record h= excludes the signature's hash";
-        return NULL;
-    }
+        !dkimcore_list_has(th->value, th->value_len, alg == DKIM_RSA_SHA1 ? "sha1" : "sha256"))
+        return key_problem(info, DKIM_KEY_HASH, why, "key record h= excludes the signature's hash");
     if (ts && !dkimcore_list_has(ts->value, ts->value_len, "*") &&
-        !dkimcore_list_has(ts->value, ts->value_len, "email")) {
-        *why = "key record is not for email (s=)";
-        return NULL;
-    }
+        !dkimcore_list_has(ts->value, ts->value_len, "email"))
+        return key_problem(info, DKIM_KEY_SERVICE, why, "key record is not for email (s=)");
     if (tt) {
-        *testing = dkimcore_list_has(tt->value, tt->value_len, "y");
-        *strict = dkimcore_list_has(tt->value, tt->value_len, "s");
+        info->testing = dkimcore_list_has(tt->value, tt->value_len, "y");
+        info->strict = dkimcore_list_has(tt->value, tt->value_len, "s");
     }
-    if (!tp) {
-        *why = "key record without p=";
-        return NULL;
-    }
-    if (tp->value_len == 0) {
-        *why = "key revoked (empty p=)";
-        return NULL;
-    }
-    fa_err err;
-    struct fa_key *k = key_from_dns_p(type, tp->value, tp->value_len, &err);
-    if (!k) {
-        *why = "key record: p= is not a valid public key";
-        return NULL;
-    }
+    if (!tp)
+        return key_problem(info, DKIM_KEY_NO_P, why, "key record without p=");
+    if (tp->value_len == 0)
+        return key_problem(info, DKIM_KEY_REVOKED, why, "key revoked (empty p=)");
+    fa_err kerr;
+    struct fa_key *k = key_from_dns_p(type, tp->value, tp->value_len, err ? err : &kerr);
+    if (!k)
+        return key_problem(info, DKIM_KEY_BAD_P, why, "key record: p= is not a valid public key");
+    info->bits = key_bits(k);
     if (type == KEY_RSA && key_bits(k) < KEY_RSA_MIN_BITS) {
         key_free(k);
-        *why = "RSA key shorter than 1024 bits (RFC 8301)";
-        return NULL;
+        if (err)
+            fa_err_set(err, "RSA key of %u bits: under %d (RFC 8301)", info->bits,
+                       KEY_RSA_MIN_BITS);
+        return key_problem(info, DKIM_KEY_SHORT, why, "RSA key shorter than 1024 bits (RFC 8301)");
     }
-    *result = DKIM_PASS;
+    info->problem = DKIM_KEY_OK;
+    return k;
+}
+
+struct fa_key *dkim_parse_key_record(const char *txt, size_t len, int alg, int *testing,
+                                     int *strict, int *result, const char **why)
+{
+    struct dkim_key_info info;
+    struct fa_key *k = dkim_key_record_read(txt, len, alg, &info, why, NULL);
+    *testing = info.testing;
+    *strict = info.strict;
+    *result = k ? DKIM_PASS : DKIM_PERMERROR;
     return k;
 }
 

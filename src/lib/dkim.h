@@ -118,4 +118,40 @@ const char *dkim_alg_name(int alg);
 struct fa_key *dkim_parse_key_record(const char *txt, size_t len, int alg, int *testing,
                                      int *strict, int *result, const char **why);
 
+/* What dkim_key_record_read found wrong with a key record: the first
+ * failing check, in the order the verifier makes them. */
+enum dkim_key_problem {
+    DKIM_KEY_OK,
+    DKIM_KEY_SYNTAX,  /* not a tag=value list (tags.h: bad syntax, a tag twice) */
+    DKIM_KEY_VERSION, /* v= present but not DKIM1, or not the first tag */
+    DKIM_KEY_TYPE,    /* k= names a key type other than rsa and ed25519 */
+    DKIM_KEY_ALG,     /* k= does not fit the signature's algorithm */
+    DKIM_KEY_HASH,    /* h= leaves out the signature's hash */
+    DKIM_KEY_SERVICE, /* s= lists neither * nor email */
+    DKIM_KEY_NO_P,    /* no p= */
+    DKIM_KEY_REVOKED, /* empty p= */
+    DKIM_KEY_BAD_P,   /* p= is not a usable key of that type */
+    DKIM_KEY_SHORT    /* an RSA key under KEY_RSA_MIN_BITS */
+};
+
+struct dkim_key_info {
+    int problem;           /* enum dkim_key_problem */
+    int alg;               /* enum dkim_alg the record was read for */
+    int type;              /* KEY_RSA or KEY_ED25519 (k=, default rsa); -1 before k= was read */
+    int testing, strict;   /* t=y, t=s (read only once s= passed) */
+    unsigned bits;         /* key size, when p= held a key */
+    const char *k, *h, *s; /* tag values inside txt, NULL when absent */
+    size_t k_len, h_len, s_len;
+};
+
+/* The verifier's key-record reader with its findings: dkim_parse_key_record
+ * is this function. alg is the signature's algorithm, or -1 for the one the
+ * record's own k= fits (rsa-sha256, or ed25519-sha256 for k=ed25519), as a
+ * lint that has no signature needs. Returns the key, or NULL with
+ * info->problem set, *why (when why is not NULL) the same static text
+ * dkim_parse_key_record gives, and err (when not NULL) saying what is wrong
+ * with p= for DKIM_KEY_BAD_P and DKIM_KEY_SHORT. */
+struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
+                                    struct dkim_key_info *info, const char **why, fa_err *err);
+
 #endif

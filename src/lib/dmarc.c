@@ -186,49 +186,68 @@ static int uri_valid(const char *u, size_t n)
     return 1;
 }
 
+int dmarc_uri_next(const char *v, size_t n, size_t *pos, char *uri, size_t urisz, size_t *urilen)
+{
+    size_t i = *pos;
+    if (i > n)
+        return -1;
+    size_t j = i;
+    while (j < n && v[j] != ',')
+        j++;
+    *pos = j + 1;
+    /* The URI without white space; one that does not fit in
+     * DMARC_URILIST_MAX - 1 octets is not valid (and is cut in uri). */
+    size_t un = 0, kept = 0;
+    int fits = 1;
+    for (size_t k = i; k < j; k++) {
+        if (is_fws(v[k]))
+            continue;
+        if (un + 1 >= DMARC_URILIST_MAX)
+            fits = 0;
+        un++;
+        if (urisz > 0 && kept + 1 < urisz)
+            uri[kept++] = v[k];
+    }
+    if (urisz > 0)
+        uri[kept] = '\0';
+    if (urilen)
+        *urilen = kept;
+    if (!fits || un == 0 || kept != un)
+        return 0;
+    return uri_valid(uri, un);
+}
+
 /* Count valid URIs of a comma-separated list and copy the list without
  * white space into out (cut at a URI boundary when it does not fit). */
 static unsigned parse_urilist(const char *v, size_t n, char *out, size_t outsz)
 {
     unsigned valid = 0;
-    size_t o = 0;
+    size_t o = 0, pos = 0;
     out[0] = '\0';
-    size_t i = 0;
-    while (i <= n) {
-        size_t j = i;
-        while (j < n && v[j] != ',')
-            j++;
-        char u[DMARC_URILIST_MAX];
-        size_t un = 0;
-        int fits = 1;
-        for (size_t k = i; k < j; k++) {
-            if (is_fws(v[k]))
-                continue;
-            if (un + 1 >= sizeof(u)) {
-                fits = 0;
-                break;
-            }
-            u[un++] = v[k];
+    char u[DMARC_URILIST_MAX];
+    size_t un;
+    int ok;
+    while ((ok = dmarc_uri_next(v, n, &pos, u, sizeof(u), &un)) >= 0) {
+        if (!ok)
+            continue;
+        valid++;
+        if (o + (o ? 1 : 0) + un + 1 <= outsz) {
+            if (o)
+                out[o++] = ',';
+            memcpy(out + o, u, un);
+            o += un;
+            out[o] = '\0';
         }
-        if (fits && un > 0 && uri_valid(u, un)) {
-            valid++;
-            if (o + (o ? 1 : 0) + un + 1 <= outsz) {
-                if (o)
-                    out[o++] = ',';
-                memcpy(out + o, u, un);
-                o += un;
-                out[o] = '\0';
-            }
-        }
-        i = j + 1;
     }
     return valid;
 }
 
-/* v=DMARC1 at the start: returns the offset after it (at ";" or the end), or 0. */
-static size_t version_end(const char *s, size_t n)
+/* v=DMARC1 at the start: returns the offset after it (at ";" or the end),
+ * or 0 with *why saying what is wrong. */
+static size_t version_end(const char *s, size_t n, const char **why)
 {
     size_t i = 0;
+    *why = "does not start with v=DMARC1";
     while (i < n && is_fws(s[i]))
         i++;
     if (i >= n || (s[i] != 'v' && s[i] != 'V'))
@@ -241,13 +260,19 @@ static size_t version_end(const char *s, size_t n)
     i++;
     while (i < n && is_wsp(s[i]))
         i++;
-    if (n - i < 6 || memcmp(s + i, "DMARC1", 6) != 0)
+    if (n - i < 6 || memcmp(s + i, "DMARC1", 6) != 0) {
+        *why = n - i >= 6 && strncasecmp(s + i, "DMARC1", 6) == 0
+                   ? "v= must be DMARC1 exactly, in upper case"
+                   : "v= is not DMARC1";
         return 0;
+    }
     i += 6;
     while (i < n && is_fws(s[i]))
         i++;
-    if (i < n && s[i] != ';')
+    if (i < n && s[i] != ';') {
+        *why = "v=DMARC1 is not followed by \";\"";
         return 0;
+    }
     return i;
 }
 
@@ -268,26 +293,64 @@ enum {
     TG_N
 };
 
-static int tag_id(const char *name, size_t len, int mode)
+/* The tag's TG_ index, or -1 when unknown; *other = 1 when it is a tag of
+ * the other document (RFC 7489 vs RFC 9989), which counts as unknown. */
+static int tag_id(const char *name, size_t len, int mode, int *other)
 {
     static const char *const names[TG_N] = {"p",   "sp",  "np", "adkim", "aspf", "pct", "fo",
                                             "rua", "ruf", "rf", "ri",    "psd",  "t"};
+    *other = 0;
     for (int i = 0; i < TG_N; i++) {
         if (!word_is(name, len, names[i]))
             continue;
         /* Tags of the other document are unknown tags: ignored. */
         if (mode == DMARC_MODE_RFC9989 && (i == TG_PCT || i == TG_RF || i == TG_RI))
-            return -1;
+            *other = 1;
         if (mode != DMARC_MODE_RFC9989 && (i == TG_NP || i == TG_PSD || i == TG_T))
-            return -1;
-        return i;
+            *other = 1;
+        return *other ? -1 : i;
     }
     return -1;
+}
+
+/* Note one tag-spec for dmarc_parse_record_specs' caller. */
+static void note(struct dmarc_spec *specs, size_t max, size_t *nspecs, int status, const char *text,
+                 size_t text_len, const struct tag *t)
+{
+    if (!specs)
+        return;
+    if (*nspecs < max) {
+        struct dmarc_spec *sp = &specs[*nspecs];
+        while (text_len > 0 && is_fws(*text)) {
+            text++;
+            text_len--;
+        }
+        while (text_len > 0 && is_fws(text[text_len - 1]))
+            text_len--;
+        *sp = (struct dmarc_spec){status, text, text_len, NULL, 0, NULL, 0};
+        if (t) {
+            sp->name = t->name;
+            sp->name_len = t->name_len;
+            sp->value = t->value;
+            sp->value_len = t->value_len;
+        }
+    }
+    (*nspecs)++;
 }
 
 int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_record *out,
                        const char **why)
 {
+    return dmarc_parse_record_specs(txt, len, mode, out, why, NULL, 0, NULL);
+}
+
+int dmarc_parse_record_specs(const char *txt, size_t len, int mode, struct dmarc_record *out,
+                             const char **why, struct dmarc_spec *specs, size_t max, size_t *nspecs)
+{
+    size_t nspecs_local = 0;
+    if (!nspecs)
+        nspecs = &nspecs_local;
+    *nspecs = 0;
     memset(out, 0, sizeof(*out));
     out->p = out->sp = out->np = DMARC_POLICY_ABSENT;
     out->adkim = out->aspf = DMARC_ALIGN_RELAXED;
@@ -296,10 +359,11 @@ int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_recor
     out->psd = 'u';
     out->ri = 86400;
     out->rf_afrf = 1;
-    size_t i = version_end(txt, len);
+    const char *vwhy;
+    size_t i = version_end(txt, len, &vwhy);
     if (i == 0) {
         if (why)
-            *why = "does not start with v=DMARC1";
+            *why = vwhy;
         return -1;
     }
     int seen[TG_N] = {0};
@@ -310,20 +374,30 @@ int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_recor
             j++;
         /* One tag-spec at a time: a bad one is ignored, not fatal. */
         struct tag_list l;
-        if (tags_parse(txt + i, j - i, &l, NULL) == 0 && l.n == 1) {
+        int pr = tags_parse(txt + i, j - i, &l, NULL);
+        if (pr < 0) {
+            note(specs, max, nspecs, DMARC_SPEC_MALFORMED, txt + i, j - i, NULL);
+        } else if (l.n == 1) {
             const struct tag *t = &l.t[0];
-            int id = tag_id(t->name, t->name_len, mode);
-            if (id >= 0 && !seen[id]) {
+            int other;
+            int id = tag_id(t->name, t->name_len, mode, &other);
+            int status = DMARC_SPEC_USED;
+            if (id < 0) {
+                status = other ? DMARC_SPEC_OTHER_MODE : DMARC_SPEC_UNKNOWN;
+            } else if (seen[id]) {
+                status = DMARC_SPEC_REPEATED;
+            } else {
                 seen[id] = 1;
                 const char *v = t->value;
                 size_t vn = t->value_len;
                 long x;
-                int pol;
+                int pol, bad = 0;
                 switch (id) {
                 case TG_P:
                 case TG_SP:
                 case TG_NP:
                     pol = parse_policy(v, vn);
+                    bad = pol < 0;
                     if (id == TG_P) {
                         out->p = pol >= 0 ? pol : DMARC_POLICY_ABSENT;
                         out->p_invalid = pol < 0;
@@ -343,26 +417,36 @@ int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_recor
                             out->adkim = a;
                         else
                             out->aspf = a;
+                    } else {
+                        bad = 1;
                     }
                     break;
                 case TG_PCT:
                     if ((x = parse_uint(v, vn, 100)) >= 0)
                         out->pct = (unsigned)x;
+                    else
+                        bad = 1;
                     break;
                 case TG_RI:
                     if ((x = parse_uint(v, vn, 4294967295UL)) >= 0)
                         out->ri = (unsigned long)x;
+                    else
+                        bad = 1;
                     break;
                 case TG_FO: {
                     unsigned fo = parse_fo(v, vn);
                     if (fo)
                         out->fo = fo;
+                    else
+                        bad = 1;
                     break;
                 }
                 case TG_RF: {
                     int rf = parse_rf(v, vn);
                     if (rf >= 0)
                         out->rf_afrf = rf;
+                    else
+                        bad = 1;
                     break;
                 }
                 case TG_RUA:
@@ -374,13 +458,20 @@ int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_recor
                 case TG_PSD:
                     if (word_is(v, vn, "y") || word_is(v, vn, "n") || word_is(v, vn, "u"))
                         out->psd = (char)(v[0] | 0x20);
+                    else
+                        bad = 1;
                     break;
                 case TG_T:
                     if (word_is(v, vn, "y") || word_is(v, vn, "n"))
                         out->testing = (v[0] | 0x20) == 'y';
+                    else
+                        bad = 1;
                     break;
                 }
+                if (bad)
+                    status = DMARC_SPEC_BAD_VALUE;
             }
+            note(specs, max, nspecs, status, txt + i, j - i, t);
         }
         i = j;
     }
@@ -458,18 +549,33 @@ static int psl_org(const char *d, char *out, size_t outsz)
 enum { F_NONE, F_FOUND, F_MULTI, F_TEMP };
 
 /* Query _dmarc.<name>; on F_FOUND, *txt is a malloc'd copy of the one
- * DMARC record (if txt is not NULL) and *psd its psd value. */
-static int fetch(struct dns *d, int mode, const char *name, char **txt, size_t *txtlen, char *psd)
+ * DMARC record (if txt is not NULL) and *psd its psd value. What was asked
+ * and found is written to *ask when it is not NULL. */
+static int fetch(struct dns *d, int mode, const char *name, char **txt, size_t *txtlen, char *psd,
+                 struct dmarc_asked *ask)
 {
     char q[8 + DMARC_DOMAIN_MAX];
+    if (ask) {
+        memset(ask, 0, sizeof(*ask));
+        snprintf(ask->name, sizeof(ask->name), "%s", name);
+        ask->status = DMARC_ASK_NONE;
+        ask->dns_status = DNS_NXDOMAIN;
+        ask->dns_why = "name too long to exist";
+    }
     if (strlen(name) + 7 > 253)
         return F_NONE; /* _dmarc.<name> cannot exist */
     strcpy(q, "_dmarc.");
     strcat(q, name);
     struct dns_answer a;
     int st = dns_query(d, q, DNS_T_TXT, &a);
+    if (ask) {
+        ask->dns_status = st;
+        ask->dns_why = a.why ? a.why : dns_status_name(st);
+    }
     if (st == DNS_TEMPFAIL) {
         dns_answer_free(&a);
+        if (ask)
+            ask->status = DMARC_ASK_TEMPERROR;
         return F_TEMP;
     }
     int found = 0;
@@ -487,10 +593,20 @@ static int fetch(struct dns *d, int mode, const char *name, char **txt, size_t *
         }
     }
     int ret = found == 0 ? F_NONE : found > 1 ? F_MULTI : F_FOUND;
+    if (ask) {
+        ask->count = (size_t)found;
+        ask->status = ret == F_NONE    ? DMARC_ASK_NONE
+                      : ret == F_MULTI ? DMARC_ASK_SEVERAL
+                                       : DMARC_ASK_ONE;
+    }
     if (ret == F_FOUND && txt) {
         *txt = malloc(a.rr[which].len + 1);
         if (!*txt) {
             dns_answer_free(&a);
+            if (ask) {
+                ask->status = DMARC_ASK_TEMPERROR;
+                ask->dns_why = "out of memory";
+            }
             return F_TEMP; /* out of memory: try again later */
         }
         memcpy(*txt, a.rr[which].data, a.rr[which].len);
@@ -509,9 +625,11 @@ struct walk {
         char psd;
         char *txt; /* NULL unless keep_txt */
         size_t len;
-    } rec[DMARC_WALK_MAX]; /* records found (single DMARC record at a name), longest first */
-    int temp;              /* a query failed temporarily: the walk is incomplete */
-    int start_status;      /* F_* of the first query */
+    } rec[DMARC_WALK_MAX];   /* records found (single DMARC record at a name), longest first */
+    int temp;                /* a query failed temporarily: the walk is incomplete */
+    int start_status;        /* F_* of the first query */
+    struct dmarc_asked *ask; /* when not NULL: every query, in order (at most DMARC_WALK_MAX) */
+    size_t nask;
 };
 
 static void walk_free(struct walk *w)
@@ -521,16 +639,20 @@ static void walk_free(struct walk *w)
     w->n = 0;
 }
 
-static void tree_walk(struct dns *d, const char *start, int keep_txt, struct walk *w)
+static void tree_walk(struct dns *d, const char *start, int keep_txt, struct walk *w,
+                      struct dmarc_asked *ask)
 {
     memset(w, 0, sizeof(*w));
+    w->ask = ask;
     const char *target = start;
     int first = 1;
     for (;;) {
         char psd = 'u';
         char *txt = NULL;
         size_t len = 0;
-        int st = fetch(d, DMARC_MODE_RFC9989, target, keep_txt ? &txt : NULL, &len, &psd);
+        /* At most DMARC_WALK_MAX queries (step 4), so ask has room. */
+        int st = fetch(d, DMARC_MODE_RFC9989, target, keep_txt ? &txt : NULL, &len, &psd,
+                       w->ask && w->nask < DMARC_WALK_MAX ? &w->ask[w->nask++] : NULL);
         if (first)
             w->start_status = st;
         if (st == F_TEMP) {
@@ -580,7 +702,7 @@ int dmarc_org_domain(struct dns *d, int mode, const char *domain, char *out, siz
     if (!d)
         return DMARC_PERMERROR;
     struct walk w;
-    tree_walk(d, dom, 0, &w);
+    tree_walk(d, dom, 0, &w, NULL);
     if (w.temp)
         return DMARC_TEMPERROR;
     const char *org = walk_org(&w, dom);
@@ -635,82 +757,124 @@ static int lower_one_step(int policy)
     return policy == DMARC_POLICY_REJECT ? DMARC_POLICY_QUARANTINE : DMARC_POLICY_NONE;
 }
 
-int dmarc_evaluate(struct dns *d, int mode, const char *from_domain, const struct dmarc_auth *auth,
-                   struct dmarc_result *out)
+static int discovered(struct dmarc_discovery *disc, int result, const char *reason)
 {
-    memset(out, 0, sizeof(*out));
-    out->mode = mode = mode == DMARC_MODE_RFC9989 ? DMARC_MODE_RFC9989 : DMARC_MODE_RFC7489;
-    out->policy = DMARC_POLICY_ABSENT;
-    out->disposition = DMARC_POLICY_NONE;
-    out->from_exists = -1;
-    if (!norm_domain(from_domain, out->from_domain, sizeof(out->from_domain)))
-        return finish(out, DMARC_NONE, "no usable RFC5322.From domain");
-    if (!d)
-        return finish(out, DMARC_TEMPERROR, "no resolver");
-    const char *from = out->from_domain;
+    disc->found = 0;
+    disc->result = result;
+    disc->reason = reason;
+    return 0;
+}
 
-    char *txt = NULL;
-    size_t txtlen = 0;
+int dmarc_discover(struct dns *d, int mode, const char *from_domain, struct dmarc_discovery *disc)
+{
+    memset(disc, 0, sizeof(*disc));
+    disc->mode = mode = mode == DMARC_MODE_RFC9989 ? DMARC_MODE_RFC9989 : DMARC_MODE_RFC7489;
+    if (!norm_domain(from_domain, disc->from_domain, sizeof(disc->from_domain)))
+        return discovered(disc, DMARC_NONE, "no usable RFC5322.From domain");
+    if (!d)
+        return discovered(disc, DMARC_TEMPERROR, "no resolver");
+    const char *from = disc->from_domain;
+
     if (mode == DMARC_MODE_RFC7489) {
         /* RFC 7489 6.6.3 steps 1-5. */
-        psl_org(from, out->org_domain, sizeof(out->org_domain));
-        out->from_is_org = strcmp(from, out->org_domain) == 0;
-        int st = fetch(d, mode, from, &txt, &txtlen, NULL);
+        psl_org(from, disc->org_domain, sizeof(disc->org_domain));
+        disc->from_is_org = strcmp(from, disc->org_domain) == 0;
+        int st =
+            fetch(d, mode, from, &disc->txt, &disc->txtlen, NULL, &disc->asked[disc->nasked++]);
         if (st == F_TEMP)
-            return finish(out, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
+            return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
         if (st == F_MULTI)
-            return finish(out, DMARC_NONE, "several DMARC records at the From domain");
+            return discovered(disc, DMARC_NONE, "several DMARC records at the From domain");
         if (st == F_FOUND) {
-            strcpy(out->record_domain, from);
-        } else if (!out->from_is_org) {
-            st = fetch(d, mode, out->org_domain, &txt, &txtlen, NULL);
+            strcpy(disc->record_domain, from);
+        } else if (!disc->from_is_org) {
+            st = fetch(d, mode, disc->org_domain, &disc->txt, &disc->txtlen, NULL,
+                       &disc->asked[disc->nasked++]);
             if (st == F_TEMP)
-                return finish(out, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
+                return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
             if (st == F_MULTI)
-                return finish(out, DMARC_NONE,
-                              "several DMARC records at the Organizational Domain");
+                return discovered(disc, DMARC_NONE,
+                                  "several DMARC records at the Organizational Domain");
             if (st == F_FOUND)
-                strcpy(out->record_domain, out->org_domain);
+                strcpy(disc->record_domain, disc->org_domain);
         }
-        if (!txt)
-            return finish(out, DMARC_NONE, "no DMARC record");
+        if (!disc->txt)
+            return discovered(disc, DMARC_NONE, "no DMARC record");
     } else {
         /* RFC 9989 4.10 and 4.10.1. */
         struct walk w;
-        tree_walk(d, from, 1, &w);
+        tree_walk(d, from, 1, &w, disc->asked);
+        disc->nasked = w.nask;
         if (w.start_status == F_TEMP || (w.temp && (w.n == 0 || strcmp(w.rec[0].name, from)))) {
             walk_free(&w);
-            return finish(out, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
+            return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
         }
         size_t pol_idx = (size_t)-1;
         if (!w.temp) {
             const char *org = walk_org(&w, from);
-            strcpy(out->org_domain, org);
-            out->from_is_org = strcmp(org, from) == 0;
+            strcpy(disc->org_domain, org);
+            disc->from_is_org = strcmp(org, from) == 0;
         }
         if (w.n > 0 && strcmp(w.rec[0].name, from) == 0) {
             pol_idx = 0; /* the Author Domain's own record */
         } else {
             for (size_t i = 0; i < w.n; i++)
-                if (strcmp(w.rec[i].name, out->org_domain) == 0)
+                if (strcmp(w.rec[i].name, disc->org_domain) == 0)
                     pol_idx = i; /* the Organizational Domain's */
             if (pol_idx == (size_t)-1 && w.n > 0 && w.rec[w.n - 1].psd == 'y')
                 pol_idx = w.n - 1; /* the PSD's */
         }
         if (pol_idx != (size_t)-1) {
-            txt = w.rec[pol_idx].txt;
-            txtlen = w.rec[pol_idx].len;
+            disc->txt = w.rec[pol_idx].txt;
+            disc->txtlen = w.rec[pol_idx].len;
             w.rec[pol_idx].txt = NULL;
-            strcpy(out->record_domain, w.rec[pol_idx].name);
+            strcpy(disc->record_domain, w.rec[pol_idx].name);
         }
         walk_free(&w);
-        if (!txt)
-            return finish(out, DMARC_NONE, "no DMARC record");
+        if (!disc->txt)
+            return discovered(disc, DMARC_NONE, "no DMARC record");
     }
+    disc->found = 1;
+    disc->result = DMARC_NONE;
+    disc->reason = "";
+    return 1;
+}
+
+void dmarc_discovery_free(struct dmarc_discovery *disc)
+{
+    free(disc->txt);
+    disc->txt = NULL;
+    disc->found = 0;
+}
+
+int dmarc_evaluate(struct dns *d, int mode, const char *from_domain, const struct dmarc_auth *auth,
+                   struct dmarc_result *out)
+{
+    struct dmarc_discovery disc;
+    dmarc_discover(d, mode, from_domain, &disc);
+    int r = dmarc_evaluate_discovered(d, &disc, auth, out);
+    dmarc_discovery_free(&disc);
+    return r;
+}
+
+int dmarc_evaluate_discovered(struct dns *d, const struct dmarc_discovery *disc,
+                              const struct dmarc_auth *auth, struct dmarc_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    int mode = out->mode = disc->mode;
+    out->policy = DMARC_POLICY_ABSENT;
+    out->disposition = DMARC_POLICY_NONE;
+    out->from_exists = -1;
+    memcpy(out->from_domain, disc->from_domain, sizeof(out->from_domain));
+    memcpy(out->org_domain, disc->org_domain, sizeof(out->org_domain));
+    memcpy(out->record_domain, disc->record_domain, sizeof(out->record_domain));
+    out->from_is_org = disc->from_is_org;
+    if (!disc->found)
+        return finish(out, disc->result, disc->reason);
+    const char *from = out->from_domain;
 
     struct dmarc_record *rec = &out->record;
-    dmarc_parse_record(txt, txtlen, mode, rec, NULL);
-    free(txt);
+    dmarc_parse_record(disc->txt, disc->txtlen, mode, rec, NULL);
     out->have_record = 1;
 
     /* RFC 7489 6.6.3 step 6 / RFC 9989 4.10.1: bad p/sp/np. */

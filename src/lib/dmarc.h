@@ -86,6 +86,16 @@
  *   Determine Handling Policy: the policy cannot then be applied); permerror = the record's p/sp/np
  *   is invalid and it has no valid rua. disposition is the policy to
  *   enact: DMARC_POLICY_NONE unless the result is fail.
+ *   For lints (lint.h, fwdauth check-dns), the same code is exposed in
+ *   parts: dmarc_parse_record_specs is dmarc_parse_record that also says
+ *   what it did with each tag-spec (used, malformed, unknown, a tag of the
+ *   other document, repeated, bad value); dmarc_uri_next walks a rua/ruf
+ *   list as the parser counts it; dmarc_discover is the policy discovery
+ *   of dmarc_evaluate (what was asked at which _dmarc name, and the record
+ *   found) and dmarc_evaluate_discovered the rest of dmarc_evaluate over
+ *   it, so dmarc_evaluate == dmarc_discover + dmarc_evaluate_discovered,
+ *   and a lint that uses them reaches the verifier's verdict by
+ *   construction.
  *   Domains are compared and queried in lower case, one trailing dot
  *   dropped. The caller passes A-labels (RFC 9989 4.10: U-labels MUST be
  *   converted first); a From domain with octets outside printable ASCII,
@@ -100,6 +110,14 @@
  *   calls only share the struct dns, which is itself thread-safe.
  * DIAGNOSTICS
  *   Every result carries a static one-line reason. Nothing is printed.
+ *   dmarc_parse_record(_specs): 0 a DMARC record, -1 not one (static *why:
+ *   "does not start with v=DMARC1", "v= must be DMARC1 exactly, in upper
+ *   case", "v= is not DMARC1", "v=DMARC1 is not followed by \";\"").
+ *   dmarc_discover: 1 when a record was found, else 0 with result set to
+ *   what dmarc_evaluate gives: DMARC_NONE (no usable From domain, no
+ *   record, several records where RFC 7489 stops) or DMARC_TEMPERROR (a
+ *   lookup failed, no resolver, no memory), and reason.
+ *   dmarc_uri_next: 1 a valid URI, 0 not valid, -1 no more.
  */
 #ifndef FWDAUTH_DMARC_H
 #define FWDAUTH_DMARC_H
@@ -165,6 +183,82 @@ struct dmarc_record {
 int dmarc_parse_record(const char *txt, size_t len, int mode, struct dmarc_record *out,
                        const char **why);
 
+/* What dmarc_parse_record_specs did with one tag-spec (a ";"-separated
+ * part after v=DMARC1; empty ones are not reported). */
+enum dmarc_spec_status {
+    DMARC_SPEC_USED,       /* a known tag with a good value (rua/ruf: always; see dmarc_uri_next) */
+    DMARC_SPEC_MALFORMED,  /* not tag=value (RFC 6376 3.2 grammar): ignored */
+    DMARC_SPEC_UNKNOWN,    /* an unknown tag: ignored */
+    DMARC_SPEC_OTHER_MODE, /* a tag of the other document (pct/rf/ri in RFC 9989 mode,
+                            * np/psd/t in RFC 7489 mode): ignored */
+    DMARC_SPEC_REPEATED,   /* a tag given before: ignored, the first one counts */
+    DMARC_SPEC_BAD_VALUE   /* a value the tag cannot have: default kept (p/sp/np: *_invalid) */
+};
+
+struct dmarc_spec {
+    int status;       /* enum dmarc_spec_status */
+    const char *text; /* the tag-spec, without surrounding white space (points into txt) */
+    size_t text_len;
+    const char *name; /* tag name as written; NULL when MALFORMED */
+    size_t name_len;
+    const char *value; /* value, white space around it removed */
+    size_t value_len;
+};
+
+/* dmarc_parse_record, also telling what became of each tag-spec, in order:
+ * the first max in specs, the count of all in *nspecs (specs may be NULL
+ * when max is 0; nspecs may be NULL). The record is parsed exactly as
+ * dmarc_parse_record parses it (that function is this one without specs). */
+int dmarc_parse_record_specs(const char *txt, size_t len, int mode, struct dmarc_record *out,
+                             const char **why, struct dmarc_spec *specs, size_t max,
+                             size_t *nspecs);
+
+/* The next URI of a rua/ruf value v[0..n) from *pos (start at 0): copies
+ * it without white space into uri (cut to urisz - 1 octets, NUL-terminated;
+ * *urilen its length). Returns 1 when it is a valid DMARC URI (counted in
+ * rua_valid/ruf_valid), 0 when not (empty, too long, bad syntax), -1 when
+ * the list is done. */
+int dmarc_uri_next(const char *v, size_t n, size_t *pos, char *uri, size_t urisz, size_t *urilen);
+
+/* One _dmarc query made by policy discovery. */
+enum dmarc_ask_status {
+    DMARC_ASK_NONE,     /* no DMARC record there (NXDOMAIN, NODATA, or only other TXT) */
+    DMARC_ASK_ONE,      /* exactly one */
+    DMARC_ASK_SEVERAL,  /* two or more: all discarded */
+    DMARC_ASK_TEMPERROR /* the lookup failed temporarily */
+};
+
+struct dmarc_asked {
+    char name[DMARC_DOMAIN_MAX]; /* the domain: _dmarc.<name> was asked */
+    int status;                  /* enum dmarc_ask_status */
+    size_t count;                /* DMARC records found there */
+    int dns_status;              /* enum dns_status of the TXT query */
+    const char *dns_why;         /* static text for dns_status */
+};
+
+/* Policy discovery as dmarc_evaluate does it (RFC 7489 6.6.3 or RFC 9989
+ * 4.10/4.10.1 by mode). */
+struct dmarc_discovery {
+    int mode;
+    int found;          /* 1: txt is the policy record, found at record_domain */
+    int result;         /* !found: DMARC_NONE or DMARC_TEMPERROR, as dmarc_evaluate */
+    const char *reason; /* !found: static text, as dmarc_evaluate's */
+    char from_domain[DMARC_DOMAIN_MAX];
+    char org_domain[DMARC_DOMAIN_MAX]; /* "" if unknown */
+    int from_is_org;
+    char record_domain[DMARC_DOMAIN_MAX]; /* "" unless found */
+    char *txt;                            /* found: the record (malloc'd, NUL-terminated) */
+    size_t txtlen;
+    size_t nasked; /* queries made, in order */
+    struct dmarc_asked asked[DMARC_WALK_MAX];
+};
+
+/* Discover the policy record of from_domain. Returns 1 when found, 0 when
+ * not (disc->result: DMARC_NONE or DMARC_TEMPERROR); always fills *disc,
+ * which the caller frees with dmarc_discovery_free. */
+int dmarc_discover(struct dns *d, int mode, const char *from_domain, struct dmarc_discovery *disc);
+void dmarc_discovery_free(struct dmarc_discovery *disc);
+
 struct dmarc_dkim_auth {
     int result;         /* enum dmarc_auth_result */
     const char *domain; /* d= */
@@ -210,6 +304,11 @@ struct dmarc_result {
 /* Evaluate DMARC for one message. Always fills *out; returns out->result. */
 int dmarc_evaluate(struct dns *d, int mode, const char *from_domain, const struct dmarc_auth *auth,
                    struct dmarc_result *out);
+
+/* dmarc_evaluate after its discovery: d is the resolver disc was made with
+ * (asked for alignment and RFC 9989 np=). Returns out->result. */
+int dmarc_evaluate_discovered(struct dns *d, const struct dmarc_discovery *disc,
+                              const struct dmarc_auth *auth, struct dmarc_result *out);
 
 /* The Organizational Domain of domain (RFC 7489 3.2 via the PSL, no DNS;
  * RFC 9989 4.10.2 via a Tree Walk, d may be NULL in RFC 7489 mode).

@@ -277,7 +277,10 @@ int spf_term_parse(const char *s, size_t n, struct spf_term *t, int *unknown_mec
     return bad(err, s, n, "unknown mechanism");
 }
 
-int spf_record_parse(const char *s, size_t n, struct spf_record *r, fa_err *err)
+/* spf_record_parse, and with on_bad spf_record_parse_each: go on past a
+ * bad term (reported, left out of r), remembering the first error. */
+static int record_parse(const char *s, size_t n, struct spf_record *r, spf_bad_term_fn on_bad,
+                        void *arg, fa_err *err)
 {
     memset(r, 0, sizeof(*r));
     if (!spf_is_record(s, n))
@@ -291,6 +294,7 @@ int spf_record_parse(const char *s, size_t n, struct spf_record *r, fa_err *err)
         if (!r->t)
             return fa_err_set(err, "out of memory");
     }
+    int failed = 0;
     size_t i = 6;
     while (i < n) {
         while (i < n && s[i] == ' ')
@@ -301,23 +305,55 @@ int spf_record_parse(const char *s, size_t n, struct spf_record *r, fa_err *err)
         while (j < n && s[j] != ' ')
             j++;
         struct spf_term *t = &r->t[r->n];
-        if (spf_term_parse(s + i, j - i, t, NULL, err) < 0) {
-            spf_record_free(r);
-            return -1;
+        fa_err terr;
+        int unknown = 0;
+        if (spf_term_parse(s + i, j - i, t, &unknown, &terr) < 0) {
+            if (!failed++ && err)
+                *err = terr;
+            if (!on_bad) {
+                spf_record_free(r);
+                return -1;
+            }
+            on_bad(arg, s + i, j - i,
+                   unknown == 1   ? SPF_BAD_UNKNOWN_MECHANISM
+                   : unknown == 2 ? SPF_BAD_NOT_A_TERM
+                                  : SPF_BAD_MALFORMED,
+                   terr.msg);
+            i = j;
+            continue;
         }
         r->n++;
         if (t->kind == SPF_T_REDIRECT || t->kind == SPF_T_EXP) {
             const struct spf_term **slot = t->kind == SPF_T_REDIRECT ? &r->redirect : &r->exp;
             if (*slot) {
                 const char *what = t->kind == SPF_T_REDIRECT ? "redirect" : "exp";
-                spf_record_free(r);
-                return fa_err_set(err, "%s= appears twice", what);
+                fa_err_set(&terr, "%s= appears twice", what);
+                if (!failed++ && err)
+                    *err = terr;
+                if (!on_bad) {
+                    spf_record_free(r);
+                    return -1;
+                }
+                on_bad(arg, s + i, j - i, SPF_BAD_REPEATED_MODIFIER, terr.msg);
+                r->n--; /* the first one counts */
+            } else {
+                *slot = t;
             }
-            *slot = t;
         }
         i = j;
     }
-    return 0;
+    return failed ? -1 : 0;
+}
+
+int spf_record_parse(const char *s, size_t n, struct spf_record *r, fa_err *err)
+{
+    return record_parse(s, n, r, NULL, NULL, err);
+}
+
+int spf_record_parse_each(const char *s, size_t n, struct spf_record *r, spf_bad_term_fn on_bad,
+                          void *arg, fa_err *err)
+{
+    return record_parse(s, n, r, on_bad, arg, err);
 }
 
 void spf_record_free(struct spf_record *r)
@@ -731,38 +767,35 @@ static int mechanism(struct ctx *c, const char *domain, int depth, const struct 
     return match;
 }
 
-/* Fetch the one SPF record of domain: returns 1 with *rec (malloc'd,
- * NUL-terminated, length *len), or a result (SPF_NONE, SPF_TEMPERROR,
- * SPF_PERMERROR) with the reason set. */
-static int fetch(struct ctx *c, const char *domain, char **rec, size_t *len)
+int spf_record_fetch(struct dns *d, const char *domain, char **rec, size_t *len,
+                     struct spf_fetched *f)
 {
-    struct dns_answer *a = malloc(sizeof(*a));
+    memset(f, 0, sizeof(*f));
     *rec = NULL;
+    struct dns_answer *a = malloc(sizeof(*a));
     if (!a) {
-        reason(c, "out of memory");
+        f->oom = 1;
         return SPF_TEMPERROR;
     }
-    dns_query(c->d, domain, DNS_T_TXT, a);
+    dns_query(d, domain, DNS_T_TXT, a);
+    f->dns_status = a->status;
+    f->dns_why = dns_why(a);
     int r = 1;
-    size_t found = 0, which = 0;
+    size_t which = 0;
     if (is_dns_error(a->status)) {
-        reason(c, "DNS error looking up the TXT records of %s: %s", domain, dns_why(a));
         r = SPF_TEMPERROR;
     } else if (a->status != DNS_OK) {
-        reason(c, "no SPF record at %s (%s)", domain, dns_status_name(a->status));
         r = SPF_NONE;
     } else {
         for (size_t i = 0; i < a->n; i++)
-            if (spf_is_record((const char *)a->rr[i].data, a->rr[i].len) && found++ == 0)
+            if (spf_is_record((const char *)a->rr[i].data, a->rr[i].len) && f->count++ == 0)
                 which = i;
-        if (found == 0) {
-            reason(c, "no SPF record at %s (no TXT record starts with v=spf1)", domain);
+        if (f->count == 0) {
             r = SPF_NONE;
-        } else if (found > 1) {
-            reason(c, "%s has %zu SPF records (RFC 7208 section 4.5)", domain, found);
+        } else if (f->count > 1) {
             r = SPF_PERMERROR;
         } else if (!(*rec = malloc(a->rr[which].len + 1))) {
-            reason(c, "out of memory");
+            f->oom = 1;
             r = SPF_TEMPERROR;
         } else {
             memcpy(*rec, a->rr[which].data, a->rr[which].len);
@@ -772,6 +805,26 @@ static int fetch(struct ctx *c, const char *domain, char **rec, size_t *len)
     }
     dns_answer_free(a);
     free(a);
+    return r;
+}
+
+/* Fetch the one SPF record of domain: returns 1 with *rec (malloc'd,
+ * NUL-terminated, length *len), or a result (SPF_NONE, SPF_TEMPERROR,
+ * SPF_PERMERROR) with the reason set. */
+static int fetch(struct ctx *c, const char *domain, char **rec, size_t *len)
+{
+    struct spf_fetched f;
+    int r = spf_record_fetch(c->d, domain, rec, len, &f);
+    if (f.oom)
+        reason(c, "out of memory");
+    else if (r == SPF_TEMPERROR)
+        reason(c, "DNS error looking up the TXT records of %s: %s", domain, f.dns_why);
+    else if (r == SPF_NONE && f.dns_status != DNS_OK)
+        reason(c, "no SPF record at %s (%s)", domain, dns_status_name(f.dns_status));
+    else if (r == SPF_NONE)
+        reason(c, "no SPF record at %s (no TXT record starts with v=spf1)", domain);
+    else if (r == SPF_PERMERROR)
+        reason(c, "%s has %zu SPF records (RFC 7208 section 4.5)", domain, f.count);
     return r;
 }
 

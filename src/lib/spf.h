@@ -55,7 +55,9 @@
  *   spf_check* return the result (enum spf_res, >= 0), or -1 when the
  *   request itself is unusable (an IP address that does not parse); in
  *   both cases out->reason says why in one line. spf_record_parse returns
- *   0 or -1 with err set to the offending term.
+ *   0 or -1 with err set to the offending term; spf_record_parse_each the
+ *   same, after reporting every bad term. spf_record_fetch returns 1 (a
+ *   record) or SPF_NONE, SPF_PERMERROR, SPF_TEMPERROR.
  */
 #ifndef FWDAUTH_SPF_H
 #define FWDAUTH_SPF_H
@@ -167,6 +169,40 @@ int spf_term_parse(const char *s, size_t n, struct spf_term *t, int *unknown_mec
  * outlive r. 0 or -1 with err naming the first bad term. */
 int spf_record_parse(const char *s, size_t n, struct spf_record *r, fa_err *err);
 void spf_record_free(struct spf_record *r);
+
+/* What spf_record_parse_each says about a term it left out. */
+enum spf_bad_kind {
+    SPF_BAD_MALFORMED,         /* a known mechanism or modifier written wrong */
+    SPF_BAD_UNKNOWN_MECHANISM, /* looks like a mechanism, with an unknown name */
+    SPF_BAD_NOT_A_TERM,        /* no name at all */
+    SPF_BAD_REPEATED_MODIFIER  /* redirect= or exp= a second time */
+};
+/* Called with the term's text, enum spf_bad_kind and the one-line reason
+ * spf_record_parse would give for it. */
+typedef void (*spf_bad_term_fn)(void *arg, const char *term, size_t len, int kind, const char *why);
+
+/* spf_record_parse for lints: every term is parsed; each one that fails is
+ * passed to on_bad and left out of r. Returns 0 when spf_record_parse
+ * would accept the record, -1 when it would not (err: its message for the
+ * first bad term) -- evaluators then return permerror. r holds the terms
+ * that parsed either way (none when s is not an SPF record or memory ran
+ * out); free it with spf_record_free. */
+int spf_record_parse_each(const char *s, size_t n, struct spf_record *r, spf_bad_term_fn on_bad,
+                          void *arg, fa_err *err);
+
+/* Record selection as check_host does it (RFC 7208 sections 4.4, 4.5). */
+struct spf_fetched {
+    int dns_status;      /* enum dns_status of the TXT query */
+    const char *dns_why; /* static text for it */
+    size_t count;        /* TXT records that are SPF records */
+    int oom;             /* out of memory (then SPF_TEMPERROR) */
+};
+/* The one SPF record of domain: 1 with *rec (malloc'd, NUL-terminated,
+ * *len octets); SPF_NONE when there is none (NXDOMAIN, NODATA, or no TXT
+ * record starting v=spf1: f says which), SPF_PERMERROR for several
+ * (f->count), SPF_TEMPERROR for a DNS error or no memory. */
+int spf_record_fetch(struct dns *d, const char *domain, char **rec, size_t *len,
+                     struct spf_fetched *f);
 
 /* Does a term's kind cause DNS lookups counted by the limit of 10? */
 int spf_term_counts(int kind);
