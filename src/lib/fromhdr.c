@@ -62,6 +62,7 @@ static int read_value(const char *value, size_t n, struct from_info *out,
                                        ADDRLIST_REPAIR_SEMICOLON,
                                    rep, &err);
     if (rc < 0) {
+        addrlist_free(&l);
         snprintf(out->detail, sizeof(out->detail), "%.*s", (int)sizeof(out->detail) - 1, err.msg);
         return set_state(out, FROM_UNREADABLE, "the From field does not parse as a mailbox");
     }
@@ -138,13 +139,11 @@ int from_read(const struct msg_header *h, size_t nh, struct from_info *out)
  * makes that matters (an invalid octet grows to 3, a removed bidi control
  * shrinks; a name made mostly of removed controls is cut shorter). */
 #define DECODE_MAX (4 * FROM_NAME_MAX + 16)
-#define WS_MAX 16 /* white space kept between two words */
 
 struct namebuf {
     char b[DECODE_MAX];
     size_t n;
-    char ws[WS_MAX]; /* white space waiting for the next word */
-    size_t wsn;
+    size_t wsn;  /* spaces waiting for the next word */
     int any;     /* a word was written */
     int last_ew; /* the last word was an encoded word */
 };
@@ -165,10 +164,8 @@ static int nb_full(const struct namebuf *nb)
 
 static void nb_space(struct namebuf *nb, int collapse)
 {
-    if (collapse && nb->wsn)
-        return;
-    if (nb->wsn < WS_MAX)
-        nb->ws[nb->wsn++] = ' ';
+    if (!(collapse && nb->wsn))
+        nb->wsn++;
 }
 
 /* Before a word: the white space since the last one, unless both are
@@ -176,7 +173,8 @@ static void nb_space(struct namebuf *nb, int collapse)
 static void nb_word_start(struct namebuf *nb, int is_ew)
 {
     if (nb->any && !(nb->last_ew && is_ew))
-        nb_put(nb, nb->ws, nb->wsn);
+        for (; nb->wsn > 0 && !nb_full(nb); nb->wsn--)
+            nb->b[nb->n++] = ' ';
     nb->wsn = 0;
     nb->any = 1;
     nb->last_ew = is_ew;
@@ -535,9 +533,11 @@ static int write_quoted(struct writer *w, const char *name, size_t n)
     size_t i = 0;
     int first = 1;
     while (i <= n) {
-        /* A segment: up to the next space (its leading space included,
-         * except for the first). */
-        size_t j = i + (first ? 0 : 1);
+        /* A segment: its leading spaces, then a word. Folding before it
+         * never leaves a line of white space only. */
+        size_t j = i;
+        while (j < n && name[j] == ' ')
+            j++;
         while (j < n && name[j] != ' ')
             j++;
         char seg[2 * FROM_NAME_MAX + 2 * ADDR_DOMAIN_MAX + 16];
