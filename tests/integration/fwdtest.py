@@ -25,6 +25,43 @@ VECTOR_SECRET = "tops3cr3t"
 VECTOR_TIME = 1577836860
 
 
+def in_ci():
+    """True when the environment variable CI is "true" (CI runs `.ci/run`
+    so, as root, with every package of scripts/deps.sh installed)."""
+    return os.environ.get("CI") == "true"
+
+
+class MissingOracle(AssertionError):
+    """Raised by require() under CI=true: a test that cannot run fails."""
+
+
+def require(condition, why):
+    """The one gate for tests that need an oracle, a peer or a privilege
+    (dkimpy, pyspf, Postfix, OpenDKIM, root, a test binary, ...).
+
+    When `condition` is false the test is skipped with `why` on a developer's
+    machine, but under CI=true it FAILS: a missing oracle must never turn a
+    suite green without testing anything. Call it in setUp/setUpClass or at
+    the top of a test method. Skips that are not about something missing
+    (a test that does not apply to the chosen mode) use skipTest directly."""
+    if condition:
+        return
+    if in_ci():
+        raise MissingOracle("CI=true and this test cannot run: %s" % why)
+    raise unittest.SkipTest(why)
+
+
+def executable(path):
+    """True when path is an executable file (for require())."""
+    return os.access(path, os.X_OK)
+
+
+def require_programs(*paths):
+    """require() every program in paths to be installed or built."""
+    for p in paths:
+        require(executable(p), "%s is missing (scripts/deps.sh installs it; build first)" % p)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

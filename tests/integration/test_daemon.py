@@ -558,8 +558,12 @@ class TestSignals(DaemonTest):
         self.assertEqual(d.proc.wait(10), 0)
 
 
-@unittest.skipUnless(running_as_root(), "the privilege drop needs root")
 class TestPrivileges(DaemonTest):
+    @classmethod
+    def setUpClass(cls):
+        fwdtest.require(running_as_root(), "the privilege drop needs root")
+        super().setUpClass()
+
     def ids(self, pid):
         with open("/proc/%d/status" % pid) as f:
             text = f.read()

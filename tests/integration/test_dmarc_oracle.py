@@ -120,12 +120,11 @@ def oracle(domain):
     return org, sub, tags.get("sp", tags.get("p", "-"))
 
 
-@unittest.skipIf(dmarc_lookup is None, "python3-authheaders is not installed")
 class TestDmarcOracle(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not os.access(DMARCQ, os.X_OK):
-            raise unittest.SkipTest("dmarcq not built")
+        fwdtest.require(dmarc_lookup is not None, "python3-authheaders is not installed")
+        fwdtest.require(fwdtest.executable(DMARCQ), "dmarcq not built")
         cls.tmp = tempfile.TemporaryDirectory()
         zone = os.path.join(cls.tmp.name, "dmarc.zone")
         with open(zone, "w") as f:

@@ -67,10 +67,8 @@ class UnboundTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not os.path.exists(DNSQ):
-            raise unittest.SkipTest("dnsq not built")
-        if not os.path.exists(UNBOUND):
-            raise unittest.SkipTest("unbound not installed")
+        fwdtest.require(fwdtest.executable(DNSQ), "dnsq not built")
+        fwdtest.require(fwdtest.executable(UNBOUND), "unbound not installed")
         cls.dir = fwdtest.tempfile.mkdtemp(prefix="fwdauth-dns-")
         os.chmod(cls.dir, 0o755)
         cls.addClassCleanup(fwdtest.shutil.rmtree, cls.dir, True)
@@ -179,8 +177,7 @@ class TimeoutTest(unittest.TestCase):
     """A resolver that never answers: each question ends at timeout_ms."""
 
     def setUp(self):
-        if not os.path.exists(DNSQ):
-            self.skipTest("dnsq not built")
+        fwdtest.require(fwdtest.executable(DNSQ), "dnsq not built")
         # A UDP port whose TCP twin is free too (the resolver may retry over
         # TCP): another program can hold the TCP side, so try a few ports.
         for _ in range(20):

@@ -91,10 +91,8 @@ def arc_sets(raw):
 class ForwardingDmarc(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for prog in (fwdtest.FWDAUTHD, fwdtest.FWDAUTH, postfixtest.POSTFIX,
-                     postfixtest.SMTP_SINK):
-            if not os.access(prog, os.X_OK):
-                raise unittest.SkipTest("%s is missing" % prog)
+        fwdtest.require_programs(fwdtest.FWDAUTHD, fwdtest.FWDAUTH, postfixtest.POSTFIX,
+                                 postfixtest.SMTP_SINK)
         cls.env = env = e2e.Env(cls)
         nobody = pwd.getpwnam("nobody")
         for dom, sel in (("ourdomain.test", "arc"), ("signed.test", "s1")):
@@ -321,90 +319,131 @@ class ForwardingDmarc(unittest.TestCase):
         return len([m for m in postfixtest.sink_messages(self.env.remote)
                     if subj in (m.header("Subject") or "")])
 
+    def assert_refused_not_forwarded(self, subj, msg, sender, rcpts=("alias@ourdomain.test",)):
+        """A spoof for a forwarded recipient: refused at SMTP time (the sending
+        server returns it, not we: no bounce of ours to the forged sender),
+        never forwarded, never SRS-rewritten."""
+        with self.assertRaises(smtplib.SMTPDataError) as cm:
+            self.env.send(msg, list(rcpts), sender=sender)
+        self.assertEqual(cm.exception.smtp_code, 550, cm.exception)
+        self.assertIn(b"Not forwarded: the message fails the DMARC policy of victim.test",
+                      cm.exception.smtp_error)
+        time.sleep(1)
+        self.assertEqual(self.count_remote(subj), 0)
+        self.assertRegex(env_log(self), r"from=<%s> rejected: DMARC failure, not forwarded"
+                         % re.escape(sender))
+
     def test_5_spoof_reject(self):
         self.mode(arc=True, rewrite="reject", enforce="reject")
         subj, msg = self.spoof("spoof-reject")
+        self.assert_refused_not_forwarded(subj, msg, "ceo@victim.test")
+        # For a local mailbox, dmarc_enforce = reject refuses it too.
+        lsubj, lmsg = self.spoof("spoof-reject-local")
         with self.assertRaises(smtplib.SMTPDataError) as cm:
-            self.env.send(msg, ["alias@ourdomain.test"], sender="ceo@victim.test")
+            self.env.send(lmsg, ["local@ourdomain.test"], sender="ceo@victim.test")
         self.assertEqual(cm.exception.smtp_code, 550, cm.exception)
-        self.assertIn(b"DMARC", cm.exception.smtp_error)
-        self.assertIn(b"victim.test", cm.exception.smtp_error)
-        time.sleep(2)
-        self.assertEqual(self.count_remote(subj), 0)
-        self.assertRegex(env_log(self), r"from=<ceo@victim\.test> rejected: DMARC policy of "
-                         r"victim\.test")
+        self.assertIn(b"Rejected by the DMARC policy of victim.test", cm.exception.smtp_error)
+        self.assertRegex(env_log(self), r"from=<ceo@victim\.test> rejected: DMARC policy reject")
 
     def hold_queue(self):
         r = run([POSTQUEUE, "-c", self.env.pf.conf, "-j"])
         return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
-    def test_5_spoof_quarantine_held(self):
-        self.mode(arc=True, rewrite="reject", enforce="quarantine")
-        subj, msg = self.spoof("spoof-hold")
-        self.assertEqual(self.env.send(msg, ["alias@ourdomain.test"],
-                                       sender="ceo@victim.test"), {})
+    def wait_held(self, sender_part):
         deadline = time.monotonic() + 20
         held = []
         while time.monotonic() < deadline and not held:
-            # (its sender is already the SRS address: victim.test inside)
             held = [q for q in self.hold_queue() if q.get("queue_name") == "hold" and
-                    "victim.test" in q.get("sender", "")]
+                    sender_part in q.get("sender", "")]
             time.sleep(0.2)
         self.assertEqual(len(held), 1, self.hold_queue())
-        qid = held[0]["queue_id"]
-        self.addCleanup(run, ["/usr/sbin/postsuper", "-c", self.env.pf.conf, "-d", qid])
-        time.sleep(1)
-        self.assertEqual(self.count_remote(subj), 0)
-        self.assertIn("quarantined", env_log(self))
+        self.addCleanup(run, ["/usr/sbin/postsuper", "-c", self.env.pf.conf, "-d",
+                              held[0]["queue_id"]])
+        return held[0]
 
-    def test_5_spoof_tag_delivered_unvouched(self):
-        self.mode(arc=True, rewrite="always", enforce="tag")
-        subj, msg = self.spoof("spoof-tag")
+    def test_5_spoof_quarantine_held(self):
+        # dmarc_enforce = quarantine holds a spoof for a local mailbox.
+        self.mode(arc=True, rewrite="reject", enforce="quarantine")
+        subj, msg = self.spoof("spoof-hold")
+        self.assertEqual(self.env.send(msg, ["local@ourdomain.test"],
+                                       sender="ceo@victim.test"), {})
+        q = self.wait_held("ceo@victim.test")
+        self.assertEqual(q["sender"], "ceo@victim.test")  # not SRS-rewritten
+        self.assertIn('held="DMARC policy quarantine"', env_log(self))
+
+    def test_5_spoof_forwarded_held_with_hold(self):
+        # forward_dmarc_failure = hold: the forwarded spoof waits in the hold
+        # queue (for the administrator) instead of being refused; no SRS.
+        self.mode(arc=True, rewrite="reject", enforce="tag", forward_dmarc_failure="hold")
+        subj, msg = self.spoof("spoof-fwd-hold")
         self.assertEqual(self.env.send(msg, ["alias@ourdomain.test"],
                                        sender="ceo@victim.test"), {})
-        (m,) = self.env.wait_sink(self.env.remote, subj)
-        raw = e2e.wire(m.raw)
+        q = self.wait_held("ceo@victim.test")
+        self.assertEqual(q["sender"], "ceo@victim.test")
+        time.sleep(1)
+        self.assertEqual(self.count_remote(subj), 0)
+        self.assertIn('held="DMARC failure, not forwarded: held"', env_log(self))
+
+    def test_5_spoof_tag_forwarded_refused_local_tagged(self):
+        # tag (the default) is for local mailboxes: there the spoof is
+        # delivered with dmarc=fail recorded and nothing of ours added...
+        self.mode(arc=True, rewrite="always", enforce="tag")
+        subj, msg = self.spoof("spoof-tag")
+        self.assertEqual(self.env.send(msg, ["local@ourdomain.test"],
+                                       sender="ceo@victim.test"), {})
+        (raw,) = self.env.wait_maildir(subj)
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         ar = self.ours(raw)
         self.assertRegex(ar, r"\bspf=fail\b")
         self.assertRegex(ar, r"\bdmarc=fail\b.*header\.from=victim\.test")
         self.assertEqual(e2e.dkim_sigs(raw), {}, raw[:3000])
-        self.assertEqual(arc_sets(raw), {"ARC-Seal": 0, "ARC-Message-Signature": 0,
-                                         "ARC-Authentication-Results": 0})
+        self.assertEqual(arc_sets(raw)["ARC-Seal"], 0)
         self.assertEqual(header_values(raw, "From"), ["CEO <ceo@victim.test>"])
-        self.assertEqual(header_values(raw, "X-Original-From"), [])
-        rx = self.receiver_dmarc(m, raw)
-        self.assertEqual((rx["dmarc"], rx["from"]), ("fail", "victim.test"), rx)
+        # ...but a forwarded one is refused at SMTP time (finding 5: forwarded
+        # and refused downstream, its bounce went to the forged sender).
+        fsubj, fmsg = self.spoof("spoof-tag-fwd")
+        self.assert_refused_not_forwarded(fsubj, fmsg, "ceo@victim.test")
+
+    def test_5_spoof_mixed_recipients_forwarded_removed(self):
+        # Local and forwarded recipients in one message: a milter cannot refuse
+        # only some after DATA, so the forwarded recipients are removed and the
+        # local one gets it tagged, with its original sender.
+        self.mode(arc=True, rewrite="always", enforce="tag")
+        subj, msg = self.spoof("spoof-mixed")
+        self.assertEqual(self.env.send(msg, ["alias@ourdomain.test", "local@ourdomain.test"],
+                                       sender="ceo@victim.test"), {})
+        (raw,) = self.env.wait_maildir(subj)
+        self.assertIn(b"Return-Path: <ceo@victim.test>", raw)
+        time.sleep(1)
+        self.assertEqual(self.count_remote(subj), 0)
+        log = env_log(self)
+        self.assertIn("recipient <alias@ourdomain.test> removed: DMARC failure, not forwarded",
+                      log)
+        self.assertRegex(log, r"from=<ceo@victim\.test> inbound forwarded spf=fail .*"
+                         r"not-forwarded=1")
 
     # dmarc_enforce = off still evaluates DMARC (it only stops enforcing and
-    # reporting it), so a forwarded spoof is never signed or sealed by us.
+    # reporting it for local mailboxes), so a spoof is never vouched for, and a
+    # forwarded one is still refused.
     def test_5_spoof_enforce_off_not_vouched(self):
-        # README: "Whatever the setting [of dmarc_enforce], such mail is never
-        # signed by us, sealed or rewritten".
         self.mode(arc=True, rewrite="off", enforce="off")
         subj, msg = self.spoof("spoof-off")
-        self.assertEqual(self.env.send(msg, ["alias@ourdomain.test"],
+        self.assert_refused_not_forwarded(subj, msg, "ceo@victim.test")
+        lsubj, lmsg = self.spoof("spoof-off-local")
+        self.assertEqual(self.env.send(lmsg, ["local@ourdomain.test"],
                                        sender="ceo@victim.test"), {})
-        (m,) = self.env.wait_sink(self.env.remote, subj)
-        raw = e2e.wire(m.raw)
+        (raw,) = self.env.wait_maildir(lsubj)
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         self.assertRegex(self.ours(raw), r"\bspf=fail\b")
+        self.assertNotIn("dmarc=", self.ours(raw))
         self.assertEqual((e2e.dkim_sigs(raw), arc_sets(raw)["ARC-Seal"]), ({}, 0), raw[:3000])
 
     def test_5_spoof_unaligned_spf_pass_tag(self):
         # Envelope from spfonly.test (SPF pass for 127.0.0.1), From: victim.test:
-        # SPF passes but does not align; still a DMARC failure, never vouched for.
+        # SPF passes but does not align; still a DMARC failure: not forwarded.
         self.mode(arc=True, rewrite="always", enforce="tag")
         subj, msg = self.spoof("spoof-unaligned")
-        self.assertEqual(self.env.send(msg, ["alias@ourdomain.test"],
-                                       sender="x@spfonly.test"), {})
-        (m,) = self.env.wait_sink(self.env.remote, subj)
-        raw = e2e.wire(m.raw)
-        ar = self.ours(raw)
-        self.assertRegex(ar, r"\bspf=pass\b")
-        self.assertRegex(ar, r"\bdmarc=fail\b")
-        self.assertEqual(e2e.dkim_sigs(raw), {})
-        self.assertEqual(arc_sets(raw)["ARC-Seal"], 0)
-        self.assertEqual(header_values(raw, "From"), ["CEO <ceo@victim.test>"])
-        self.assertEqual(self.receiver_dmarc(m, raw)["dmarc"], "fail")
+        self.assert_refused_not_forwarded(subj, msg, "x@spfonly.test")
 
     # -- case 6 --------------------------------------------------------------
     def gateway_ar(self, serv_id):
@@ -476,16 +515,28 @@ class ForwardingDmarc(unittest.TestCase):
         self.assertEqual(e2e.dkim_sigs(raw), {"ourdomain.test": "fwd"}, raw[:3000])
 
     def test_6_untrusted_id_ignored(self):
+        # An upstream field from an id we do not trust is not believed: SPF
+        # fails for our client, DMARC fails, the forward is refused; for a
+        # local mailbox it is recorded as it is and never vouched for.
         self.mode(arc=True, rewrite="off", enforce="tag")
         subj = self.subject("gw-untrusted")
-        m, raw = self.forward(subj, "Someone <someone@gwonly.test>", "someone@gwonly.test",
-                              extra=self.gateway_ar("gw.evil.test"))
+        msg = message(subj, "Someone <someone@gwonly.test>", to="local@ourdomain.test",
+                      extra=self.gateway_ar("gw.evil.test"))
+        self.assertEqual(self.env.send(msg, ["local@ourdomain.test"],
+                                       sender="someone@gwonly.test"), {})
+        (raw,) = self.env.wait_maildir(subj)
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         ar = self.ours(raw)
         self.assertRegex(ar, r"\bspf=fail\b")
         self.assertNotIn("gw.evil.test", ar)
         self.assertRegex(ar, r"\bdmarc=fail\b.*header\.from=gwonly\.test")
         self.assertEqual(e2e.dkim_sigs(raw), {})
         self.assertEqual(arc_sets(raw)["ARC-Seal"], 0)
+        fwd = message(self.subject("gw-untrusted-fwd"), "Someone <someone@gwonly.test>",
+                      extra=self.gateway_ar("gw.evil.test"))
+        with self.assertRaises(smtplib.SMTPDataError) as cm:
+            self.env.send(fwd, ["alias@ourdomain.test"], sender="someone@gwonly.test")
+        self.assertEqual(cm.exception.smtp_code, 550, cm.exception)
 
     def test_6_untrusted_id_rejected_under_reject(self):
         self.mode(arc=True, rewrite="off", enforce="reject")

@@ -115,9 +115,8 @@ class CorpusCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        for prog in (FWDAUTHD, FWDAUTH, postfixtest.POSTFIX, postfixtest.SMTP_SINK, PFLOGSUMM):
-            if not os.access(prog, os.X_OK):
-                raise unittest.SkipTest("%s is missing" % prog)
+        fwdtest.require_programs(FWDAUTHD, FWDAUTH, postfixtest.POSTFIX, postfixtest.SMTP_SINK,
+                                 PFLOGSUMM)
         cls.dir = d = tempfile.mkdtemp(prefix="fwdauth-logscan-")
         os.chmod(d, 0o755)
         cls.addClassCleanup(shutil.rmtree, d, True)
@@ -578,10 +577,10 @@ class Fixture(unittest.TestCase):
                 self.assertIn(g["reply"], got[key]["reply"], key)
             if not window:
                 self.assertEqual(rep["totals"]["lines"], exp["lines"])
-        if os.access(PFLOGSUMM, os.X_OK):
-            pf = pflogsumm_totals(log)
-            self.assertEqual({k: pf.get(k) for k in PFLOGSUMM_KEYS},
-                             {k: exp["totals"][k] for k in PFLOGSUMM_KEYS})
+        fwdtest.require_programs(PFLOGSUMM)
+        pf = pflogsumm_totals(log)
+        self.assertEqual({k: pf.get(k) for k in PFLOGSUMM_KEYS},
+                         {k: exp["totals"][k] for k in PFLOGSUMM_KEYS})
 
 
 if __name__ == "__main__":

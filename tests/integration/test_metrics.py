@@ -148,8 +148,7 @@ class ParserSelfTest(fwdtest.TestCase):
 class Metrics(fwdtest.TestCase):
     def setUp(self):
         super().setUp()
-        if not os.access(fwdtest.FWDAUTHD, os.X_OK):
-            self.skipTest("fwdauthd is not built")
+        fwdtest.require_programs(fwdtest.FWDAUTHD)
         nobody = 65534
         kdir = os.path.join(self.dir, "keys")
         os.mkdir(kdir, 0o755)

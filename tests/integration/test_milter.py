@@ -182,8 +182,7 @@ class RecordingProxy:
 class MilterBase(fwdtest.TestCase):
     def setUp(self):
         super().setUp()
-        if not os.access(fwdtest.FWDAUTHD, os.X_OK):
-            self.skipTest("fwdauthd is not built")
+        fwdtest.require_programs(fwdtest.FWDAUTHD)
         self.secret = os.path.join(self.dir, "srs.secret")
         fwdtest.write_secret(self.secret, SECRET, owner="nobody")
         self.port = fwdtest.free_port()
@@ -210,8 +209,7 @@ class MilterTestDriver(MilterBase):
 
     def setUp(self):
         super().setUp()
-        if not os.access(MILTERTEST, os.X_OK):
-            self.skipTest("miltertest is missing")
+        fwdtest.require_programs(MILTERTEST)
         self.daemon = self.start()
 
     def run_lua(self, body, version="nil"):
@@ -405,9 +403,7 @@ class MilterPostfix(MilterBase):
 
     def setUp(self):
         super().setUp()
-        for prog in (postfixtest.POSTFIX, postfixtest.SMTP_SINK):
-            if not os.access(prog, os.X_OK):
-                self.skipTest("%s is missing" % prog)
+        fwdtest.require_programs(postfixtest.POSTFIX, postfixtest.SMTP_SINK)
         self.daemon = self.start()
         milter_port = self.port
         capture = os.environ.get("FWDAUTH_MILTER_CAPTURE")

@@ -292,9 +292,7 @@ def auth_results(raw):
 class MilterEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for prog in (fwdtest.FWDAUTHD, postfixtest.POSTFIX, postfixtest.SMTP_SINK):
-            if not os.access(prog, os.X_OK):
-                raise unittest.SkipTest("%s is missing" % prog)
+        fwdtest.require_programs(fwdtest.FWDAUTHD, postfixtest.POSTFIX, postfixtest.SMTP_SINK)
         cls.env = Env(cls)
 
     def setUp(self):
@@ -380,8 +378,7 @@ class MilterEndToEnd(unittest.TestCase):
                          r"status=bounced")
 
     def test_1_forwarded_verifies_with_opendkim(self):
-        if not os.access(dkimpeers.OPENDKIM, os.X_OK):
-            self.skipTest("opendkim is missing")
+        fwdtest.require_programs(dkimpeers.OPENDKIM)
         subj, m = self.forward_one()
         raw = wire(m.raw)
         # Our own Authentication-Results would confuse nothing, but OpenDKIM
@@ -604,9 +601,7 @@ class MilterDaemonDown(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        for prog in (fwdtest.FWDAUTHD, postfixtest.POSTFIX, postfixtest.SMTP_SINK):
-            if not os.access(prog, os.X_OK):
-                raise unittest.SkipTest("%s is missing" % prog)
+        fwdtest.require_programs(fwdtest.FWDAUTHD, postfixtest.POSTFIX, postfixtest.SMTP_SINK)
         cls.env = Env(cls, srs_table=False)
 
     def setUp(self):

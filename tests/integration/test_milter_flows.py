@@ -62,9 +62,7 @@ def split(msg):
 class MilterFlows(fwdtest.TestCase):
     def setUp(self):
         super().setUp()
-        for prog in (fwdtest.FWDAUTHD, MILTERTEST):
-            if not os.access(prog, os.X_OK):
-                self.skipTest("%s is missing" % prog)
+        fwdtest.require_programs(fwdtest.FWDAUTHD, MILTERTEST)
         nobody = 65534
         kdir = os.path.join(self.dir, "keys")
         os.mkdir(kdir, 0o755)

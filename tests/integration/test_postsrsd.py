@@ -268,8 +268,7 @@ class PostsrsdInterop(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not os.access(POSTSRSD, os.X_OK):
-            raise unittest.SkipTest("postsrsd is not installed (scripts/deps.sh)")
+        fwdtest.require_programs(POSTSRSD)
         cls.dir = tempfile.mkdtemp(prefix="fwdauth-postsrsd-")
         os.chmod(cls.dir, 0o755)
         cls.addClassCleanup(shutil.rmtree, cls.dir, True)

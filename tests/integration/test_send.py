@@ -23,9 +23,7 @@ PASSWORD = "Sw0rdfish-Pa55-7f3c"
 OPENSSL = "/usr/bin/openssl"
 
 
-def have_tools():
-    return all(os.access(p, os.X_OK) for p in (postfixtest.POSTFIX, postfixtest.SMTP_SINK,
-                                               OPENSSL, postfixtest.DOVECOT))
+TOOLS = (postfixtest.POSTFIX, postfixtest.SMTP_SINK, OPENSSL, postfixtest.DOVECOT)
 
 
 def strip_sink_lines(raw):
@@ -40,12 +38,12 @@ def strip_sink_lines(raw):
     return b"\n".join(lines[i:])
 
 
-@unittest.skipUnless(os.geteuid() == 0, "needs root to run Postfix")
-@unittest.skipUnless(have_tools(), "needs postfix, openssl and dovecot-core (scripts/deps.sh)")
 class SendTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        fwdtest.require(os.geteuid() == 0, "needs root to run Postfix")
+        fwdtest.require_programs(*TOOLS)
         cls.dir = tempfile.mkdtemp(prefix="fwdauth-send-")
         os.chmod(cls.dir, 0o755)
         cls.addClassCleanup(shutil.rmtree, cls.dir, True)
