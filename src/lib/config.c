@@ -398,15 +398,30 @@ static void shown(const char *v, char *out, size_t sz)
     out[o] = '\0';
 }
 
-/* White space then "#", or "#" first: the admin meant a comment. */
+/* White space (or a list's comma) then "#", or "#" first: the admin meant
+ * a comment. */
 static int has_trailing_comment(const char *v)
 {
     if (v[0] == '#')
         return 1;
     for (const char *p = v; *p; p++)
-        if (isspace((unsigned char)p[0]) && p[1] == '#')
+        if ((isspace((unsigned char)p[0]) || p[0] == ',') && p[1] == '#')
             return 1;
     return 0;
+}
+
+/* Does "name = value" as config_dump writes it fit in one logical line, so
+ * that the dump loads back? Lists are written with ", " between entries. */
+static int fits_dump(const struct key_def *k, const char *value, const struct fa_list *l)
+{
+    size_t n = strlen(k->name) + 3;
+    if (l) {
+        for (size_t i = 0; i < l->n; i++)
+            n += strlen(l->v[i]) + (i ? 2 : 0);
+    } else {
+        n += strlen(value);
+    }
+    return n < CONFIG_MAX_LINE;
 }
 
 static int set_error(fa_err *err, const char *w, const char *sep, const struct key_def *k,
@@ -480,6 +495,8 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
             expected = check_value(k->kind, value);
         if (expected)
             return set_error(err, w, sep, k, value, NULL, expected);
+        if (!fits_dump(k, value, NULL))
+            return fa_err_set(err, "%s%s%s: value too long", w, sep, key);
         char *copy = strdup(value);
         if (!copy || remember_where(cfg, k, where) < 0) {
             free(copy);
@@ -493,6 +510,13 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
         struct fa_list l;
         if (config_split_list(value, &l, err) < 0)
             return -1;
+        if (!fits_dump(k, value, &l)) {
+            config_list_free(&l);
+            return fa_err_set(err,
+                              "%s%s%s: list too long (at most %d octets written as "
+                              "\"name = a, b, ...\")",
+                              w, sep, key, CONFIG_MAX_LINE - 1);
+        }
         if (check_list(k, &l, value, w, sep, err) < 0 || remember_where(cfg, k, where) < 0) {
             config_list_free(&l);
             return -1;
@@ -836,6 +860,12 @@ int config_load_buf(struct fa_config *cfg, const char *name, const char *buf, si
                     fa_err *err)
 {
     return load_buf(cfg, name, buf, len, NULL, NULL, err);
+}
+
+int config_load_buf_each(struct fa_config *cfg, const char *name, const char *buf, size_t len,
+                         config_report_fn report, void *ctx, fa_err *err)
+{
+    return load_buf(cfg, name, buf, len, report, ctx, err);
 }
 
 /* The whole file, bounded by CONFIG_MAX_FILE; the caller frees *buf. */

@@ -38,9 +38,11 @@
  *   Later lines win over earlier ones, as in Postfix, and each key
  *   remembers where it was last set, so that checks made after loading
  *   (runtime.c, srs.c) can name FILE:LINE too.
- *   config_load_file_each goes on after a bad line and hands every
- *   problem to a callback (fwdauthd -t); the other loaders stop at the
- *   first. config_dump writes the settings as "name = value" lines in
+ *   config_load_file_each and config_load_buf_each go on after a bad
+ *   line and hand every problem to a callback (fwdauthd -t); the other
+ *   loaders stop at the first. A value, or a list written back as
+ *   "name = a, b, ...", must fit in one logical line (65535 octets), so
+ *   that every dump loads. config_dump writes the settings as "name = value" lines in
  *   table order, every one or only those that differ from the default,
  *   lists comma-separated and folded as Postfix's postconf does; the text
  *   loads back to the same settings.
@@ -164,6 +166,8 @@ int config_load_buf(struct fa_config *cfg, const char *name, const char *buf, si
 typedef void (*config_report_fn)(void *ctx, const char *problem);
 int config_load_file_each(struct fa_config *cfg, const char *path, config_report_fn report,
                           void *ctx, fa_err *err);
+int config_load_buf_each(struct fa_config *cfg, const char *name, const char *buf, size_t len,
+                         config_report_fn report, void *ctx, fa_err *err);
 
 /* Where key was last set: "FILE:LINE", the `where` of config_set, or
  * "default"; "unknown parameter" for a name not in the table. */

@@ -311,6 +311,7 @@ static void test_trailing_comments(void **state)
         "srs_domain = #srs.example.net",
         "srs_domain = #",
         "dns_server = 127.0.0.1 # local unbound",
+        "originating_daemon_names = ORIGINATING,#submission",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         char text[512];
@@ -518,6 +519,21 @@ static void test_dump(void **state)
     free(n);
     round_trip(&c, 0);
     assert_int_equal(c.forward_recipients.n, 60);
+    config_free(&c);
+
+    /* A list whose dump would not fit in one logical line is refused. */
+    config_init(&c);
+    size_t big = 40000;
+    char *many = malloc(big * 2);
+    for (size_t i = 0; i < big; i++)
+        many[2 * i] = 'A', many[2 * i + 1] = ',';
+    many[2 * big - 1] = '\0';
+    assert_int_equal(config_set(&c, "originating_daemon_names", many, "x", &err), -1);
+    assert_non_null(strstr(err.msg, "x: originating_daemon_names: list too long"));
+    many[2 * 20000 - 1] = '\0'; /* 20000 entries: 59998 octets written */
+    assert_int_equal(config_set(&c, "originating_daemon_names", many, "x", &err), 0);
+    round_trip(&c, 0);
+    free(many);
     config_free(&c);
 }
 
