@@ -6,6 +6,8 @@
 #include "arrival.h"
 #include "authres.h"
 #include "dkim.h"
+#include "domlist.h"
+#include "fromhdr.h"
 #include "keytable.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,8 +23,7 @@
 #include <strings.h>
 #include <time.h>
 
-#define MF_FORGED_MAX 64 /* forged Authentication-Results fields removed per message */
-#define MF_LOG_MAX 1024  /* the per-message log line */
+#define MF_LOG_MAX 1024 /* the per-message log line */
 
 /* A bounded log line: appends stop (with "...") when it is full, so no
  * sender can make it overflow, however many fields it forges. */
@@ -67,10 +68,19 @@ struct mf_msg {
     size_t *hoff; /* where each field starts in raw */
     size_t nh, hcap;
 
-    unsigned ar_seen;               /* Authentication-Results fields so far */
-    unsigned forged[MF_FORGED_MAX]; /* their indexes (from 1) that claim our id */
-    size_t nforged;
+    /* Authentication-Results fields that claim our authserv-id: their
+     * indexes (from 1) among all fields of that name. Every one is removed:
+     * as many as the header section holds (MILTER_HEADERS_MAX bounds it). */
+    unsigned ar_seen;
+    unsigned *forged;
+    size_t nforged, forged_cap;
     char from_local[256], from_domain[256]; /* first From: address */
+
+    /* Recipients as the client gave them that are forwarded (to remove
+     * them when the policy says so), and whether any other came too. */
+    char **fwd_rcpt;
+    size_t nfwd_rcpt, fwd_rcpt_cap;
+    int local;
 
     struct arrival_check *check;   /* inbound: SPF, DKIM, ARC, DMARC on arrival */
     struct arc_sealer *sealer;     /* forwarded: our ARC set */
@@ -83,6 +93,7 @@ struct mf_msg {
 
     /* What end of message did, counted at msg_end once the answer is known. */
     int quarantined, dkim_signed, sealed, from_rewritten, srs_rewritten;
+    size_t dropped;   /* forwarded recipients removed */
     char reply_class; /* '4' or '5': the class of a reply we set */
 };
 
@@ -111,15 +122,31 @@ static int mf_rcpt(void *msg, struct milter_session *s, const char *addr, const 
     (void)args;
     (void)nargs;
     struct mf_msg *m = msg;
-    if (!m->forwarded && policy_forwarded_rcpt(&m->rt->cfg, addr))
-        m->forwarded = 1;
+    if (!policy_forwarded_rcpt(&m->rt->cfg, addr)) {
+        m->local = 1;
+        return MILTER_CONTINUE;
+    }
+    m->forwarded = 1;
+    /* The milter layer bounds the recipients (MILTER_RCPT_MAX). */
+    if (m->nfwd_rcpt == m->fwd_rcpt_cap) {
+        size_t cap = m->fwd_rcpt_cap ? m->fwd_rcpt_cap * 2 : 4;
+        char **nv = realloc(m->fwd_rcpt, cap * sizeof(*nv));
+        if (!nv)
+            return MILTER_TEMPFAIL;
+        m->fwd_rcpt = nv;
+        m->fwd_rcpt_cap = cap;
+    }
+    if (!(m->fwd_rcpt[m->nfwd_rcpt] = strdup(addr)))
+        return MILTER_TEMPFAIL;
+    m->nfwd_rcpt++;
     return MILTER_CONTINUE;
 }
 
+/* 0, -1 out of memory, -2 over MSG_HEADER_MAX (the header section we keep). */
 static int raw_append(struct mf_msg *m, const char *p, size_t n)
 {
     if (m->raw_len + n > MSG_HEADER_MAX)
-        return -1;
+        return -2;
     if (m->raw_len + n > m->raw_cap) {
         size_t cap = m->raw_cap ? m->raw_cap : 8192;
         while (cap < m->raw_len + n)
@@ -137,14 +164,26 @@ static int raw_append(struct mf_msg *m, const char *p, size_t n)
 
 /* Remember an Authentication-Results field that claims our authserv-id:
  * only we may write those (RFC 8601 section 5), so they are forged. */
-static void note_authres(struct mf_msg *m, const char *value, size_t vlen)
+static int note_authres(struct mf_msg *m, const char *value, size_t vlen)
 {
     m->ar_seen++;
     char id[256];
     if (authres_serv_id(value, vlen, id, sizeof(id)) < 0)
-        return;
-    if (strcasecmp(id, m->rt->authserv_id) == 0 && m->nforged < MF_FORGED_MAX)
-        m->forged[m->nforged++] = m->ar_seen;
+        return 0;
+    /* Authserv-ids are domain names: case and a trailing dot do not matter. */
+    const char *ours = m->rt->authserv_id;
+    if (!domain_equal(id, strlen(id), ours, strlen(ours)))
+        return 0;
+    if (m->nforged == m->forged_cap) {
+        size_t cap = m->forged_cap ? m->forged_cap * 2 : 8;
+        unsigned *nf = realloc(m->forged, cap * sizeof(*nf));
+        if (!nf)
+            return -1;
+        m->forged = nf;
+        m->forged_cap = cap;
+    }
+    m->forged[m->nforged++] = m->ar_seen;
+    return 0;
 }
 
 static void note_from(struct mf_msg *m, const char *value, size_t vlen)
@@ -159,7 +198,6 @@ static void note_from(struct mf_msg *m, const char *value, size_t vlen)
 static int mf_header(void *msg, struct milter_session *s, const char *name, size_t nlen,
                      const char *value, size_t vlen)
 {
-    (void)s;
     struct mf_msg *m = msg;
     if (m->nh == m->hcap) {
         size_t cap = m->hcap ? m->hcap * 2 : 32;
@@ -174,15 +212,29 @@ static int mf_header(void *msg, struct milter_session *s, const char *name, size
         m->hcap = cap;
     }
     size_t off = m->raw_len;
-    if (raw_append(m, name, nlen) < 0 || raw_append(m, ":", 1) < 0 ||
-        raw_append(m, value, vlen) < 0 || raw_append(m, "\n", 1) < 0)
+    int r = raw_append(m, name, nlen);
+    if (r == 0)
+        r = raw_append(m, ":", 1);
+    if (r == 0)
+        r = raw_append(m, value, vlen);
+    if (r == 0)
+        r = raw_append(m, "\n", 1);
+    if (r == -2) {
+        /* A permanent answer: the same message would be refused forever. */
+        log_msg(FA_LOG_WARNING, "msg %s: header section over %d octets: refused",
+                milter_queue_id(s), MSG_HEADER_MAX);
+        return milter_set_reply(s, "552 5.3.4 Message header section too large for this "
+                                   "server (over 1 MiB)");
+    }
+    if (r < 0)
         return MILTER_TEMPFAIL;
     /* raw is set at eoh, when the buffer stops moving. */
     m->hoff[m->nh] = off;
     m->h[m->nh++] = (struct msg_header){NULL, nlen + 1 + vlen + 1, nlen, nlen + 1, nlen + 1 + vlen};
-    if (nlen == 22 && strncasecmp(name, "Authentication-Results", 22) == 0)
-        note_authres(m, value, vlen);
-    else if (nlen == 4 && strncasecmp(name, "From", 4) == 0)
+    if (nlen == 22 && strncasecmp(name, "Authentication-Results", 22) == 0) {
+        if (note_authres(m, value, vlen) < 0)
+            return MILTER_TEMPFAIL;
+    } else if (nlen == 4 && strncasecmp(name, "From", 4) == 0)
         note_from(m, value, vlen);
     return MILTER_CONTINUE;
 }
@@ -352,52 +404,14 @@ static int out_init(struct mf_out *o, const struct mf_msg *m)
     return 0;
 }
 
-/* The From-rewrite applies only to forwarded mail that passed DMARC on
- * arrival through SPF alone: SPF alignment cannot survive a forward (the
- * next hop sees our address), while an aligned DKIM signature we leave
- * intact still passes there. Mail that failed is never rewritten. */
-static int want_rewrite(const struct mf_msg *m, const struct arrival *a)
-{
-    int mode = m->rt->cfg.from_rewrite;
-    if (mode == FA_REWRITE_OFF || !m->forwarded || m->originating ||
-        a->dmarc.result != DMARC_PASS || a->dmarc.dkim_aligned || !a->dmarc.have_record)
-        return 0;
-    if (mode == FA_REWRITE_REJECT)
-        return a->dmarc.policy == DMARC_POLICY_REJECT;
-    if (mode == FA_REWRITE_REJECT_AND_QUARANTINE)
-        return a->dmarc.policy == DMARC_POLICY_REJECT || a->dmarc.policy == DMARC_POLICY_QUARANTINE;
-    return 1;
-}
-
-/* The display name of a From: value: text before "<", without quotes;
- * "" when there is none. */
-static void display_name(const char *v, size_t n, char *out, size_t outsz)
-{
-    const char *lt = memchr(v, '<', n);
-    size_t a = 0, b = lt ? (size_t)(lt - v) : 0;
-    while (a < b && strchr(" \t\r\n", v[a]))
-        a++;
-    while (b > a && strchr(" \t\r\n", v[b - 1]))
-        b--;
-    if (b - a >= 2 && v[a] == '"' && v[b - 1] == '"')
-        a++, b--;
-    size_t o = 0;
-    for (size_t i = a; i < b && o + 1 < outsz; i++) {
-        char c = v[i];
-        if (c == '\r' || c == '\n')
-            c = ' ';
-        if (c == '\\' && i + 1 < b)
-            c = v[++i];
-        out[o++] = c;
-    }
-    out[o] = '\0';
-}
-
-/* Rewrite From: as mailing lists do: "Name via forwarder" <our address>,
+/* Rewrite From: as mailing lists do: "Name via forwarder" <our address>
+ * (fromhdr.h writes one valid mailbox whatever the original name holds),
  * the original in Reply-To: (unless there is one) and X-Original-From:.
- * 1 rewritten, 0 left alone (no From:, or one too long to carry over:
- * a sender must not be able to make us defer a message forever), -1 error. */
-static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o)
+ * Only for a From: read with certainty (the policy asks for that).
+ * 1 rewritten, 0 left alone (the original is too long to carry over: a
+ * sender must not be able to make us defer a message forever), -1 error. */
+static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
+                        const char *qid)
 {
     const struct msg_header *from = NULL;
     int has_reply_to = 0;
@@ -411,27 +425,11 @@ static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_ou
     const char *addr = m->rt->cfg.from_rewrite_address, *fwd = strrchr(addr, '@') + 1;
     const char *v = from->raw + from->value_off;
     size_t vl = from->value_end - from->value_off;
-    char name[520], value[1400], orig[4096];
-    display_name(v, vl, name, sizeof(name));
-    if (!name[0])
-        snprintf(name, sizeof(name), "%s@%s", m->from_local, m->from_domain);
-    if (strstr(name, "=?")) {
-        /* Encoded words must not be quoted (RFC 2047 section 5). */
-        if ((size_t)snprintf(value, sizeof(value), " %s \"via %s\" <%s>", name, fwd, addr) >=
-            sizeof(value))
-            return 0;
-    } else {
-        char q[1040];
-        size_t k = 0;
-        for (size_t i = 0; name[i] && k + 2 < sizeof(q); i++) {
-            if (name[i] == '"' || name[i] == '\\')
-                q[k++] = '\\';
-            q[k++] = name[i];
-        }
-        q[k] = '\0';
-        if ((size_t)snprintf(value, sizeof(value), " \"%s via %s\" <%s>", q, fwd, addr) >=
-            sizeof(value))
-            return 0;
+    char value[FROM_REWRITE_MAX], orig[4096];
+    fa_err err;
+    if (from_rewrite_value(v, vl, fwd, addr, value, sizeof(value), &err) < 0) {
+        log_msg(FA_LOG_INFO, "msg %s: From: not rewritten: %s", qid, err.msg);
+        return 0;
     }
     memcpy(orig, v, vl);
     orig[vl] = '\0';
@@ -539,6 +537,86 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
     return rc;
 }
 
+/* Does a signature by d= make DMARC pass for the From: domain of a? */
+static int aligns_with_from(const struct mf_msg *m, const struct arrival *a, const char *d)
+{
+    return a && arrival_aligns(m->rt->dns, m->rt->cfg.dmarc_mode, a, d);
+}
+
+/* The policy's input: what we know of the message and what is configured. */
+static void policy_input_of(const struct mf_msg *m, struct milter_session *s,
+                            const struct arrival *a, struct policy_input *in)
+{
+    *in = (struct policy_input){
+        .a = a,
+        .originating = m->originating,
+        .forwarded = m->forwarded,
+        .local = m->local,
+        .null_sender = milter_sender(s)[0] == '\0',
+        .have_arc_key = m->sealer != NULL,
+        .have_srs = m->rt->srs != NULL,
+    };
+    if (!a) {
+        struct from_info f;
+        from_read(m->h, m->nh, &f);
+        in->from_state = f.state;
+    }
+    for (size_t i = 0; i < m->nspecs; i++) {
+        if (m->spec_kind[i] == METRICS_SIG_DKIM) {
+            in->have_user_key = 1;
+        } else {
+            in->have_forward_key = 1;
+            in->fwd_key_aligned = aligns_with_from(m, a, m->specs[i].domain);
+        }
+    }
+}
+
+/* Remove the forwarded recipients (Postfix removes every recipient whose
+ * original address matches, virtual alias expansions included). */
+static int drop_forwarded(struct mf_msg *m, struct milter_mods *mods, const char *qid,
+                          const char *why)
+{
+    for (size_t i = 0; i < m->nfwd_rcpt; i++) {
+        if (milter_mods_delete_rcpt(mods, m->fwd_rcpt[i]) < 0)
+            return -1;
+        log_msg(FA_LOG_INFO, "msg %s: recipient %s removed: %s", qid, m->fwd_rcpt[i], why);
+    }
+    m->dropped = m->nfwd_rcpt;
+    return 0;
+}
+
+/* Forged Authentication-Results: every one, highest index first, so that
+ * each deletion leaves the lower indexes as the MTA counts them; and the
+ * same fields out of the outgoing copy (still the fields as received). */
+static int remove_forged(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
+                         struct mf_line *what)
+{
+    if (!m->nforged)
+        return 0;
+    for (size_t i = m->nforged; i-- > 0;) {
+        if (milter_mods_delete_header(mods, "Authentication-Results", m->forged[i]) < 0)
+            return -1;
+        line_add(what, " removed-forged-ar=%u", m->forged[i]); /* bounded: ends in "..." */
+    }
+    size_t w = 0, next = 0;
+    unsigned nth = 0;
+    for (size_t k = 0; k < o->n; k++) {
+        int drop = 0;
+        if (msg_header_is(&o->h[k], "Authentication-Results")) {
+            nth++;
+            /* forged[] is ascending: one pass. */
+            if (next < m->nforged && m->forged[next] == nth) {
+                drop = 1;
+                next++;
+            }
+        }
+        if (!drop)
+            o->h[w++] = o->h[k];
+    }
+    o->n = w;
+    return 0;
+}
+
 static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
 {
     struct mf_msg *m = msg;
@@ -559,7 +637,6 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         return MILTER_TEMPFAIL;
 
     /* The truth on arrival first: it decides everything else. */
-    int spoof = 0;
     if (m->check) {
         if (!(a = malloc(sizeof(*a))))
             goto done;
@@ -569,79 +646,55 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         metrics_auth_result(mx, METRICS_DKIM, a->dkim_summary);
         metrics_auth_result(mx, METRICS_DMARC, a->dmarc.result);
         metrics_auth_result(mx, METRICS_ARC, a->arc.cv);
-        /* dmarc_enforce = off: evaluated (see below) but not reported. */
-        arrival_authres(a, m->rt->authserv_id, cfg->dmarc_enforce != FA_ENFORCE_OFF, &ar);
         line_add(&what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
                  dkim_result_name(a->dkim_summary), dmarc_result_name(a->dmarc.result),
                  arc_cv_name(a->arc.cv));
-        /* Failed DMARC under p=quarantine/reject: never vouched for (no
-         * signature of ours, no seal, no rewrite); refused, held or tagged. */
-        spoof = a->dmarc.result == DMARC_FAIL && (a->dmarc.policy == DMARC_POLICY_REJECT ||
-                                                  a->dmarc.policy == DMARC_POLICY_QUARANTINE);
-        if (spoof && cfg->dmarc_enforce == FA_ENFORCE_REJECT &&
-            a->dmarc.disposition == DMARC_POLICY_REJECT) {
-            log_msg(FA_LOG_INFO, "msg %s: from=<%s> rejected: DMARC policy of %s%s", qid,
-                    milter_sender(s), a->from_domain, what.buf);
-            char reply[400];
-            snprintf(reply, sizeof(reply), "550 5.7.1 Rejected by the DMARC policy of %s",
-                     a->from_domain);
-            status = milter_set_reply(s, reply);
-            m->reply_class = '5';
+        if (a->from_state != FROM_OK)
+            line_add(&what, " from=%s", a->from_why);
+    }
+    struct policy_input in;
+    struct policy_decision d;
+    policy_input_of(m, s, a, &in);
+    policy_decide(&in, cfg, &d);
+    if (d.verdict != POLICY_CONTINUE) {
+        log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s: %s%s", qid, milter_sender(s),
+                d.verdict == POLICY_REJECT ? "rejected" : "tempfailed", d.why, what.buf);
+        status = milter_set_reply(s, d.reply);
+        m->reply_class = d.reply[0];
+        goto done;
+    }
+    if (d.hold) {
+        if (milter_mods_quarantine(mods, d.why) < 0)
             goto done;
-        }
-        if (spoof && cfg->dmarc_enforce >= FA_ENFORCE_QUARANTINE &&
-            a->dmarc.disposition != DMARC_POLICY_NONE) {
-            if (milter_mods_quarantine(mods, "DMARC policy: quarantine") < 0)
-                goto done;
-            line_add(&what, " quarantined");
-            m->quarantined = 1;
-        }
+        line_add(&what, " held=\"%s\"", d.why);
+        m->quarantined = 1;
     }
-
-    /* Forged Authentication-Results first, highest index first, so that
-     * each deletion leaves the lower indexes as the MTA counts them. */
-    for (size_t i = m->nforged; i-- > 0;) {
-        if (milter_mods_delete_header(mods, "Authentication-Results", m->forged[i]) < 0)
-            goto done;
-        line_add(&what, " removed-forged-ar=%u", m->forged[i]);
-    }
-    /* And from the outgoing copy (still the fields as received), counting
-     * the fields of that name as the MTA does. */
-    if (m->nforged) {
-        size_t w = 0;
-        unsigned nth = 0;
-        for (size_t k = 0; k < o.n; k++) {
-            int drop = 0;
-            if (msg_header_is(&o.h[k], "Authentication-Results")) {
-                nth++;
-                for (size_t i = 0; i < m->nforged && !drop; i++)
-                    drop = m->forged[i] == nth;
-            }
-            if (!drop)
-                o.h[w++] = o.h[k];
-        }
-        o.n = w;
-    }
+    if (d.drop_forwarded && drop_forwarded(m, mods, qid, d.why) < 0)
+        goto done;
+    if (remove_forged(m, mods, &o, &what) < 0)
+        goto done;
     if (a) {
+        /* dmarc_enforce = off: evaluated (the policy needs it) but not reported. */
+        arrival_authres(a, m->rt->authserv_id, d.report_dmarc, &ar);
         const char *value = authres_value(&ar, "\n");
         if (milter_mods_insert_header(mods, 1, "Authentication-Results", value) < 0 ||
             out_append(&o, "Authentication-Results", value, 1) < 0)
             goto done;
     }
-    if (a && want_rewrite(m, a)) {
-        int r = rewrite_from(m, mods, &o);
+    if (d.rewrite_from) {
+        int r = rewrite_from(m, mods, &o, qid);
         if (r < 0)
             goto done;
         line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
         m->from_rewritten = r;
     }
-    if (m->signer && !(spoof && !m->originating) && sign_out(m, mods, &o, &what, qid) < 0)
+    if (m->signer && (d.sign_user || d.sign_forwarder) && sign_out(m, mods, &o, &what, qid) < 0)
         goto done;
-    if (m->sealer && a && !spoof && seal_out(m, mods, &o, &ar, &what, qid) < 0)
+    if (m->sealer && a && d.seal && seal_out(m, mods, &o, &ar, &what, qid) < 0)
         goto done;
 
     const char *sender = milter_sender(s);
-    if (m->forwarded && cfg->srs_forwarded_mail && m->rt->srs && sender[0]) {
+    if (d.srs) {
         char out[SRS_ADDR_MAX];
         const char *why = NULL;
         int r = srs_forward(m->rt->srs, sender, strlen(sender), time(NULL), out, sizeof(out), &why);
@@ -657,6 +710,8 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             goto done;
         }
     }
+    if (m->dropped)
+        line_add(&what, " not-forwarded=%zu", m->dropped);
     log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s%s%s", qid, sender,
             m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what.buf);
     status = MILTER_CONTINUE;
@@ -720,12 +775,17 @@ static void mf_end(void *msg, struct milter_session *s, int status)
     free(m->h);
     free(m->hoff);
     free(m->raw);
+    free(m->forged);
+    for (size_t i = 0; i < m->nfwd_rcpt; i++)
+        free(m->fwd_rcpt[i]);
+    free(m->fwd_rcpt);
     free(m);
 }
 
 static const struct milter_filter filter = {
     .name = "fwdauth",
-    .actions = MILTER_ACT_ADDHDRS | MILTER_ACT_CHGHDRS | MILTER_ACT_CHGFROM | MILTER_ACT_QUARANTINE,
+    .actions = MILTER_ACT_ADDHDRS | MILTER_ACT_CHGHDRS | MILTER_ACT_CHGFROM |
+               MILTER_ACT_QUARANTINE | MILTER_ACT_DELRCPT,
     .steps = MILTER_STEP_HEADER | MILTER_STEP_EOH | MILTER_STEP_BODY,
     .replies = 0,
     .msg_begin = mf_begin,

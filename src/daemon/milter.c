@@ -312,6 +312,20 @@ static void decide(struct milter_session *s, int st, const char *why)
         note(s, FA_LOG_WARNING, "%s: %s: message tempfailed", milter_queue_id(s), why);
 }
 
+/* A limit that the same message would exceed again on every retry: a
+ * permanent, explained refusal (the client's server returns it), not a
+ * tempfail that keeps it queued until it expires. */
+static void refuse_for_good(struct milter_session *s, const char *reply, const char *why)
+{
+    if (s->decided)
+        return;
+    note(s, FA_LOG_WARNING, "%s: %s: message refused (%s)", milter_queue_id(s), why, reply);
+    if (milter_set_reply(s, reply) == MILTER_REPLYCODE)
+        decide(s, MILTER_REPLYCODE, NULL);
+    else
+        decide(s, MILTER_TEMPFAIL, why);
+}
+
 /* Look at a callback's result: anything out of range, or REPLYCODE
  * without a reply set, is an internal failure. */
 static int checked(struct milter_session *s, int st, const char *what)
@@ -681,9 +695,11 @@ static int do_header(struct milter_session *s, const uint8_t *d, size_t len)
     int st = MILTER_CONTINUE;
     s->nhdr++;
     if (s->nhdr > MILTER_HEADERS_MAX)
-        decide(s, MILTER_TEMPFAIL, "too many headers");
+        refuse_for_good(s, "552 5.3.4 Too many header fields for this server (over 2000)",
+                        "more than MILTER_HEADERS_MAX header fields");
     else if (nl == 0 || nl > MILTER_HEADER_NAME_MAX || len > MILTER_HEADER_MAX)
-        decide(s, MILTER_TEMPFAIL, "header name empty or header over its length limit");
+        refuse_for_good(s, "552 5.3.4 Header field too long or without a name for this server",
+                        "header name empty or header over its length limit");
     if (may_call(s, MILTER_STEP_HEADER, (const void *)s->f->header))
         st = checked(s,
                      s->f->header(s->msg, s, (const char *)d, (size_t)nl, (const char *)d + nl + 1,

@@ -88,8 +88,10 @@
  *   exceeded is an internal failure: TEMPFAIL for the message (DESIGN.md
  *   failure policy; Postfix answers 451 4.7.1 and the client retries).
  *
- *   Limits (each exceeded limit tempfails the message, is logged through
- *   env->log, and never stops the connection): MILTER_MACRO_BYTES per stage
+ *   Limits (each exceeded limit is logged through env->log and never stops
+ *   the connection; the header limits refuse the message for good with
+ *   552 5.3.4, since a retry would exceed them again, every other one
+ *   tempfails it): MILTER_MACRO_BYTES per stage
  *   and MILTER_MACRO_COUNT pairs; MILTER_HOST_MAX (client name and HELO),
  *   MILTER_ADDR_MAX (client address); MILTER_ENVFROM_BYTES and
  *   MILTER_ARGS_MAX for MAIL FROM; MILTER_RCPT_MAX recipients in
@@ -216,8 +218,11 @@
 #define MILTER_HEADERS_MAX 2000
 #define MILTER_HEADER_NAME_MAX 998
 #define MILTER_HEADER_MAX (256 * 1024) /* one header: name + value */
-#define MILTER_MODS_BYTES (64 * 1024)
-#define MILTER_MODS_COUNT 256
+/* End-of-message changes: enough to delete every header field the
+ * header section may hold (MILTER_HEADERS_MAX, at most 34 octets each for
+ * the names the filter deletes) on top of the fields it adds. */
+#define MILTER_MODS_BYTES (160 * 1024)
+#define MILTER_MODS_COUNT (MILTER_HEADERS_MAX + 64)
 #define MILTER_REPLY_MAX 512 /* SMTP reply text of a REPLYCODE, without NUL */
 
 /* ---- the filter interface ------------------------------------------------ */

@@ -2,7 +2,7 @@
 #include "arrival.h"
 
 #include "addr.h"
-#include "addrlist.h"
+#include "domlist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +70,8 @@ static int trusted_spf(const struct arrival_check *c, struct spf_result *out)
             continue;
         int trusted = 0;
         for (size_t k = 0; k < c->in.ntrusted; k++)
-            trusted |= strcasecmp(p->serv_id, c->in.trusted_ids[k]) == 0;
+            trusted |= domain_equal(p->serv_id, strlen(p->serv_id), c->in.trusted_ids[k],
+                                    strlen(c->in.trusted_ids[k]));
         for (size_t r = 0; trusted && r < p->n && !found; r++) {
             if (strcmp(p->r[r].method, "spf") != 0)
                 continue;
@@ -99,24 +100,17 @@ static int trusted_spf(const struct arrival_check *c, struct spf_result *out)
     return found;
 }
 
-/* The single From: address's domain, or "" (missing, several fields or addresses). */
-static void from_domain(const struct arrival_check *c, char *out, size_t outsz)
+/* The From: domain as receivers read it, and how sure that reading is. */
+static void read_from(const struct arrival_check *c, struct arrival *out)
 {
-    out[0] = '\0';
-    const struct msg_header *from = NULL;
-    for (size_t i = 0; i < c->nh; i++) {
-        if (!msg_header_is(&c->h[i], "From"))
-            continue;
-        if (from)
-            return; /* two From: fields */
-        from = &c->h[i];
-    }
-    if (!from)
-        return;
-    char local[ADDR_LOCAL_MAX + 1];
-    if (addrlist_first_split(from->raw + from->value_off, from->value_end - from->value_off, 1,
-                             local, sizeof(local), out, outsz) < 0)
-        out[0] = '\0';
+    struct from_info f;
+    from_read(c->h, c->nh, &f);
+    out->from_state = f.state;
+    out->from_why = f.why;
+    out->from_domain[0] = '\0';
+    if ((f.state == FROM_OK || f.state == FROM_REPAIRED) &&
+        strlen(f.domain) < sizeof(out->from_domain))
+        strcpy(out->from_domain, f.domain);
 }
 
 static int rank(int result)
@@ -152,6 +146,11 @@ static int dkim_aligned(struct dns *dns, const struct arrival *a, int mode, cons
            strcasecmp(org, a->dmarc.org_domain) == 0;
 }
 
+int arrival_aligns(struct dns *dns, int dmarc_mode, const struct arrival *a, const char *d)
+{
+    return a->from_domain[0] && d && d[0] && dkim_aligned(dns, a, dmarc_mode, d);
+}
+
 void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *out)
 {
     memset(out, 0, sizeof(*out));
@@ -170,42 +169,51 @@ void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *ou
     }
     out->ndkim = dkim_verifier_finish(c->dkim, dns, out->dkim, DKIM_MAX_SIGS);
     arc_verifier_finish(c->arc, dns, &out->arc);
-    from_domain(c, out->from_domain, sizeof(out->from_domain));
+    read_from(c, out);
+    arrival_judge(dns, in->dmarc_mode, in->pct_roll, out);
+}
 
-    {
-        if (!out->from_domain[0]) {
-            out->dmarc.result = DMARC_PERMERROR;
-            out->dmarc.reason = "From: must hold exactly one address";
-        } else {
-            struct dmarc_dkim_auth d[DKIM_MAX_SIGS];
-            for (size_t i = 0; i < out->ndkim; i++) {
-                d[i].domain = out->dkim[i].domain;
-                d[i].result = out->dkim[i].result == DKIM_PASS        ? DMARC_AUTH_PASS
-                              : out->dkim[i].result == DKIM_TEMPERROR ? DMARC_AUTH_TEMPERROR
-                                                                      : DMARC_AUTH_OTHER;
-            }
-            struct dmarc_auth auth = {
-                .spf_result = out->spf.result == SPF_PASS        ? DMARC_AUTH_PASS
-                              : out->spf.result == SPF_TEMPERROR ? DMARC_AUTH_TEMPERROR
-                                                                 : DMARC_AUTH_OTHER,
-                .spf_domain = out->spf.domain,
-                .dkim = d,
-                .ndkim = out->ndkim,
-                .pct_roll = in->pct_roll,
-            };
-            dmarc_evaluate(dns, in->dmarc_mode, out->from_domain, &auth, &out->dmarc);
+void arrival_judge(struct dns *dns, int dmarc_mode, unsigned pct_roll, struct arrival *out)
+{
+    memset(&out->dmarc, 0, sizeof(out->dmarc));
+    if (!out->from_domain[0]) {
+        out->dmarc.result = DMARC_PERMERROR;
+        out->dmarc.policy = DMARC_POLICY_ABSENT;
+        out->dmarc.reason = out->from_why && out->from_why[0]
+                                ? out->from_why
+                                : "From: must hold exactly one address";
+    } else {
+        struct dmarc_dkim_auth d[DKIM_MAX_SIGS];
+        for (size_t i = 0; i < out->ndkim; i++) {
+            d[i].domain = out->dkim[i].domain;
+            d[i].result = out->dkim[i].result == DKIM_PASS        ? DMARC_AUTH_PASS
+                          : out->dkim[i].result == DKIM_TEMPERROR ? DMARC_AUTH_TEMPERROR
+                                                                  : DMARC_AUTH_OTHER;
         }
+        struct dmarc_auth auth = {
+            .spf_result = out->spf.result == SPF_PASS        ? DMARC_AUTH_PASS
+                          : out->spf.result == SPF_TEMPERROR ? DMARC_AUTH_TEMPERROR
+                                                             : DMARC_AUTH_OTHER,
+            .spf_domain = out->spf.domain,
+            .dkim = d,
+            .ndkim = out->ndkim,
+            .pct_roll = pct_roll,
+        };
+        dmarc_evaluate(dns, dmarc_mode, out->from_domain, &auth, &out->dmarc);
     }
     /* The best DKIM result among aligned signatures, else among all. */
     int best_aligned = -1, best = 0;
+    out->dkim_aligned_temperror = 0;
     for (size_t i = 0; i < out->ndkim; i++) {
         int r = out->dkim[i].result;
         if (rank(r) > rank(best))
             best = r;
         if (out->from_domain[0] && out->dkim[i].domain[0] &&
-            dkim_aligned(dns, out, in->dmarc_mode, out->dkim[i].domain) &&
-            (best_aligned < 0 || rank(r) > rank(best_aligned)))
-            best_aligned = r;
+            dkim_aligned(dns, out, dmarc_mode, out->dkim[i].domain)) {
+            if (best_aligned < 0 || rank(r) > rank(best_aligned))
+                best_aligned = r;
+            out->dkim_aligned_temperror |= r == DKIM_TEMPERROR;
+        }
     }
     out->dkim_summary = best_aligned >= 0 ? best_aligned : best;
 }

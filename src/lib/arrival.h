@@ -20,8 +20,14 @@
  *   trusted_ids (our own gateway, which saw the real client), its spf=
  *   result is used instead of ours: behind a gateway we only see the
  *   gateway's address. Fields from other authserv-ids are never believed.
- *   DMARC uses the SPF result and the DKIM results; the From: field must
- *   hold exactly one address, else DMARC is permerror (RFC 7489 6.6.1).
+ *   DMARC uses the SPF result and the DKIM results and the From: domain
+ *   as receivers read it (fromhdr.h): from_state says how certain that
+ *   reading is. Without one readable author (no From:, several fields or
+ *   addresses, unparsable) DMARC is permerror (RFC 7489 6.6.1); a From:
+ *   readable only after repairs (a trailing dot, group syntax) is judged
+ *   by the domain receivers read, and from_state says FROM_REPAIRED.
+ *   arrival_judge does the DMARC part from results already in a struct
+ *   arrival, so tests can judge synthetic results the same way.
  *   dkim_summary is the best DKIM result among signatures aligned with the
  *   From: domain, else the best of all (pass, then temperror, policy,
  *   neutral, fail, permerror; none without signatures).
@@ -38,6 +44,7 @@
 #include "dkim.h"
 #include "dmarc.h"
 #include "dns.h"
+#include "fromhdr.h"
 #include "msg.h"
 #include "spf.h"
 
@@ -60,10 +67,13 @@ struct arrival {
     int spf_from_trusted; /* spf came from a trusted upstream's field */
     struct dkim_sig_result dkim[DKIM_MAX_SIGS];
     size_t ndkim;
-    int dkim_summary; /* enum dkim_result */
+    int dkim_summary;           /* enum dkim_result */
+    int dkim_aligned_temperror; /* an aligned signature's key lookup failed for now */
     struct arc_result arc;
     struct dmarc_result dmarc;
-    char from_domain[256]; /* "" when From: is missing or not one address */
+    int from_state;        /* enum from_state (fromhdr.h) */
+    const char *from_why;  /* static: how From: was read */
+    char from_domain[256]; /* "" when From: has no one readable author */
 };
 
 struct arrival_check;
@@ -73,6 +83,15 @@ struct arrival_check *arrival_begin(const struct msg_header *h, size_t nh,
 void arrival_body(struct arrival_check *c, const uint8_t *p, size_t n);
 void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *out);
 void arrival_free(struct arrival_check *c);
+
+/* DMARC and the DKIM summary from out->spf, out->dkim[] and
+ * out->from_state/from_domain (what arrival_finish does after verifying).
+ * pct_roll as in struct arrival_input. */
+void arrival_judge(struct dns *dns, int dmarc_mode, unsigned pct_roll, struct arrival *out);
+
+/* Would a valid DKIM signature with d= make DMARC pass for a's From:
+ * domain (the record's adkim; exact match without a record)? */
+int arrival_aligns(struct dns *dns, int dmarc_mode, const struct arrival *a, const char *d);
 
 /* Our Authentication-Results for a: spf, dkim (one per signature), dmarc
  * (unless with_dmarc is 0: a milter told not to report it), arc. */

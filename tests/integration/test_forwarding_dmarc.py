@@ -417,7 +417,7 @@ class ForwardingDmarc(unittest.TestCase):
         time.sleep(1)
         self.assertEqual(self.count_remote(subj), 0)
         log = env_log(self)
-        self.assertIn("recipient <alias@ourdomain.test> removed: DMARC failure, not forwarded",
+        self.assertIn("recipient alias@ourdomain.test removed: DMARC failure, not forwarded",
                       log)
         self.assertRegex(log, r"from=<ceo@victim\.test> inbound forwarded spf=fail .*"
                          r"not-forwarded=1")

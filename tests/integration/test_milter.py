@@ -359,7 +359,8 @@ class MilterRaw(MilterBase):
     def test_large_header_packet_grows_the_buffer(self):
         # The placeholder filter asks for no headers, but a header packet
         # near the 1 MiB limit must still be framed and refused cleanly: the
-        # message is tempfailed (over MILTER_HEADER_MAX), the connection lives.
+        # message is refused for good with 552 5.3.4 (over MILTER_HEADER_MAX:
+        # a retry would be refused again), the connection lives.
         m = RawMilter(self.port)
         self.addCleanup(m.close)
         m.send(optneg(proto=0x7F & ~0x20))  # version-2 style: no NR, headers wanted
@@ -368,10 +369,11 @@ class MilterRaw(MilterBase):
         self.assertEqual(m.read_packet()[0], b"c")  # C
         self.assertEqual(m.read_packet()[0], b"c")  # M
         m.send(packet(b"L", b"X-Big\0" + b"v" * (900 * 1024) + b"\0"))
-        self.assertEqual(m.read_packet()[0], b"t")
+        cmd, data = m.read_packet()
+        self.assertEqual((cmd, data[:10]), (b"y", b"552 5.3.4 "))
         m.send(packet(b"A") + packet(b"M", b"<a@b.test>\0"))
         self.assertEqual(m.read_packet()[0], b"c")
-        self.assertIn("message tempfailed", self.daemon.logtext())
+        self.assertIn("message refused (552 5.3.4", self.daemon.logtext())
 
 
 class MilterLimits(MilterBase):
