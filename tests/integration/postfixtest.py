@@ -64,6 +64,29 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
+def parse_main_cf(text):
+    """[(name, value, line number)] of main.cf (or fwdauthd.conf) text, read as
+    Postfix reads it: blank lines and lines whose first non-blank character is
+    "#" are ignored, a line that starts with white space continues the
+    previous one (joined with one space), and "#" after a value is part of
+    the value: there are no comments at the end of a line."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0] in " \t":
+            if not out:
+                raise ValueError("line %d: continuation line without a setting" % n)
+            name, value, first = out[-1]
+            out[-1] = (name, (value + " " + line.strip()).strip(), first)
+            continue
+        name, eq, value = line.partition("=")
+        if not eq:
+            raise ValueError("line %d: not name = value: %r" % (n, line))
+        out.append((name.strip(), value.strip(), n))
+    return out
+
+
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -215,7 +238,9 @@ class Postfix:
         return "inline:{ %s }" % ", ".join(items)
 
     # -- configuration -------------------------------------------------------
-    def main_cf(self, extra):
+    def main_cf(self, extra, drop=()):
+        """Our main.cf settings updated with extra, without the names in drop,
+        as "name = value" lines."""
         settings = {
             "compatibility_level": "3.6",
             "queue_directory": self.queue,
@@ -255,7 +280,7 @@ class Postfix:
         }
         settings.pop("disable_dns_lookups")
         settings.update(extra or {})
-        return "".join("%s = %s\n" % (k, v) for k, v in settings.items())
+        return "".join("%s = %s\n" % (k, v) for k, v in settings.items() if k not in drop)
 
     def postconf(self, settings):
         args = ["%s=%s" % (k, v) for k, v in settings.items()]
@@ -269,17 +294,30 @@ class Postfix:
         cmd = " ".join(shlex.quote(a) for a in (POSTFIX, "-c", self.conf, *args))
         return fwdtest.run(["script", "-qec", cmd, "/dev/null"], timeout=timeout)
 
-    # -- life cycle ----------------------------------------------------------
-    def start(self, main_cf_extra=None, master_cf_extra="", timeout=60):
-        """Write main.cf (our defaults, then main_cf_extra) and master.cf (our
-        services, then master_cf_extra lines), start, wait for the smtpd port."""
+    def configure(self, main_cf_extra=None, master_cf_extra="", main_cf_text=""):
+        """Write main.cf (our defaults, then main_cf_extra, then main_cf_text
+        verbatim: its settings replace ours, so that every name is set once)
+        and master.cf (our services, then the master_cf_extra lines)."""
         self.main_cf_extra = dict(main_cf_extra or {})
+        own = {name for name, _, _ in parse_main_cf(main_cf_text)}
         with open(os.path.join(self.conf, "main.cf"), "w") as f:
-            f.write(self.main_cf(self.main_cf_extra))
+            f.write(self.main_cf(self.main_cf_extra, drop=own))
+            if main_cf_text:
+                f.write(main_cf_text.rstrip("\n") + "\n")
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(port=self.smtp_port))
             if master_cf_extra:
                 f.write(master_cf_extra.rstrip("\n") + "\n")
+
+    # -- life cycle ----------------------------------------------------------
+    def start(self, main_cf_extra=None, master_cf_extra="", timeout=60, main_cf_text=""):
+        """configure(), then start and wait for the smtpd port."""
+        self.configure(main_cf_extra, master_cf_extra, main_cf_text)
+        self.launch(timeout)
+
+    def launch(self, timeout=60):
+        """Start the configuration written by configure(); wait for the
+        smtpd port. Raises RuntimeError (with the log) when Postfix fails."""
         self.started = True  # from here on stop() must run
         r = self.postfix("start", timeout=timeout)
         if r.returncode != 0:
