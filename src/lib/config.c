@@ -485,8 +485,9 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
     /* Before any type check, so the admin learns why, not that "#" is no domain. */
     if (has_trailing_comment(value))
         return fa_err_set(err,
-                          "%s%s%s: trailing comments are not allowed in fwdauthd.conf (\"#\" "
-                          "after a value is part of it): put the comment on its own line above",
+                          "%s%s%s: trailing comments are not allowed in fwdauthd.conf (a \"#\" "
+                          "after the value would be read as part of it): put the comment on "
+                          "its own line above",
                           w, sep, key);
     switch (k->type) {
     case T_STRING: {
