@@ -2,9 +2,9 @@
 # deps.sh: install, with apt-get, every Debian package that fwdauth's build and
 # tests need and that is missing. Idempotent and quiet when all is there.
 #
-# Packages that ship a daemon (postfix, postsrsd, opendkim, unbound, dovecot-core)
-# try to start it on install and the install fails when its port is taken; a
-# policy-rc.d that answers 101 forbids starting services for the duration of the
+# Packages that ship a daemon (postfix, postsrsd, opendkim, unbound, dovecot-core,
+# rspamd) try to start it on install and the install fails when its port is taken;
+# a policy-rc.d that answers 101 forbids starting services for the duration of the
 # install, so the install cannot fail on a busy port and nothing is left listening.
 set -euo pipefail
 
@@ -18,6 +18,8 @@ PACKAGES=(
 	# peers and oracles for the tests
 	postfix postsrsd python3 python3-yaml python3-dkim python3-spf python3-authheaders pflogsumm
 	opendkim opendkim-tools miltertest unbound swaks
+	# receiver-side judge (tests/integration/receiver.py): a private rspamd per test
+	rspamd
 	# SASL AUTH for the submission tests (fwdauth send): Postfix asks Dovecot
 	dovecot-core
 	# the test helpers use these
