@@ -343,6 +343,11 @@ static void quoted_content(struct namebuf *nb, const char *s, size_t n)
     }
 }
 
+static int is_phrase_break(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '(' || c == '"';
+}
+
 /* Decode the raw phrase p[0..n) into nb. */
 static void decode_phrase(struct namebuf *nb, const char *p, size_t n)
 {
@@ -384,8 +389,10 @@ static void decode_phrase(struct namebuf *nb, const char *p, size_t n)
                 quoted_content(nb, q, ql);
             }
         } else {
-            size_t j = i;
-            while (j < n && !strchr(" \t\r\n(\"", p[j]))
+            /* A run of anything else: atoms, "." (obs-phrase), encoded
+             * words with specials in them (lenient, as MUAs are). */
+            size_t j = i + 1;
+            while (j < n && !is_phrase_break(p[j]))
                 j++;
             word(nb, p + i, j - i);
             i = j;
