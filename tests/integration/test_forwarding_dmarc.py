@@ -88,12 +88,18 @@ def arc_sets(raw):
             ("ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results")}
 
 
-class ForwardingDmarc(unittest.TestCase):
+class ForwardingBase(unittest.TestCase):
+    """The DMARC world above, fwdauthd reconfigured by SIGHUP, the next hop's
+    view; no tests of its own (test_spoof_attacks.py builds on it too)."""
+    EXTRA_ZONE = {}
+    EXTRA_TIMEOUTS = ()
+    EXTRA_MAIN_CF = None
+
     @classmethod
     def setUpClass(cls):
         fwdtest.require_programs(fwdtest.FWDAUTHD, fwdtest.FWDAUTH, postfixtest.POSTFIX,
                                  postfixtest.SMTP_SINK)
-        cls.env = env = e2e.Env(cls)
+        cls.env = env = e2e.Env(cls, extra_main_cf=cls.EXTRA_MAIN_CF)
         nobody = pwd.getpwnam("nobody")
         for dom, sel in (("ourdomain.test", "arc"), ("signed.test", "s1")):
             kdir = os.path.join(env.dir, "keys-" + dom)  # keygen names files by selector
@@ -105,8 +111,10 @@ class ForwardingDmarc(unittest.TestCase):
                 env.keys[dom] = (sel, path)
             else:
                 cls.arc_key = path
-        for owner, record in ZONE.items():
+        for owner, record in dict(ZONE, **cls.EXTRA_ZONE).items():
             env.zone.add(owner, record)
+        for owner in cls.EXTRA_TIMEOUTS:
+            env.zone.add_timeout(owner)
         env.zone.write(env.zonefile)
         with open(env.conf) as f:
             cls.base_conf = dict(l.split(" = ", 1) for l in f.read().splitlines() if " = " in l)
@@ -195,6 +203,48 @@ class ForwardingDmarc(unittest.TestCase):
     def assert_srs(self, m):
         self.assertRegex(m.mail_from, r"(?i)^SRS0=[^@]+@srs\.ourdomain\.test$", self.ctx())
 
+
+    def spoof(self, what):
+        subj = self.subject(what)
+        return subj, message(subj, "CEO <ceo@victim.test>")
+
+    def count_remote(self, subj):
+        return len([m for m in postfixtest.sink_messages(self.env.remote)
+                    if subj in (m.header("Subject") or "")])
+
+    def assert_refused_not_forwarded(self, subj, msg, sender, rcpts=("alias@ourdomain.test",),
+                                     domain="victim.test"):
+        """A spoof for a forwarded recipient: refused at SMTP time (the sending
+        server returns it, not we: no bounce of ours to the forged sender),
+        never forwarded, never SRS-rewritten."""
+        with self.assertRaises(smtplib.SMTPDataError) as cm:
+            self.env.send(msg, list(rcpts), sender=sender)
+        self.assertEqual(cm.exception.smtp_code, 550, cm.exception)
+        self.assertIn(b"Not forwarded: the message fails the DMARC policy of " + domain.encode(),
+                      cm.exception.smtp_error)
+        time.sleep(1)
+        self.assertEqual(self.count_remote(subj), 0)
+        self.assertRegex(env_log(self), r"from=<%s> rejected: DMARC failure, not forwarded"
+                         % re.escape(sender))
+
+    def hold_queue(self):
+        r = run([POSTQUEUE, "-c", self.env.pf.conf, "-j"])
+        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+
+    def wait_held(self, sender_part):
+        deadline = time.monotonic() + 20
+        held = []
+        while time.monotonic() < deadline and not held:
+            held = [q for q in self.hold_queue() if q.get("queue_name") == "hold" and
+                    sender_part in q.get("sender", "")]
+            time.sleep(0.2)
+        self.assertEqual(len(held), 1, self.hold_queue())
+        self.addCleanup(run, ["/usr/sbin/postsuper", "-c", self.env.pf.conf, "-d",
+                              held[0]["queue_id"]])
+        return held[0]
+
+
+class ForwardingDmarc(ForwardingBase):
     # -- case 1 --------------------------------------------------------------
     def test_1_all_off_receiver_fails_our_ar_recorded_pass(self):
         self.mode(arc=False, rewrite="off")
@@ -311,28 +361,6 @@ class ForwardingDmarc(unittest.TestCase):
         self.assertEqual(self.receiver_arc(raw)[0], "pass")
 
     # -- case 5 --------------------------------------------------------------
-    def spoof(self, what):
-        subj = self.subject(what)
-        return subj, message(subj, "CEO <ceo@victim.test>")
-
-    def count_remote(self, subj):
-        return len([m for m in postfixtest.sink_messages(self.env.remote)
-                    if subj in (m.header("Subject") or "")])
-
-    def assert_refused_not_forwarded(self, subj, msg, sender, rcpts=("alias@ourdomain.test",)):
-        """A spoof for a forwarded recipient: refused at SMTP time (the sending
-        server returns it, not we: no bounce of ours to the forged sender),
-        never forwarded, never SRS-rewritten."""
-        with self.assertRaises(smtplib.SMTPDataError) as cm:
-            self.env.send(msg, list(rcpts), sender=sender)
-        self.assertEqual(cm.exception.smtp_code, 550, cm.exception)
-        self.assertIn(b"Not forwarded: the message fails the DMARC policy of victim.test",
-                      cm.exception.smtp_error)
-        time.sleep(1)
-        self.assertEqual(self.count_remote(subj), 0)
-        self.assertRegex(env_log(self), r"from=<%s> rejected: DMARC failure, not forwarded"
-                         % re.escape(sender))
-
     def test_5_spoof_reject(self):
         self.mode(arc=True, rewrite="reject", enforce="reject")
         subj, msg = self.spoof("spoof-reject")
@@ -344,22 +372,6 @@ class ForwardingDmarc(unittest.TestCase):
         self.assertEqual(cm.exception.smtp_code, 550, cm.exception)
         self.assertIn(b"Rejected by the DMARC policy of victim.test", cm.exception.smtp_error)
         self.assertRegex(env_log(self), r"from=<ceo@victim\.test> rejected: DMARC policy reject")
-
-    def hold_queue(self):
-        r = run([POSTQUEUE, "-c", self.env.pf.conf, "-j"])
-        return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-
-    def wait_held(self, sender_part):
-        deadline = time.monotonic() + 20
-        held = []
-        while time.monotonic() < deadline and not held:
-            held = [q for q in self.hold_queue() if q.get("queue_name") == "hold" and
-                    sender_part in q.get("sender", "")]
-            time.sleep(0.2)
-        self.assertEqual(len(held), 1, self.hold_queue())
-        self.addCleanup(run, ["/usr/sbin/postsuper", "-c", self.env.pf.conf, "-d",
-                              held[0]["queue_id"]])
-        return held[0]
 
     def test_5_spoof_quarantine_held(self):
         # dmarc_enforce = quarantine holds a spoof for a local mailbox.

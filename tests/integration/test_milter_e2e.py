@@ -84,7 +84,7 @@ def message(subject, frm="someone@sender.test", to="alias@ourdomain.test", extra
 class Env:
     """Keys, zone, fwdauthd and Postfix for one test class."""
 
-    def __init__(self, test_cls, default_action="tempfail", srs_table=True):
+    def __init__(self, test_cls, default_action="tempfail", srs_table=True, extra_main_cf=None):
         self.dir = d = tempfile.mkdtemp(prefix="fwdauth-e2e-")
         os.chmod(d, 0o755)
         test_cls.addClassCleanup(shutil.rmtree, d, True)
@@ -173,9 +173,13 @@ class Env:
             "smtpd_sasl_path": self.auth.socket,
             "smtpd_sasl_security_options": "noanonymous",
             "bounce_queue_lifetime": "0",
+            # send(client_ip=...) presents an outside client (an attacker's
+            # address) with XCLIENT, as Postfix would see it from the network.
+            "smtpd_authorized_xclient_hosts": "127.0.0.1",
         }
         if not srs_table:
             del self.main_cf["recipient_canonical_maps"]
+        self.main_cf.update(extra_main_cf or {})
         self.master_cf = (
             "%d inet n - n - - smtpd\n  -o milter_macro_daemon_name=ORIGINATING\n"
             "%d inet n - n - - smtpd\n  -o smtpd_sasl_auth_enable=yes\n"
@@ -200,9 +204,15 @@ class Env:
         self.daemon = None
 
     # -- sending and receiving -------------------------------------------------
-    def send(self, msg, rcpts, sender="someone@sender.test", port=None, login=None):
+    def send(self, msg, rcpts, sender="someone@sender.test", port=None, login=None,
+             client_ip=None):
         with smtplib.SMTP("127.0.0.1", port or self.pf.smtp_port, timeout=30) as s:
             s.ehlo("client.sender.test")
+            if client_ip:
+                code, text = s.docmd("XCLIENT", "ADDR=%s NAME=[UNAVAILABLE]" % client_ip)
+                if code != 220:
+                    raise RuntimeError("XCLIENT refused: %d %s" % (code, text))
+                s.ehlo("client.sender.test")
             if login:
                 s.login(*login)
             refused = s.sendmail(sender, rcpts, msg)
