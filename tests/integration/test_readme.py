@@ -10,8 +10,7 @@ place fails the test, so that a new block cannot slip through unchecked:
   2. In a fenced block without one, every line that is not blank, not a "#"
      comment and not a continuation (leading white space) is looked at:
        - "name = value" or "name =" whose name is a Postfix parameter
-         (`postconf -d`) or a fwdauthd key (the key table in
-         src/lib/config.c) is a setting;
+         (`postconf -d`) or a fwdauthd key (`fwdauthd -a`) is a setting;
        - "name = ..." (white space before "=") with any other name cannot be
          placed: the test fails (a misspelt key, or a new kind of block);
        - "service type private unpriv chroot wakeup maxproc command", type
@@ -69,9 +68,8 @@ missing oracle (skip outside CI, fail under CI=true).
 """
 import os
 import re
-import shutil
 import smtplib
-import subprocess
+import tempfile
 import time
 import unittest
 
@@ -84,7 +82,6 @@ from fwdtest import FWDAUTH, FWDAUTHD, run
 README = os.path.join(fwdtest.SOURCE, "README.md")
 ETC_CONF = os.path.join(fwdtest.SOURCE, "etc", "fwdauthd.conf")
 ETC_SNIPPET = os.path.join(fwdtest.SOURCE, "etc", "postfix-main.cf.snippet")
-CONFIG_C = os.path.join(fwdtest.SOURCE, "src", "lib", "config.c")
 UNSHARE = "/usr/bin/unshare"
 IP = "/usr/sbin/ip"
 
@@ -143,18 +140,15 @@ def postfix_parameters():
 
 
 def fwdauthd_keys():
-    """The names in the key table of src/lib/config.c (the array
-    "key_def keys[] = { ... };"), whose entries are {"name", ...} or
-    MACRO(name, ...)."""
+    """Every key fwdauthd knows: the names `fwdauthd -a` prints for an empty
+    configuration (every setting with its default)."""
     if "fwdauthd" not in _names:
-        with open(CONFIG_C) as f:
-            m = re.search(r"key_def\s+keys\[\]\s*=\s*\{(.*?)\n\};", f.read(), re.S)
-        entries = re.findall(r'^\s*(?:\{\s*"([a-z][a-z0-9_]*)"|[A-Z_]+\(\s*([a-z][a-z0-9_]*)\s*,)',
-                             m.group(1) if m else "", re.M)
-        keys = {a or b for a, b in entries}
-        if len(keys) < 30 or "srs_domain" not in keys:
-            raise RuntimeError("cannot read the key table of %s (found %r): teach test_readme.py "
-                               "its new form" % (CONFIG_C, sorted(keys)))
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as empty:
+            r = run([FWDAUTHD, "-a", "-c", empty.name])
+        keys = {l.split(" =", 1)[0] for l in r.stdout.splitlines()
+                if l[:1].isalpha() and " =" in l}
+        if r.returncode != 0 or "srs_domain" not in keys:
+            raise RuntimeError("fwdauthd -a: exit %d: %s%s" % (r.returncode, r.stdout, r.stderr))
         _names["fwdauthd"] = keys
     return _names["fwdauthd"]
 
@@ -276,15 +270,17 @@ class PrintedPaths:
             self.keys[(domain, selector)] = os.path.join(d, selector + ".private")
         return self.keys[(domain, selector)]
 
-    def check(self, text):
-        """(exit status, output) of fwdauthd -t on text."""
+    def check(self, text, provide=True):
+        """(exit status, output) of fwdauthd -t on text (without the files it
+        names when provide is false)."""
         self.count += 1
         case = os.path.join(self.base, "case-%d" % self.count)
         os.mkdir(case, 0o755)
         conf = os.path.join(case, "fwdauthd.conf")
         with open(conf, "w") as f:
             f.write(text)
-        self.provide(case, settings_of(text))
+        if provide:
+            self.provide(case, settings_of(text))
         script = ["set -e", "%s link set lo up" % IP]
         for root in self.ROOTS:
             name = root.strip("/")
@@ -467,6 +463,20 @@ class ReadmeBlocks(unittest.TestCase):
                 rc, out = pp.check(self.fwdauthd_text(b))
                 self.assertEqual(rc, 0, "%r:\n%s" % (b, out))
                 self.assertIn("configuration OK", out)
+
+    def test_files_are_read_at_the_printed_paths(self):
+        # The milter block names a KeyTable, a SigningTable and an ARC key
+        # under /etc/fwdauth: fwdauthd -t finds them only through the
+        # overlay, and the real /etc is left as it was.
+        block = readme_block("fwdauthd.conf", "dkim_key_table")
+        text = self.fwdauthd_text(block)
+        pp = PrintedPaths(self, fwdtest.make_tempdir(self))
+        rc, out = pp.check(text, provide=False)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn(settings_of(text)["srs_secrets"], out)
+        rc, out = pp.check(text)
+        self.assertEqual(rc, 0, out)
+        self.assertFalse(os.path.exists("/etc/fwdauth/keys/readme-test.private"))
 
     def test_fwdauthd_refuses_trailing_comment(self):
         # The README's block of 2026-11 as it was, one line of it: a comment
