@@ -2,12 +2,15 @@
 #include "arrival.h"
 #include "cli.h"
 #include "input.h"
+#include "keytable.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void dmarc_usage(FILE *f)
 {
@@ -32,7 +35,16 @@ static void dmarc_usage(FILE *f)
                "  --now EPOCH        check signature times against this time\n"
                "  --json             one JSON object: dmarc, policy, from, spf, spf_domain,\n"
                "                     dkim, arc, aligned (spf, dkim), reason\n"
-               "  -c FILE            configuration file (dns_*, dmarc_mode)\n"
+               "  -c FILE            configuration file (dns_*, dmarc_mode; with --explain\n"
+               "                     every setting of the milter's policy)\n"
+               "  --explain          also print what fwdauthd's milter would do with the\n"
+               "                     message under -c FILE (the same policy function), as\n"
+               "                     \"decision: continue|reject|tempfail [REPLY] hold=..\n"
+               "                     drop_forwarded=.. sign=.. seal=.. rewrite_from=..\n"
+               "                     srs=.. (why)\"; with --json, a \"decision\" member\n"
+               "  --rcpt ADDR        with --explain: a recipient (repeatable; classified\n"
+               "                     by forward_recipients; default: one local recipient)\n"
+               "  --originating      with --explain: the message comes from our users\n"
                "\n"
                "exit status: 0 DMARC pass, 1 any other result, 2 usage or I/O error\n");
 }
@@ -59,7 +71,8 @@ static void on_body(void *ctx, const uint8_t *p, size_t n)
     arrival_body(c->check, p, n);
 }
 
-static void print(const struct arrival *a, int json)
+/* One line, or one JSON object (left open when close is 0: --explain adds to it). */
+static void print(const struct arrival *a, int close, int json)
 {
     const char *policy =
         a->dmarc.have_record ? dmarc_policy_name(a->dmarc.policy) : dmarc_policy_name(0);
@@ -82,12 +95,111 @@ static void print(const struct arrival *a, int json)
            a->dmarc.spf_aligned ? "true" : "false", a->dmarc.dkim_aligned ? "true" : "false");
     const char *reason = a->dmarc.reason ? a->dmarc.reason : "";
     cli_json_string(stdout, reason, strlen(reason));
-    fputs("}\n", stdout);
+    if (close)
+        fputs("}\n", stdout);
+}
+
+/* The domain of the KeyTable entry forward_signing_key names, for the
+ * policy's alignment question; "" when there is none. */
+static int forward_key_domain(const struct fa_config *cfg, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    if (!cfg->forward_signing_key[0] || !cfg->dkim_key_table[0])
+        return 0;
+    fa_err err;
+    struct keytable *kt =
+        keytable_load(cfg->dkim_key_table, cfg->dkim_signing_table, cli_secrets_owner(cfg), &err);
+    if (!kt) {
+        fprintf(stderr, "fwdauth dmarc check: %s\n", err.msg);
+        return -1;
+    }
+    struct keytable_match m;
+    if (keytable_find_name(kt, cfg->forward_signing_key, "", &m))
+        snprintf(out, outsz, "%s", m.domain);
+    keytable_free(kt);
+    return 0;
+}
+
+struct explain {
+    int on, originating;
+    const char *rcpt[64];
+    size_t nrcpt;
+};
+
+static const char *verdict_name(int v)
+{
+    return v == POLICY_REJECT ? "reject" : v == POLICY_TEMPFAIL ? "tempfail" : "continue";
+}
+
+/* What the milter would do: the policy function it calls, on the same
+ * arrival results, with the recipients classified as it classifies them. */
+static int explain(const struct explain *x, const struct fa_config *cfg, struct dns *dns,
+                   const struct arrival *a, const char *mail_from, int json)
+{
+    struct policy_input in = {
+        .a = x->originating ? NULL : a,
+        .from_state = a->from_state,
+        .originating = x->originating,
+        .null_sender = mail_from[0] == '\0',
+        .have_forward_key = cfg->forward_signing_key[0] != '\0',
+        .have_user_key = cfg->dkim_signing_table[0] != '\0',
+        .have_arc_key = cfg->arc_key[0] != '\0',
+        .have_srs = cfg->srs_domain[0] != '\0',
+    };
+    for (size_t i = 0; i < x->nrcpt; i++) {
+        if (policy_forwarded_rcpt(cfg, x->rcpt[i]))
+            in.forwarded = 1;
+        else
+            in.local = 1;
+    }
+    if (!x->nrcpt)
+        in.local = 1;
+    char kd[256];
+    if (forward_key_domain(cfg, kd, sizeof(kd)) < 0)
+        return -1;
+    in.fwd_key_aligned = kd[0] && arrival_aligns(dns, cfg->dmarc_mode, a, kd);
+    struct policy_decision d;
+    policy_decide(&in, cfg, &d);
+    const char *flags[][2] = {
+        {"hold", d.hold ? "yes" : "no"},
+        {"drop_forwarded", d.drop_forwarded ? "yes" : "no"},
+        {"sign", d.sign_user || d.sign_forwarder ? "yes" : "no"},
+        {"seal", d.seal ? "yes" : "no"},
+        {"rewrite_from", d.rewrite_from ? "yes" : "no"},
+        {"srs", d.srs ? "yes" : "no"},
+    };
+    if (!json) {
+        printf("decision: %s%s%s", verdict_name(d.verdict), d.reply[0] ? " " : "", d.reply);
+        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+            printf(" %s=%s", flags[i][0], flags[i][1]);
+        if (d.why[0])
+            printf(" (%s)", d.why);
+        putchar('\n');
+        return 0;
+    }
+    printf(",\"decision\":{\"verdict\":\"%s\",\"reply\":", verdict_name(d.verdict));
+    cli_json_string(stdout, d.reply, strlen(d.reply));
+    printf(",\"why\":");
+    cli_json_string(stdout, d.why, strlen(d.why));
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        printf(",\"%s\":%s", flags[i][0], flags[i][1][0] == 'y' ? "true" : "false");
+    putchar('}');
+    return 0;
 }
 
 static int dmarc_check(int argc, char **argv)
 {
-    enum { OPT_IP = 256, OPT_FROM, OPT_HELO, OPT_MODE, OPT_NOW, OPT_JSON };
+    enum {
+        OPT_IP = 256,
+        OPT_FROM,
+        OPT_HELO,
+        OPT_MODE,
+        OPT_NOW,
+        OPT_JSON,
+        OPT_EXPLAIN,
+        OPT_RCPT,
+        OPT_ORIG
+    };
     static const struct option longopts[] = {
         {"ip", required_argument, NULL, OPT_IP},
         {"mail-from", required_argument, NULL, OPT_FROM},
@@ -96,12 +208,16 @@ static int dmarc_check(int argc, char **argv)
         CLI_DNS_LONGOPTS,
         {"now", required_argument, NULL, OPT_NOW},
         {"json", no_argument, NULL, OPT_JSON},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"rcpt", required_argument, NULL, OPT_RCPT},
+        {"originating", no_argument, NULL, OPT_ORIG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *ip = NULL, *from = NULL, *helo = "", *mode = NULL;
     struct cli_dns_args da = {0};
     time_t now = time(NULL);
+    struct explain x = {0};
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -127,6 +243,19 @@ static int dmarc_check(int argc, char **argv)
         case OPT_JSON:
             json = 1;
             break;
+        case OPT_EXPLAIN:
+            x.on = 1;
+            break;
+        case OPT_RCPT:
+            if (x.nrcpt == sizeof(x.rcpt) / sizeof(x.rcpt[0])) {
+                fprintf(stderr, "fwdauth dmarc check: at most %zu --rcpt\n", x.nrcpt);
+                return EXIT_TROUBLE;
+            }
+            x.rcpt[x.nrcpt++] = optarg;
+            break;
+        case OPT_ORIG:
+            x.originating = 1;
+            break;
         case 'h':
             dmarc_usage(stdout);
             return EXIT_POSITIVE;
@@ -146,15 +275,17 @@ static int dmarc_check(int argc, char **argv)
     fa_err err;
     int bad_mode = mode && config_set(&cfg, "dmarc_mode", mode, "--mode", &err) < 0;
     int dmarc_mode = cfg.dmarc_mode;
-    config_free(&cfg);
-    if (bad_mode) {
-        fprintf(stderr, "fwdauth dmarc check: %s\n", err.msg);
+    if (bad_mode || ((x.nrcpt || x.originating) && !x.on)) {
+        fprintf(stderr, "fwdauth dmarc check: %s\n",
+                bad_mode ? err.msg : "--rcpt and --originating go with --explain");
+        config_free(&cfg);
         dns_free(dns);
         return EXIT_TROUBLE;
     }
 
     struct cli_input in;
     if (cli_input_open(&in, optind < argc ? argv[optind] : NULL, 0) < 0) {
+        config_free(&cfg);
         dns_free(dns);
         return EXIT_TROUBLE;
     }
@@ -168,13 +299,19 @@ static int dmarc_check(int argc, char **argv)
     struct arrival *a = malloc(sizeof(*a));
     if (a && cli_input_read(&in, &r, on_headers, on_body, &ctx) == 0) {
         arrival_finish(ctx.check, dns, a);
-        print(a, json);
-        status = a->dmarc.result == DMARC_PASS ? EXIT_POSITIVE : EXIT_NEGATIVE;
+        print(a, json && !x.on, json);
+        if (x.on && explain(&x, &cfg, dns, a, from, json) < 0)
+            status = EXIT_TROUBLE;
+        else
+            status = a->dmarc.result == DMARC_PASS ? EXIT_POSITIVE : EXIT_NEGATIVE;
+        if (json && x.on)
+            fputs("}\n", stdout);
     }
     free(a);
     arrival_free(ctx.check);
     msg_reader_free(&r);
     cli_input_close(&in);
+    config_free(&cfg);
     dns_free(dns);
     return status;
 }

@@ -23,6 +23,7 @@ victim.test, publishes p=reject and `v=spf1 -all`.
 The next hop's view is `fwdauth dmarc check` from our public address, with
 dkimpy as a second oracle.
 """
+import json
 import smtplib
 import time
 import unittest
@@ -185,6 +186,56 @@ class SpoofAttacks(fd.ForwardingBase):
             del env.zone.txt["_dmarc.slowlegit.test"]
             env.zone.write(env.zonefile)
             type(self).current = None
+
+    # -- the milter's decision, printed by the CLI ----------------------------------
+    def explain(self, msg, sender, rcpts):
+        ip = ATTACKER_IP if sender.endswith("@attacker.test") else "127.0.0.1"
+        cmd = [fd.FWDAUTH, "dmarc", "check", "--explain", "--json", "-c", self.env.conf,
+               "--ip", ip, "--mail-from", sender, "--helo", "client.sender.test"]
+        for r in rcpts:
+            cmd += ["--rcpt", r]
+        r = fd.run(cmd + [self.save(msg)])
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        return json.loads(r.stdout)["decision"]
+
+    def test_explain_agrees_with_the_milter(self):
+        # `fwdauth dmarc check --explain -c fwdauthd.conf` calls the policy
+        # function the milter calls: for each message its verdict and actions
+        # are what the milter then does through Postfix.
+        cases = [
+            ("legit", "Alice <alice@spfonly.test>", "alice@spfonly.test", b""),
+            ("spoof", "CEO <ceo@victim.test>", "x@attacker.test", b""),
+            ("dot", "The CEO <ceo@victim.test.>", "x@attacker.test", b""),
+            ("double", "Alice <alice@attacker.test>", "x@attacker.test",
+             b"From: CEO <ceo@victim.test>\r\n"),
+            ("slow", "Legit <legit@slowlegit.test>", "legit@slowlegit.test", b""),
+        ]
+        for rcpts in (["alias@ourdomain.test"], ["alias@ourdomain.test", "local@ourdomain.test"]):
+            for what, frm, sender, extra in cases:
+                with self.subTest(what=what, rcpts=rcpts):
+                    subj = self.subject("explain-" + what)
+                    msg = message(subj, frm, extra=extra)
+                    d = self.explain(msg, sender, rcpts)
+                    try:
+                        self.send(msg, sender, rcpts)
+                        got = "continue"
+                    except smtplib.SMTPDataError as e:
+                        got = {5: "reject", 4: "tempfail"}[e.smtp_code // 100]
+                        self.assertEqual(e.smtp_error.decode(), d["reply"][4:])
+                    self.assertEqual(got, d["verdict"], d)
+                    if got != "continue":
+                        continue
+                    if d["drop_forwarded"]:
+                        time.sleep(1)
+                        self.assertEqual(self.count_remote(subj), 0)
+                        continue
+                    (m,) = self.env.wait_sink(self.env.remote, subj)
+                    raw = e2e.wire(m.raw)
+                    self.assertEqual("ourdomain.test" in e2e.dkim_sigs(raw), d["sign"])
+                    self.assertEqual(arc_sets(raw)["ARC-Seal"] == 1, d["seal"])
+                    self.assertEqual(bool(header_values(raw, "X-Original-From")),
+                                     d["rewrite_from"])
+                    self.assertEqual(m.mail_from.upper().startswith("SRS0="), d["srs"])
 
     def assert_srs_any(self, m):
         self.assertRegex(m.mail_from, r"(?i)^SRS0=[^@]+@srs\.ourdomain\.test$", self.ctx())
