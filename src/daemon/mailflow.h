@@ -8,33 +8,40 @@
  * DESCRIPTION
  *   Each message is classified at MAIL FROM and RCPT TO (policy.h):
  *   originating (our users: SASL login, internal_hosts, or a submission
- *   service named in originating_daemon_names) or inbound, and forwarded
- *   when a recipient is in forward_recipients. Then:
- *   - inbound mail: SPF, every DKIM signature, the ARC chain and DMARC are
- *     checked (arrival.h) and one Authentication-Results field (RFC 8601)
- *     with our authserv-id is inserted just below Postfix's own Received:.
- *     dmarc_enforce refuses (550), holds (quarantine) or only records mail
- *     that fails a p=reject/quarantine policy; such mail is never signed by
- *     us, sealed or rewritten, whatever the setting. Fields that claim
- *     our authserv-id are forged (only we write those) and are deleted,
- *     by their index among all fields of that name, highest first
- *     (OpenDKIM's CVE-2022-48521 deleted the wrong ones). DNS trouble is
- *     reported as dkim=temperror, never a rejection.
- *   - originating mail: signed with the key the SigningTable gives for the
- *     From: address (OpenDKIM's KeyTable/SigningTable, keytable.h).
- *   - forwarded inbound mail: signed also with forward_signing_key (our
- *     domain's key: reputation; the original signatures stay untouched),
- *     ARC-sealed over the fields as they leave (arc_key; a chain whose keys
- *     cannot be fetched now is deferred, not sealed as failed), for senders
- *     whose DMARC pass came only from SPF the From: rewrite of from_rewrite,
- *     and, with srs_forwarded_mail, its envelope sender rewritten with SRS
- *     (only forwarded mail; mail only for local mailboxes keeps its sender).
- *     A milter cannot give the recipients of one message different senders:
- *     a message for both forwarded and local recipients gets the SRS sender
- *     for all of them, which is harmless (a bounce to it comes home).
+ *   service named in originating_daemon_names) or inbound, and for each
+ *   recipient forwarded (forward_recipients) or local. Inbound mail is
+ *   verified as it streams by (arrival.h: SPF, every DKIM signature, the
+ *   ARC chain, DMARC on the From: domain as receivers read it). At end of
+ *   message policy_decide (policy.h), a pure function, says what happens:
+ *   refuse (550/451 with its reply), hold, remove the forwarded recipients,
+ *   and whether to sign, ARC-seal, rewrite From: and SRS the sender. This
+ *   file only carries that out, in this order:
+ *   - forged Authentication-Results (fields claiming our authserv-id, which
+ *     only we write; compared as domain names, so case and a trailing dot
+ *     do not hide one) are all deleted, by their index among all fields of
+ *     that name, highest first (OpenDKIM's CVE-2022-48521 deleted the
+ *     wrong ones); the milter layer's limits (MILTER_HEADERS_MAX fields)
+ *     bound how many there can be, and a header section over them is
+ *     refused for good (552 5.3.4), never accepted with some left;
+ *   - one Authentication-Results field (RFC 8601) with our authserv-id is
+ *     inserted just below Postfix's own Received: (without dmarc= when
+ *     dmarc_enforce = off);
+ *   - the From: rewrite (fromhdr.h: one valid mailbox, the original in
+ *     Reply-To: unless there is one, and X-Original-From:);
+ *   - our DKIM signatures over the fields as they leave (the user's key
+ *     for originating mail, forward_signing_key for forwarded mail);
+ *   - our ARC set (arc_key; a chain whose keys cannot be fetched now is
+ *     deferred, not sealed as failed);
+ *   - the SRS envelope sender (srs_forwarded_mail).
+ *   A milter cannot give the recipients of one message different senders
+ *   or contents: a message for both forwarded and local recipients gets
+ *   the SRS sender and the From: rewrite for all of them (a bounce to the
+ *   SRS address comes home), and when the policy refuses the forward, the
+ *   forwarded recipients are removed (Postfix removes their virtual alias
+ *   expansions too) and the local ones keep the message.
  *   Any internal failure tempfails the message (Postfix retries): nothing
  *   is lost. One log line per message: queue ID, sender, class, results,
- *   signatures made, SRS address.
+ *   what was done; refusals and removed recipients say why.
  *   The ctx given to msg_begin is the daemon's struct runtime (runtime.h)
  *   current at MAIL FROM; the connection loop holds a reference to it
  *   until msg_end, so the message keeps pointers into it (keys, resolver).
