@@ -18,8 +18,8 @@ enum phase { PH_OPTNEG, PH_CONNECT, PH_CONNECTED };
 #define REPLY_ROOM (2 * MILTER_REPLY_MAX + 16) /* largest single reply packet */
 #define OUT_CAP (MILTER_MODS_BYTES + 4 * REPLY_ROOM + 4096)
 #define KNOWN_ACTIONS                                                                              \
-    (SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGHDRS | SMFIF_QUARANTINE |            \
-     SMFIF_CHGFROM | SMFIF_ADDRCPT_PAR)
+    (SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGHDRS |               \
+     SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_ADDRCPT_PAR)
 
 struct macro_slot {
     size_t len;
@@ -1093,6 +1093,28 @@ int milter_mods_change_header(struct milter_mods *m, const char *name, unsigned 
     if (value[0] && !w[0])
         w = value;
     return mods_put(m, SMFIR_CHGHEADER, 1, index, name, w);
+}
+
+int milter_mods_replace_body(struct milter_mods *m, const uint8_t *p, size_t n)
+{
+    struct milter_session *s = m->s;
+    if (!milter_mods_allowed(m, SMFIF_CHGBODY) || !s->in_eom || !s->env.write ||
+        m->count >= MILTER_MODS_COUNT)
+        return mods_fail(m);
+    /* An empty body is one empty packet; otherwise chunks as MTAs send them. */
+    size_t off = 0;
+    do {
+        size_t k = n - off > MILTER_CHUNK_MAX ? MILTER_CHUNK_MAX : n - off;
+        uint8_t hdr[5];
+        put32(hdr, (uint32_t)(k + 1));
+        hdr[4] = SMFIR_REPLBODY;
+        if (s->env.write(s->env.arg, hdr, sizeof(hdr)) < 0 ||
+            (k && s->env.write(s->env.arg, p + off, k) < 0))
+            return mods_fail(m);
+        off += k;
+    } while (off < n);
+    m->count++;
+    return 0;
 }
 
 int milter_mods_delete_header(struct milter_mods *m, const char *name, unsigned index)

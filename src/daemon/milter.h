@@ -164,6 +164,7 @@
 #define SMFIR_SKIP 's'
 #define SMFIR_TEMPFAIL 't'
 #define SMFIR_REPLYCODE 'y'
+#define SMFIR_REPLBODY 'b'
 
 /* Actions (SMFIF_*): what the filter may change at end of message. */
 #define SMFIF_ADDHDRS 0x001u
@@ -256,6 +257,7 @@ enum milter_status {
 #define MILTER_ACT_DELRCPT SMFIF_DELRCPT
 #define MILTER_ACT_CHGFROM SMFIF_CHGFROM
 #define MILTER_ACT_QUARANTINE SMFIF_QUARANTINE
+#define MILTER_ACT_CHGBODY SMFIF_CHGBODY /* replace the body */
 
 struct milter_session;
 struct milter_mods;
@@ -407,6 +409,13 @@ int milter_mods_change_from(struct milter_mods *m, const char *addr, const char 
 int milter_mods_add_rcpt(struct milter_mods *m, const char *addr, const char *args);
 int milter_mods_delete_rcpt(struct milter_mods *m, const char *addr);
 int milter_mods_quarantine(struct milter_mods *m, const char *reason);
+/* Replace the whole body with p[0..n) (CRLF text as on the wire, no
+ * dot-stuffing), in one call. Unlike the others it is not buffered: it
+ * goes out at once through env->write as SMFIR_REPLBODY packets of at most
+ * MILTER_CHUNK_MAX octets (a body may be far larger than the modification
+ * buffer), so it precedes the buffered ones, which the MTA accepts in any
+ * order. Needs MILTER_ACT_CHGBODY and env->write. */
+int milter_mods_replace_body(struct milter_mods *m, const uint8_t *p, size_t n);
 size_t milter_mods_count(const struct milter_mods *m);
 
 /* ---- the session (driven by the connection loop) ------------------------- */

@@ -673,6 +673,68 @@ static void test_bad_mods(void **state)
     assert_out();
 }
 
+/* Body replacement goes out at once, in chunks, before the buffered changes. */
+static int direct_write(void *arg, const uint8_t *p, size_t n)
+{
+    (void)arg;
+    put(&out, p, n);
+    return 0;
+}
+
+static uint8_t new_body[MILTER_CHUNK_MAX + 4465];
+
+static int body_eom(void *m, struct milter_session *s, struct milter_mods *mods)
+{
+    (void)m;
+    (void)s;
+    assert_int_equal(milter_mods_add_header(mods, "X-A", " 1"), 0);
+    memset(new_body, 'z', sizeof(new_body));
+    assert_int_equal(milter_mods_replace_body(mods, new_body, sizeof(new_body)), 0);
+    return MILTER_CONTINUE;
+}
+
+static void test_replace_body(void **state)
+{
+    (void)state;
+    static const struct milter_filter bf = {
+        .name = "bf", .actions = MILTER_ACT_ADDHDRS | MILTER_ACT_CHGBODY, .eom = body_eom};
+    static const struct milter_env wenv = {ctx_get, ctx_put, NULL, direct_write, NULL};
+    optneg(&in, 6, 0x1FF, 0x1FFFFF);
+    PKT(&in, 'C', "h\0U");
+    PKT(&in, 'M', "<a@x>\0");
+    PKT(&in, 'E', "");
+    struct milter_session *s = milter_session_new(&bf, &wenv);
+    assert_non_null(s);
+    out.n = 0;
+    size_t off = 0;
+    while (off < in.n) {
+        uint8_t cmd;
+        const uint8_t *data;
+        size_t dlen, used;
+        assert_int_equal(milter_frame(in.b + off, in.n - off, &cmd, &data, &dlen, &used),
+                         MILTER_FRAME_OK);
+        if (milter_session_want_flush(s, cmd)) {
+            size_t n;
+            const uint8_t *p = milter_session_output(s, &n);
+            put(&out, p, n);
+            milter_session_consumed(s);
+        }
+        assert_int_equal(milter_session_packet(s, cmd, data, dlen), MILTER_OK);
+        off += used;
+    }
+    size_t n;
+    const uint8_t *p = milter_session_output(s, &n);
+    put(&out, p, n);
+    milter_session_free(s);
+    static const uint8_t o[17] = {0, 0, 0, 13, 'O', 0, 0, 0, 6, 0, 0, 0, 3, 0, 0x1F, 0xF7, 0xF0};
+    put(&exp_out, o, sizeof(o));
+    pkt(&exp_out, 'b', (const char *)new_body, MILTER_CHUNK_MAX);
+    pkt(&exp_out, 'b', (const char *)new_body, 4465);
+    PKT(&exp_out, 'h', "X-A\0 1\0");
+    PKT(&exp_out, 'c', "");
+    assert_out();
+}
+
 /* QUIT_NC: connection state is reset and a new connect follows. */
 static void test_quit_nc(void **state)
 {
@@ -778,6 +840,7 @@ int main(void)
         cmocka_unit_test_setup(test_replycode, setup),
         cmocka_unit_test_setup(test_limits, setup),
         cmocka_unit_test_setup(test_bad_mods, setup),
+        cmocka_unit_test_setup(test_replace_body, setup),
         cmocka_unit_test_setup(test_quit_nc, setup),
         cmocka_unit_test_setup(test_deferred_decision, setup),
         cmocka_unit_test_setup(test_macros, setup),
