@@ -277,11 +277,12 @@ void policy_decide(const struct policy_input *in, const struct fa_config *cfg,
             refuse(out, POLICY_TEMPFAIL, "From: not readable with certainty",
                    "451 4.7.1 Not forwarded now: %s", unsure_text(a));
             return;
-        case FA_UNREADABLE_REJECT:
+        case FA_UNREADABLE_REJECT: {
             char reply[sizeof(out->reply)];
             snprintf(reply, sizeof(reply), "550 5.7.1 Not forwarded: %s", unsure_text(a));
             no_forward(in, out, "From: not readable with certainty", reply);
             return;
+        }
         default:
             break; /* accept-unsigned: forwarded, never vouched for */
         }
