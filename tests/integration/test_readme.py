@@ -412,6 +412,8 @@ def fail_unless_runs(test):
     fwdtest.require(os.geteuid() == 0, "needs root (unshare, Postfix)")
     fwdtest.require_programs(FWDAUTHD, FWDAUTH, UNSHARE, IP, postfixtest.POSTFIX,
                              postfixtest.POSTCONF)
+    r = run([UNSHARE, "--mount", "--net", "--fork", "--", "true"])
+    fwdtest.require(r.returncode == 0, "unshare --mount --net fails here (%s)" % r.stderr.strip())
 
 
 class ReadmeBlocks(unittest.TestCase):
