@@ -3,13 +3,11 @@
 
 #include "addrlist.h"
 #include "b64.h"
+#include "rfc2047.h"
 
-#include <errno.h>
-#include <iconv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -180,129 +178,12 @@ static void nb_word_start(struct namebuf *nb, int is_ew)
     nb->last_ew = is_ew;
 }
 
-static const char *const utf8_names[] = {"utf-8", "utf8", "us-ascii", "ascii", NULL};
-static const char *const latin1_names[] = {"iso-8859-1", "iso_8859-1", "latin1", "latin-1",
-                                           "l1",         "iso8859-1",  NULL};
-
-static int in_list(const char *s, const char *const *list)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (strcasecmp(s, list[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* Convert bin[0..n) in charset to UTF-8 in out[0..outsz): the length, or
- * -1 when the charset is unknown. Stops when out is full. */
-static long convert(const char *charset, const uint8_t *bin, size_t n, char *out, size_t outsz)
-{
-    static const char repl[] = "\xEF\xBF\xBD"; /* U+FFFD */
-    size_t o = 0;
-    if (in_list(charset, utf8_names)) {
-        o = n < outsz ? n : outsz;
-        memcpy(out, bin, o); /* validated by the clean-up */
-        return (long)o;
-    }
-    if (in_list(charset, latin1_names)) {
-        for (size_t i = 0; i < n && o + 2 <= outsz; i++) {
-            if (bin[i] < 0x80) {
-                out[o++] = (char)bin[i];
-            } else {
-                out[o++] = (char)(0xC0 | (bin[i] >> 6));
-                out[o++] = (char)(0x80 | (bin[i] & 0x3F));
-            }
-        }
-        return (long)o;
-    }
-    iconv_t cd = iconv_open("UTF-8", charset);
-    if (cd == (iconv_t)-1)
-        return -1;
-    char *in = (char *)bin, *op = out;
-    size_t inleft = n, outleft = outsz;
-    while (inleft > 0) {
-        if (iconv(cd, &in, &inleft, &op, &outleft) != (size_t)-1)
-            break;
-        if (errno == E2BIG || outleft < 3)
-            break; /* the name is full */
-        /* EILSEQ: an octet that is not a character; EINVAL: a character cut
-         * at the end. Either way U+FFFD, and on after one octet. */
-        memcpy(op, repl, 3);
-        op += 3;
-        outleft -= 3;
-        in++;
-        inleft--;
-    }
-    iconv(cd, NULL, NULL, &op, &outleft); /* the shift back of stateful charsets */
-    iconv_close(cd);
-    return (long)(op - out);
-}
-
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 /* Is s[0..n) one encoded word (RFC 2047 section 2)? Then decode it at the
  * end of nb and return 1; 0 when it is not one or cannot be decoded. */
 static int encoded_word(struct namebuf *nb, const char *s, size_t n)
 {
-    if (n < 8 || s[0] != '=' || s[1] != '?' || s[n - 2] != '?' || s[n - 1] != '=')
-        return 0;
-    const char *cs = s + 2, *q1 = memchr(cs, '?', n - 4);
-    if (!q1 || q1 + 3 > s + n - 2 || q1[2] != '?')
-        return 0;
-    char enc = (char)(q1[1] | 0x20);
-    const char *text = q1 + 3, *end = s + n - 2;
-    if (enc != 'b' && enc != 'q')
-        return 0;
-    for (const char *p = text; p < end; p++)
-        if (*p == '?' || (unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            return 0;
-    /* The charset, without an RFC 2231 language ("UTF-8*en"). */
-    char charset[41];
-    size_t cl = 0;
-    for (const char *p = cs; p < q1 && *p != '*'; p++) {
-        char c = *p;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '_' || c == '.' || c == ':';
-        if (!ok || cl + 1 >= sizeof(charset))
-            return 0;
-        charset[cl++] = c;
-    }
-    if (cl == 0)
-        return 0;
-    charset[cl] = '\0';
-
-    uint8_t bin[DECODE_MAX];
-    size_t tl = (size_t)(end - text), bl = 0;
-    if (enc == 'b') {
-        /* Decode no more than the name can hold. */
-        if (tl > B64_ENCODED_LEN(sizeof(bin)) - 4)
-            tl = (B64_ENCODED_LEN(sizeof(bin)) - 4) & ~(size_t)3;
-        int r = b64_decode(text, tl, bin, sizeof(bin));
-        if (r < 0)
-            return 0;
-        bl = (size_t)r;
-    } else {
-        for (size_t i = 0; i < tl && bl < sizeof(bin); i++) {
-            char c = text[i];
-            if (c == '_') {
-                bin[bl++] = ' ';
-            } else if (c == '=' && i + 2 < tl && is_hex(text[i + 1]) && is_hex(text[i + 2])) {
-                bin[bl++] = (uint8_t)(hexval(text[i + 1]) << 4 | hexval(text[i + 2]));
-                i += 2;
-            } else {
-                bin[bl++] = (uint8_t)c; /* a lone "=" is kept, as decoders do */
-            }
-        }
-    }
     char utf8[DECODE_MAX];
-    long ul = convert(charset, bin, bl, utf8, sizeof(utf8));
+    long ul = rfc2047_decode_word(s, n, utf8, sizeof(utf8));
     if (ul < 0)
         return 0; /* not decodable: the caller keeps the raw word */
     nb_word_start(nb, 1);
@@ -400,38 +281,6 @@ static void decode_phrase(struct namebuf *nb, const char *p, size_t n)
     }
 }
 
-/* The length of the valid UTF-8 sequence at s[0..n) and its code point, or
- * 0 (overlong forms, surrogates and values above U+10FFFF are invalid). */
-static size_t utf8_char(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, v = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, v = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 static int is_bidi_control(uint32_t cp)
 {
     return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
@@ -445,7 +294,7 @@ static size_t clean_name(const char *in, size_t n, char *out, size_t max)
     size_t o = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t len = utf8_char((const unsigned char *)in + i, n - i, &cp);
+        size_t len = rfc2047_utf8_char((const unsigned char *)in + i, n - i, &cp);
         char tmp[4];
         size_t tl;
         if (len == 0) {
@@ -606,7 +455,7 @@ static void write_encoded(struct writer *w, const char *name, size_t n)
         size_t k = i, used = 0;
         while (k < n) {
             uint32_t cp;
-            size_t cl = utf8_char((const unsigned char *)name + k, n - k, &cp);
+            size_t cl = rfc2047_utf8_char((const unsigned char *)name + k, n - k, &cp);
             if (cl == 0)
                 cl = 1; /* cannot happen: the name is clean UTF-8 */
             size_t cost = 0;
