@@ -12,12 +12,12 @@ private rspamd that judge a message as the next hop would, offline.
     v.symbols["DMARC_POLICY_REJECT"].options, v.action, v.score
 
 Unbound (Debian's /usr/sbin/unbound) serves the given records as local-data
-on a free port of 127.0.0.1 and answers NXDOMAIN for every other name (a
-static local-zone at the root: nothing is ever asked of the Internet, and
-nothing waits on it). Owners that must time out (dkimpeers.Zone.timeouts)
-are deny zones: unbound drops those queries. stop() and start() make DNS
-dead and alive again on the same port; set_records() replaces the records
-and restarts a running server.
+on a free port of 127.0.0.1 and, by default, answers NXDOMAIN for every
+other name (a static local zone at the root: nothing is asked of the
+Internet, and nothing waits on it). Owners that must time out
+(dkimpeers.Zone.timeouts) are deny zones: unbound drops those queries.
+stop() and start() make DNS dead and alive again on the same port;
+set_records() replaces the records and restarts a running server.
 
 Rspamd (Debian's rspamd 3.4) runs from a configuration written here, not
 from /etc/rspamd's: the stock metrics, actions, groups (scores) and
@@ -27,27 +27,34 @@ Redis, no rules that look up URLs, RBLs, fuzzy hashes, maps over HTTP or
 ASNs: nothing that needs the network or could hang. Its public suffix list
 (options.url_tld, normally the full list, whose parsing makes a first start
 take over a minute) holds the one line "test", so every NAME.test is an
-organizational domain for DMARC, as example.com is on the Internet. Every
-check also runs for local and authenticated clients (check_local,
-check_authed): the forwarder under test connects from 127.0.0.1, which
-rspamd otherwise skips. With trusted_arc_sealers, the arc module's
-whitelisted_signers_map lists them and adjust_dmarc is on: a receiver that
-trusts those sealers keeps DMARC_POLICY_REJECT/QUARANTINE but lowers its
-score to 0.1 with the option "ARC trusted" when the trusted seal's
-ARC-Authentication-Results say dmarc=pass (Verdict.dmarc_arc_trusted); it
-never overrides DMARC by ARC otherwise. judge() speaks rspamd's HTTP
-protocol (POST /checkv2 with IP, Helo, From, Rcpt, Hostname) to the normal
+organizational domain for DMARC, as example.com is on the Internet. The
+language detector gets an empty folder (its data take seconds to load and
+judge nothing here), and there are no SPF, DKIM key or DMARC caches, so
+records that set_records() replaced are seen by the next scan. Every check
+also runs for local and authenticated clients (check_local, check_authed):
+the forwarder under test connects from 127.0.0.1, which rspamd otherwise
+skips. With trusted_arc_sealers, the arc module's whitelisted_signers_map
+lists them and adjust_dmarc is on: a receiver that trusts those sealers
+keeps DMARC_POLICY_REJECT/QUARANTINE but lowers its score to 0.1 with the
+option "ARC trusted" when the trusted seal's ARC-Authentication-Results say
+dmarc=pass (Verdict.dmarc_arc_trusted); it never overrides DMARC by ARC
+otherwise. judge() speaks rspamd's HTTP protocol (POST /checkv2 with IP,
+Helo, From, Rcpt, Hostname, and MTA-Name for the authserv-id) to the normal
 worker and reads the JSON reply.
 
-Both programs run in the foreground in their own process group and are
-stopped by PID (SIGTERM, then SIGKILL of the group) by stop(), which tests
-register with addCleanup so that it runs even when they fail. Logs stay in
+Both programs run in the foreground, each in its own process group, and
+stop() stops them by PID (SIGTERM, then SIGKILL to that group); tests
+register it with addCleanup so that it runs even when they fail, and a
+test process that dies takes them along (PR_SET_PDEATHSIG). Logs stay in
 their folders (unbound.log; rspamd.log and rspamd.out).
 
-Bounds: rspamd's start is waited for up to start_timeout (default 120 s;
-measured about 1-2 s), a judge() up to 60 s; rspamd's DNS timeout is 1 s
-with 2 retransmits and its task timeout 8 s (the stock value).
+Bounds: Rspamd.start() waits up to 120 s for both workers to answer /ping
+(measured 0.6-1.0 s at a load average of 9 on 2 cores) and tries 3 times
+when a probed port was taken meanwhile; judge() waits up to 60 s. rspamd
+asks DNS with a 1 s timeout and 2 retransmits (a scan with DNS dead takes
+about 4 s) within its stock task timeout of 8 s.
 """
+import ctypes
 import http.client
 import json
 import os
@@ -82,6 +89,13 @@ def _exited(proc):
         return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the test process dies, even by
+    SIGKILL (prctl PR_SET_PDEATHSIG), so that no daemon outlives its test."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _stop_proc(proc, timeout=20):
@@ -119,8 +133,11 @@ class Unbound:
     with or without the final dot); TXT data that does not start with a
     quote is the record's text, split into strings of 255 octets. zones:
     (name, type) local zones; the default ((".", "static"),) answers NXDOMAIN
-    for every name not in records. timeouts: owners whose queries are
-    dropped (deny zones). port: default a free one, kept across restarts."""
+    for every name not in records (with other zones, names outside them are
+    resolved from the Internet). timeouts: owners whose queries are dropped
+    (deny zones). port: default a free one, kept across restarts. ttl: of
+    every record. Attributes: port, server ("127.0.0.1@PORT", for fwdauth
+    --dns-server), address ("127.0.0.1:PORT"), dir, log_path."""
 
     def __init__(self, basedir, records=(), zones=((".", "static"),), timeouts=(),
                  port=None, ttl=300):
@@ -201,7 +218,7 @@ class Unbound:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([UNBOUND, "-d", "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         try:
             fwdtest.wait_for_port(self.port, timeout=timeout, proc=self.proc)
         except RuntimeError as e:
@@ -428,10 +445,8 @@ class Rspamd:
         self.dns_port = dns_port
         self.trusted_arc_sealers = list(trusted_arc_sealers)
         self.authserv_id = authserv_id
-        self.port = fwdtest.free_port()             # normal worker (/checkv2)
-        self.controller_port = fwdtest.free_port()
-        while self.controller_port == self.port:
-            self.controller_port = fwdtest.free_port()
+        self.port = None              # normal worker (/checkv2), chosen by start()
+        self.controller_port = None
         self.conf = os.path.join(self.dir, "rspamd.conf")
         self.log_path = os.path.join(self.dir, "rspamd.log")
         self.out_path = os.path.join(self.dir, "rspamd.out")
@@ -440,13 +455,20 @@ class Rspamd:
         self.startup_seconds = None
         with open(os.path.join(self.dir, "public_suffix_list.dat"), "w") as f:
             f.write(PUBLIC_SUFFIXES)
+
+    def write_config(self):
+        """rspamd.conf with two free ports of 127.0.0.1 for the workers."""
+        self.port = fwdtest.free_port()
+        self.controller_port = fwdtest.free_port()
+        while self.controller_port == self.port:
+            self.controller_port = fwdtest.free_port()
         if self.trusted_arc_sealers:
             arc_trust = ("  whitelisted_signers_map = [%s];\n  adjust_dmarc = true;\n"
                          % ", ".join(json.dumps(d) for d in self.trusted_arc_sealers))
         else:
             arc_trust = ""
         with open(self.conf, "w") as f:
-            f.write(RSPAMD_CONF.format(dir=self.dir, dns="127.0.0.1:%d" % dns_port,
+            f.write(RSPAMD_CONF.format(dir=self.dir, dns="127.0.0.1:%d" % self.dns_port,
                                        normal=self.port, controller=self.controller_port,
                                        arc_trust=arc_trust))
 
@@ -462,33 +484,40 @@ class Rspamd:
     def running(self):
         return self.proc is not None and not _exited(self.proc)
 
-    def start(self, timeout=120):
-        """Start and wait until the normal worker answers /ping; sets
-        startup_seconds."""
+    def start(self, timeout=120, attempts=3):
+        """Start and wait until both workers answer /ping; sets
+        startup_seconds (of the attempt that worked). A port taken between
+        probing and binding makes rspamd exit: the next attempt takes new
+        ones."""
         if self.running():
             return self
-        t0 = time.monotonic()
-        self.out = open(self.out_path, "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=self.out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = t0 + timeout
-        while True:
-            if _exited(self.proc):
-                err = "rspamd exited"
+        for attempt in range(attempts):
+            self.write_config()
+            t0 = time.monotonic()
+            self.out = open(self.out_path, "ab")
+            self.proc = subprocess.Popen(self.command(), stdout=self.out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True, preexec_fn=_die_with_parent)
+            deadline = t0 + timeout
+            while True:
+                if _exited(self.proc):
+                    err = "rspamd exited"
+                    break
+                try:
+                    if self._ping():
+                        self.startup_seconds = time.monotonic() - t0
+                        return self
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    err = "rspamd did not answer /ping after %.0f s" % timeout
+                    break
+                time.sleep(0.1)
+            rc = self.stop()
+            logs = "%s\n%s" % (_tail(self.out_path), _tail(self.log_path))
+            if "Address already in use" not in logs:
                 break
-            try:
-                if self._ping():
-                    self.startup_seconds = time.monotonic() - t0
-                    return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                err = "rspamd did not answer /ping after %.0f s" % timeout
-                break
-            time.sleep(0.1)
-        rc = self.stop()
-        raise RuntimeError("%s (status %s)\n%s\n%s" % (err, rc, _tail(self.out_path),
-                                                      _tail(self.log_path)))
+        raise RuntimeError("%s (status %s)\n%s" % (err, rc, logs))
 
     def _ping(self):
         for port in (self.port, self.controller_port):

@@ -15,6 +15,12 @@ What rspamd 3.4 reports (the assertions below; options in brackets):
 - good.test signed, from 127.0.0.1: DMARC_POLICY_ALLOW [good.test, reject],
   R_DKIM_ALLOW [good.test:s=sel], R_SPF_ALLOW [+ip4:127.0.0.1]; its
   Authentication-Results say dkim=pass, spf=pass, dmarc=pass.
+- news.good.test signed by good.test from a stranger: DMARC_POLICY_ALLOW
+  [good.test, reject] (good.test is its organizational domain: relaxed
+  alignment, good.test's policy); a spoof of news.victim.test:
+  DMARC_POLICY_REJECT [victim.test : ...]. With Debian's full public suffix
+  list instead of receiver.py's one line, rspamd says DMARC_NA
+  [news.good.test] there, and takes 63 s to start.
 - a spoof of victim.test from 203.0.113.9: DMARC_POLICY_REJECT [victim.test :
   No valid SPF, No valid DKIM, reject], R_SPF_FAIL [-all], R_DKIM_NA; with
   the null sender R_SPF_NA (SPF of the HELO name) and the same reject.
@@ -160,6 +166,18 @@ class ReceiverTest(unittest.TestCase):
         self.assertTrue(ar.startswith("receiver.test;"), ar)
         for want in ("dkim=pass header.d=good.test", "spf=pass", "dmarc=pass"):
             self.assertIn(want, ar)
+
+    def test_organizational_domain(self):
+        # The one-line public suffix list makes good.test the organizational
+        # domain of news.good.test: its policy applies, and d=good.test aligns.
+        v = self.judge(self.sign(message("alice@news.good.test"), "good.test"), STRANGER_IP,
+                       "alice@news.good.test")
+        self.assertEqual((v.dmarc, v.spf, v.dkim), ("pass", "none", "pass"), v)
+        self.assertEqual(v.options("DMARC_POLICY_ALLOW"), ["good.test", "reject"])
+        v = self.judge(message("ceo@news.victim.test"), STRANGER_IP, "ceo@news.victim.test")
+        self.assertEqual(v.dmarc, "reject", v)
+        self.assertEqual(v.options("DMARC_POLICY_REJECT")[0],
+                         "victim.test : No valid SPF, No valid DKIM")
 
     def test_spoof_is_rejected(self):
         v = self.judge(message("ceo@victim.test"), STRANGER_IP, "ceo@victim.test")
