@@ -379,6 +379,10 @@ static void spf_lint(struct spf_walk *w, const char *name, const char *rec, size
 int lint_spf(struct dns *d, const char *domain, struct lint_report *r, struct lint_spf *out)
 {
     memset(out, 0, sizeof(*out));
+    if (strlen(domain) >= NAME_MAX_LEN) {
+        add(r, LINT_PROBLEM, LINT_SPF, "%.64s... is too long to be a domain name", domain);
+        return out->state = LINT_ABSENT;
+    }
     struct spf_walk *w = calloc(1, sizeof(*w));
     if (!w) {
         add(r, LINT_ERROR, LINT_SPF, "out of memory");
