@@ -73,3 +73,22 @@ int secfile_read(const char *path, uid_t owner_uid, char **data, size_t *len, fa
     *len = got;
     return 0;
 }
+
+int secfile_lines(const char *data, size_t len, const char **lines, size_t *lens, size_t max)
+{
+    size_t n = 0;
+    for (const char *line = data, *next; line < data + len; line = next) {
+        const char *nl = memchr(line, '\n', (size_t)(data + len - line));
+        next = nl ? nl + 1 : data + len;
+        size_t l = (size_t)((nl ? nl : data + len) - line);
+        if (l > 0 && line[l - 1] == '\r')
+            l--;
+        if (l == 0)
+            continue;
+        if (n == max)
+            return -1;
+        lines[n] = line;
+        lens[n++] = l;
+    }
+    return (int)n;
+}

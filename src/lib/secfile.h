@@ -9,6 +9,15 @@
  * SYNOPSIS
  *   char *data; size_t len;
  *   if (secfile_read(path, getuid(), &data, &len, &err) == 0) { ...; secfile_free(data, len); }
+ *   const char *lines[32]; size_t lens[32];
+ *   int n = secfile_lines(data, len, lines, lens, 32);   one secret per line
+ * DESCRIPTION
+ *   secfile_lines splits a secrets file into its lines, one secret per line
+ *   as SRS and the stage header keys are kept (the first signs, all
+ *   verify): a line ends at LF, a CR before it (a file edited elsewhere) is
+ *   dropped, empty lines are skipped. Lines point into data; nothing is
+ *   copied. It returns how many lines it found (0: none), or -1 when there
+ *   are more than max.
  * SECURITY
  *   The contents never appear in error text. secfile_free wipes the buffer.
  *   Files over SECFILE_MAX bytes are refused.
@@ -25,5 +34,6 @@
 
 int secfile_read(const char *path, uid_t owner_uid, char **data, size_t *len, fa_err *err);
 void secfile_free(char *data, size_t len);
+int secfile_lines(const char *data, size_t len, const char **lines, size_t *lens, size_t max);
 
 #endif

@@ -138,23 +138,13 @@ srs *srs_from_config(const struct fa_config *cfg, uid_t secrets_owner, fa_err *e
     const char *secrets[SRS_SECRETS_MAX];
     size_t lens[SRS_SECRETS_MAX], n = 0;
     srs *s = NULL;
-    /* One secret per line; a trailing CR (file edited elsewhere) and blank lines are dropped. */
-    for (char *line = data, *next; line < data + len; line = next) {
-        char *nl = memchr(line, '\n', (size_t)(data + len - line));
-        next = nl ? nl + 1 : data + len;
-        size_t l = (size_t)((nl ? nl : data + len) - line);
-        if (l > 0 && line[l - 1] == '\r')
-            l--;
-        if (l == 0)
-            continue;
-        if (n == SRS_SECRETS_MAX) {
-            config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: more than %d secrets",
-                        cfg->srs_secrets, SRS_SECRETS_MAX);
-            goto out;
-        }
-        secrets[n] = line;
-        lens[n++] = l;
+    int got = secfile_lines(data, len, secrets, lens, SRS_SECRETS_MAX);
+    if (got < 0) {
+        config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: more than %d secrets",
+                    cfg->srs_secrets, SRS_SECRETS_MAX);
+        goto out;
     }
+    n = (size_t)got;
     if (n == 0) {
         config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: no secret in the file",
                     cfg->srs_secrets);
