@@ -402,6 +402,27 @@ class CheckDns(fwdtest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(json.loads(r.stdout)["status"], "error")
 
+    def test_dmarc_verdicts_in_json(self):
+        """--json carries what the verifier makes of each record."""
+        r = self.check("mail.good.example", "--json", "-s", "revoked")
+        v = json.loads(r.stdout)["verdicts"]
+        self.assertEqual(v["spf"]["state"], "absent")
+        self.assertEqual((v["dmarc"]["state"], v["dmarc"]["policy"], v["dmarc"]["record_domain"],
+                          v["dmarc"]["mode"]), ("usable", "reject", "good.example", "rfc7489"))
+        self.assertEqual([(k["selector"], k["state"]) for k in v["dkim"]],
+                         [("revoked", "absent")])  # revoked._domainkey.mail.good.example
+        r = self.check("good.example", "--json", "-s", "revoked", "-s", "ed", "-s", "testing")
+        v = json.loads(r.stdout)["verdicts"]
+        self.assertEqual(v["spf"], {"state": "usable", "lookups": 2, "void_lookups": 0})
+        self.assertEqual([(k["selector"], k["state"], k["key_type"], k["testing"])
+                          for k in v["dkim"]],
+                         [("revoked", "broken", "", False), ("ed", "usable", "ed25519", False),
+                          ("testing", "usable", "ed25519", True)])
+        r = self.check("badp.example", "--json")
+        dm = json.loads(r.stdout)["verdicts"]["dmarc"]
+        # p=block with a valid rua: receivers read the record as p=none
+        self.assertEqual((dm["state"], dm["policy"], dm["as_none"]), ("usable", "none", True))
+
     def test_config_file_names_the_zone(self):
         conf = os.path.join(self.dir, "fwdauthd.conf")
         fwdtest.write_config(conf, dns_zone_file=self.zone)
@@ -418,6 +439,8 @@ class CheckDns(fwdtest.TestCase):
                       os.path.join(self.dir, "missing.zone")],
                      [FWDAUTH, "check-dns", "good.example", "-s", "rsa", "-k",
                       os.path.join(self.dir, "missing.private"), "--dns-zone", self.zone],
+                     [FWDAUTH, "check-dns", "good.example", "--mode", "rfc1234", "--dns-zone",
+                      self.zone],
                      [FWDAUTH, "check-dns", "--bogus", "good.example"]):
             r = run(args)
             self.assertEqual(r.returncode, 2, args)
