@@ -29,10 +29,22 @@
  *   Tags are written in the order v a c d i q s t x l h bh b, as in RFC 8463
  *   Appendix A, so its example can be reproduced byte for byte.
  *   At most DKIM_MAX_SIGS signatures are checked per message.
+ *   Key records (RFC 6376 section 3.6.1) are read by one function,
+ *   dkim_key_record_read, which the verifier uses through
+ *   dkim_parse_key_record and lint.h (fwdauth check-dns) calls with alg -1
+ *   to judge a record the way the verifier would.
  * SECURITY
  *   Every signature field is bounded; malformed ones are permerror, never
  *   a crash. Verification never trusts anything in the message but the
  *   signature and the DNS key.
+ * DIAGNOSTICS
+ *   dkim_signer_new returns NULL and dkim_signer_finish -1 with err set
+ *   (a bad spec, a key that cannot sign, a field that does not fit).
+ *   dkim_verifier_new returns NULL with err set. Each verification result
+ *   carries an enum dkim_result and a static reason. dkim_parse_key_record
+ *   and dkim_key_record_read return NULL for a record no signature can use,
+ *   with a static reason and (dkim_key_record_read) an enum
+ *   dkim_key_problem naming the first check that failed.
  */
 #ifndef FWDAUTH_DKIM_H
 #define FWDAUTH_DKIM_H
