@@ -117,6 +117,20 @@ struct setting {
     int enforce, rewrite, fwd_failure, fwd_policies, unreadable;
 };
 
+/* Does the AAR of our seal (our Authentication-Results, with and without
+ * dmarc=) claim dmarc=pass for the arrival under test? Rendered once per
+ * arrival: the decisions only choose which. */
+static int aar_claims_pass[2];
+
+static void render_aar(const struct arrival *a)
+{
+    for (int with_dmarc = 0; with_dmarc < 2; with_dmarc++) {
+        struct authres ar;
+        arrival_authres(a, "mx.ourdomain.test", with_dmarc, &ar);
+        aar_claims_pass[with_dmarc] = strstr(authres_value(&ar, "\n"), "dmarc=pass") != NULL;
+    }
+}
+
 /* Did the decision create an aligned DMARC pass, or vouch otherwise? */
 static const char *check_invariants(const struct policy_input *in, const struct fa_config *cfg,
                                     const struct policy_decision *d)
@@ -137,10 +151,7 @@ static const char *check_invariants(const struct policy_input *in, const struct 
     if (d->sign_user)
         return "inbound mail signed with a user key";
     if (d->seal) {
-        struct authres ar;
-        arrival_authres(a, "mx.ourdomain.test", d->report_dmarc, &ar);
-        const char *v = authres_value(&ar, "\n");
-        if (strstr(v, "dmarc=pass") && !passed)
+        if (aar_claims_pass[d->report_dmarc] && !passed)
             return "our ARC set would claim dmarc=pass";
         if (!in->have_arc_key)
             return "sealed without a key";
@@ -233,6 +244,7 @@ static void test_decide_invariant(void **state)
         unsigned arc = digit(&x, NARC), trusted = digit(&x, 2), st = digit(&x, NSTATES);
         make_arrival(dns, from_domains[f], (int)spf, (int)dk, (int)arc, (int)trusted,
                      from_states[st], a);
+        render_aar(a);
         for (unsigned ci = 0; ci < ncases; ci++) {
             unsigned y = ci;
             unsigned cls = digit(&y, 3), key = digit(&y, 3), ak = digit(&y, 2);
