@@ -171,6 +171,7 @@ static int is_list_sep(int c)
 int config_split_list(const char *value, struct fa_list *out, fa_err *err)
 {
     struct fa_list l = {NULL, 0};
+    size_t cap = 0;
     const char *p = value;
     for (;;) {
         while (*p && is_list_sep((unsigned char)*p))
@@ -180,16 +181,21 @@ int config_split_list(const char *value, struct fa_list *out, fa_err *err)
         const char *start = p;
         while (*p && !is_list_sep((unsigned char)*p))
             p++;
-        char **nv = realloc(l.v, (l.n + 1) * sizeof(*nv));
+        if (l.n == cap) { /* doubling: a long list is not copied once per entry */
+            size_t ncap = cap ? 2 * cap : 8;
+            char **nv = realloc(l.v, ncap * sizeof(*nv));
+            if (!nv) {
+                config_list_free(&l);
+                return fa_err_set(err, "out of memory");
+            }
+            l.v = nv;
+            cap = ncap;
+        }
         char *item = strndup(start, (size_t)(p - start));
-        if (!nv || !item) {
-            free(item);
-            if (nv)
-                l.v = nv;
+        if (!item) {
             config_list_free(&l);
             return fa_err_set(err, "out of memory");
         }
-        l.v = nv;
         l.v[l.n++] = item;
     }
     *out = l;
