@@ -520,13 +520,13 @@ class MetricsConfig(fwdtest.TestCase):
                                           fwdtest.free_port(),
                                           metrics_listen="unix:%s/m.sock" % self.dir))
         r = run([fwdtest.FWDAUTHD, "-c", conf, "-t"])
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1, r.stderr)  # -t: 1 = problems found
         self.assertIn("metrics_listen", r.stderr)
         self.assertIn("inet:HOST:PORT", r.stderr)
         # metrics_listen alone is not a listener: a metrics-only daemon is pointless.
         fwdtest.write_config(conf, **dict(base, metrics_listen="inet:127.0.0.1:9"))
         r = run([fwdtest.FWDAUTHD, "-c", conf, "-t"])
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1, r.stderr)  # -t: 1 = problems found
         self.assertIn("no listener configured", r.stderr)
         # IPv6 loopback is accepted; a bad address is refused with its key.
         fwdtest.write_config(conf, **dict(base, socketmap_listen="inet:127.0.0.1:9",
@@ -536,7 +536,7 @@ class MetricsConfig(fwdtest.TestCase):
         fwdtest.write_config(conf, **dict(base, socketmap_listen="inet:127.0.0.1:9",
                                           metrics_listen="inet:127.0.0.1:0"))
         r = run([fwdtest.FWDAUTHD, "-c", conf, "-t"])
-        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.returncode, 1, r.stderr)  # -t: 1 = problems found
         self.assertIn("metrics_listen", r.stderr)
 
 

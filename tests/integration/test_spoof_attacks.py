@@ -20,13 +20,22 @@ victim.test, publishes p=reject and `v=spf1 -all`.
   - the From: domain's DMARC record timing out: forwarded mail tempfailed with
     nothing made, delivered correctly (SRS, signed, sealed, rewritten, passing
     at the next hop) once DNS answers, and the spoof then refused.
-The next hop's view is `fwdauth dmarc check` from our public address, with
-dkimpy as a second oracle.
+  - the resolver dead (fwdauthd asking a real unbound that was stopped):
+    forwarded mail tempfailed with and without an ARC chain already on it,
+    local mail delivered with temperror recorded; delivered once it answers.
+The next hop's view is a real, independent receiver (receiver.py: Debian's
+rspamd 3.4 offline, DNS from its own unbound serving the same zone) judging
+what left us as if from our public address, with `fwdauth dmarc check` and
+dkimpy as further oracles.
 """
 import json
+import os
 import smtplib
 import time
 import unittest
+
+import fwdtest
+import receiver
 
 import test_forwarding_dmarc as fd
 import test_milter_e2e as e2e
@@ -40,6 +49,10 @@ class SpoofAttacks(fd.ForwardingBase):
     EXTRA_ZONE = {
         "attacker.test": "v=spf1 ip4:%s -all" % ATTACKER_IP,
         "slowlegit.test": "v=spf1 ip4:127.0.0.1 -all",
+        # Asked only once the resolver is dead (fwdauthd's resolver caches
+        # what it was told while alive, as a real one does until the TTL).
+        "deadlegit.test": "v=spf1 ip4:127.0.0.1 -all",
+        "_dmarc.deadlegit.test": "v=DMARC1; p=reject",
     }
     # The DMARC record of slowlegit.test times out until a test "repairs" DNS.
     EXTRA_TIMEOUTS = ("_dmarc.slowlegit.test",)
@@ -48,9 +61,25 @@ class SpoofAttacks(fd.ForwardingBase):
     # attacker's address, and would append @myorigin to the group name.
     EXTRA_MAIN_CF = {"local_header_rewrite_clients": ""}
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        fwdtest.require_programs(receiver.UNBOUND, receiver.RSPAMD)
+        # The far end: its own resolver with the same zone, and rspamd.
+        cls.rx_dns = receiver.Unbound.from_zone(cls.env.dir, cls.env.zone).start()
+        cls.addClassCleanup(cls.rx_dns.stop)
+        cls.rx = receiver.Rspamd(cls.env.dir, cls.rx_dns.port)
+        cls.addClassCleanup(cls.rx.stop)
+        cls.rx.start()
+
     def setUp(self):
         super().setUp()
         self.mode(arc=True, rewrite="reject", enforce="tag")
+
+    def judge(self, m, raw):
+        """The next hop: rspamd sees the message from our public address."""
+        return self.rx.judge(raw, fd.FORWARDER_IP, m.mail_from, "mx.ourdomain.test",
+                             "user@remote.test")
 
     def send(self, msg, sender, rcpts=("alias@ourdomain.test",)):
         """From the attacker's address when the sender is the attacker's."""
@@ -122,6 +151,10 @@ class SpoofAttacks(fd.ForwardingBase):
         self.assert_nothing_ours(raw)
         self.assertRegex(self.ours(raw), r"\bdmarc=permerror\b")
         self.assertEqual(len(header_values(raw, "From")), 2)
+        # The receiver finds no authentication of ours to credit.
+        v = self.judge(m, raw)
+        self.assertNotEqual(v.dmarc, "pass", v)
+        self.assertNotIn("ARC_ALLOW", v.symbols, v)
 
     # -- finding 2: forged Authentication-Results, however many --------------------
     def test_70_forged_authres_all_removed(self):
@@ -180,12 +213,97 @@ class SpoofAttacks(fd.ForwardingBase):
             self.assertEqual(e2e.dkim_sigs(raw), {"ourdomain.test": "fwd"})
             self.assertEqual(arc_sets(raw)["ARC-Seal"], 1)
             self.assertEqual(self.receiver_dmarc(m, raw)["dmarc"], "pass")
+            self.rx_dns.set_records(receiver.Unbound.zone_records(env.zone),
+                                    timeouts=sorted(env.zone.timeouts))
+            v = self.judge(m, raw)
+            self.assertEqual(v.dmarc, "pass", v)
             self.refused(message(ssubj, "CEO <ceo@slowlegit.test>"), "x@attacker.test")
         finally:
             env.zone.add_timeout("_dmarc.slowlegit.test")
             del env.zone.txt["_dmarc.slowlegit.test"]
             env.zone.write(env.zonefile)
+            self.rx_dns.set_records(receiver.Unbound.zone_records(env.zone),
+                                    timeouts=sorted(env.zone.timeouts))
             type(self).current = None
+
+    def test_dead_resolver_tempfails_forwarded_mail(self):
+        # fwdauthd asks a real resolver (unbound serving our zone), which then
+        # stops answering altogether.
+        env = self.env
+        chained = self.arc_sealed_upstream(self.subject("dns-dead-arc"))
+        ns = receiver.Unbound.from_zone(env.dir, env.zone).start()
+        self.addCleanup(ns.stop)
+        self.mode(arc=True, rewrite="reject", enforce="tag", dns_zone_file="",
+                  dns_server=ns.server, dns_timeout="2")
+        self.addCleanup(setattr, type(self), "current", None)
+        self.addCleanup(self.mode, arc=True, rewrite="reject", enforce="tag")
+        # Alive: delivered and sealed.
+        subj = self.subject("dns-alive")
+        m, raw = self.forward(subj, "Alice <alice@spfonly.test>", "alice@spfonly.test")
+        self.assertEqual(arc_sets(raw)["ARC-Seal"], 1)
+        ns.stop()
+        plain = message(self.subject("dns-dead"), "Dora <dora@deadlegit.test>")
+        for what, msg in (("plain", plain), ("with an ARC chain", chained)):
+            with self.subTest(what):
+                reply = self.refused(msg, "dora@deadlegit.test", code=451)
+                self.assertIn("4.7.1 Not forwarded now", reply)
+        # A local mailbox still gets it, with the temporary errors recorded.
+        lsubj = self.subject("dns-dead-local")
+        self.assertEqual(env.send(message(lsubj, "Dora <dora@deadlegit.test>",
+                                          to="local@ourdomain.test"),
+                                  ["local@ourdomain.test"], sender="dora@deadlegit.test"), {})
+        (lraw,) = env.wait_maildir(lsubj, timeout=60)
+        lraw = lraw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.assertRegex(self.ours(lraw), r"\bspf=temperror\b.*\bdmarc=temperror\b")
+        self.assert_nothing_ours(lraw)
+        time.sleep(1)
+        self.assertEqual(self.count_remote("dns-dead"), 0)
+        # Back: the clients' retries are delivered, sealed, passing at the far end.
+        # libunbound takes a few seconds to trust a server that failed again
+        # (8 s measured): the client retries, as SMTP clients do after a 451.
+        ns.start()
+        back = time.monotonic()
+        for msg in (plain, chained):
+            while True:
+                try:
+                    self.assertEqual(self.send(msg, "dora@deadlegit.test"), {})
+                    break
+                except smtplib.SMTPDataError as e:
+                    if e.smtp_code != 451 or time.monotonic() - back > 120:
+                        raise
+                    time.sleep(2)
+        subj_plain = plain.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
+        (m,) = env.wait_sink(env.remote, subj_plain)
+        raw = e2e.wire(m.raw)
+        self.assertEqual(e2e.dkim_sigs(raw), {"ourdomain.test": "fwd"})
+        self.assertEqual(self.judge(m, raw).dmarc, "pass")
+        subj_chain = chained.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
+        (m,) = env.wait_sink(env.remote, subj_chain)
+        raw = e2e.wire(m.raw)
+        self.assertEqual(arc_sets(raw)["ARC-Seal"], 2, raw[:3000])
+        cv, out = self.receiver_arc(raw)
+        self.assertEqual(cv, "pass", out)
+
+    def arc_sealed_upstream(self, subj):
+        """A message an earlier forwarder (upstream.test) verified and sealed."""
+        env = self.env
+        if "upstream.test" not in env.keys:
+            kdir = os.path.join(env.dir, "keys-upstream")
+            os.makedirs(kdir, exist_ok=True)
+            path, owner, record = e2e.keygen(kdir, "upstream.test", "arc1")
+            env.keys["upstream.test"] = ("arc1", path)
+            env.zone.add(owner, record)
+            env.zone.write(env.zonefile)
+        sel, key = env.keys["upstream.test"]
+        msg = message(subj, "Dora <dora@deadlegit.test>",
+                      extra=b"Authentication-Results: mx.upstream.test; spf=pass "
+                            b"smtp.mailfrom=dora@deadlegit.test; dmarc=pass "
+                            b"header.from=deadlegit.test\r\n")
+        r = fd.run([fd.FWDAUTH, "arc", "sign", "-d", "upstream.test", "-s", sel, "-k", key,
+                    "--authserv-id", "mx.upstream.test", "--dns-zone", env.zonefile,
+                    self.save(msg)], text=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
     # -- the milter's decision, printed by the CLI ----------------------------------
     def explain(self, msg, sender, rcpts):
