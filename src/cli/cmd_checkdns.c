@@ -29,8 +29,6 @@ static void print_upper(const char *s)
         putchar(toupper((unsigned char)*s));
 }
 
-/* ---------------------------------------------------------------- CLI */
-
 static void checkdns_usage(FILE *f)
 {
     fprintf(f,
