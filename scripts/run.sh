@@ -65,6 +65,7 @@ Paste into Postfix's main.cf (then 'postfix reload'), either tcp_table:
     recipient_canonical_maps = tcp:127.0.0.1:$rev
     sender_canonical_classes = envelope_sender
     recipient_canonical_classes = envelope_recipient, header_recipient
+    virtual_alias_domains = \$virtual_alias_maps, $domain
 
 or socketmap (Postfix 2.10 and later):
 
@@ -72,7 +73,10 @@ or socketmap (Postfix 2.10 and later):
     recipient_canonical_maps = socketmap:inet:127.0.0.1:$smap:reverse
     sender_canonical_classes = envelope_sender
     recipient_canonical_classes = envelope_recipient, header_recipient
+    virtual_alias_domains = \$virtual_alias_maps, $domain
 
+(virtual_alias_domains makes Postfix accept bounces to SRS addresses from
+any client; leave $domain out of it when it is already in mydestination.)
 The classes matter: Postfix's default would also rewrite the From: header,
 which breaks DKIM signatures. The milter (DKIM verification and
 Authentication-Results for inbound mail; signing and forwarded-only SRS once
