@@ -120,9 +120,12 @@ int main(int argc, char **argv)
     struct fwdchange_footer f = {0};
     f.why = "-";
     if (footer) {
-        struct fwdchange_footer_spec spec = {
-            .text = read_file(footer), .html = html ? read_file(html) : NULL, .boundary = stem};
-        if (fwdchange_footer(hs.h, hs.n, body, blen, &spec, &f, &err) < 0) {
+        char *text = read_file(footer), *frag = html ? read_file(html) : NULL;
+        struct fwdchange_footer_spec spec = {.text = text, .html = frag, .boundary = stem};
+        int rc = fwdchange_footer(hs.h, hs.n, body, blen, &spec, &f, &err);
+        free(text);
+        free(frag);
+        if (rc < 0) {
             fprintf(stderr, "fwdchange_footer: %s\n", err.msg);
             return 1;
         }
