@@ -598,7 +598,7 @@ static int parse_ctype(const char *v, size_t n, struct ctype *ct)
     return 0;
 }
 
-enum { ENC_7BIT, ENC_8BIT, ENC_QP, ENC_BASE64, ENC_OTHER };
+enum { ENC_7BIT, ENC_8BIT, ENC_BINARY, ENC_QP, ENC_BASE64, ENC_OTHER };
 
 static int parse_cte(const char *v, size_t n, int *enc)
 {
@@ -611,8 +611,10 @@ static int parse_cte(const char *v, size_t n, int *enc)
         return -1;
     if (span_is(t, tl, "7bit"))
         *enc = ENC_7BIT;
-    else if (span_is(t, tl, "8bit") || span_is(t, tl, "binary"))
+    else if (span_is(t, tl, "8bit"))
         *enc = ENC_8BIT;
+    else if (span_is(t, tl, "binary"))
+        *enc = ENC_BINARY;
     else if (span_is(t, tl, "quoted-printable"))
         *enc = ENC_QP;
     else if (span_is(t, tl, "base64"))
@@ -699,6 +701,7 @@ struct job {
     const char *other; /* the message's own boundary, or NULL */
     size_t fields;     /* octets of the Content-* fields */
     int has_mime_version;
+    const char *outer_cte; /* for a wrap: " 8bit" or " binary" when the body was, else NULL */
 };
 
 /* Does the boundary b occur in the footer parts we write (anywhere, or,
@@ -991,7 +994,8 @@ static int wrap(const struct job *j, const char *why, struct fwdchange_footer *o
     /* Deletes of the Content-* names, each once, then the new type. */
     for (size_t i = 0; i < j->nh && !b.fail; i++) {
         const struct msg_header *h = &j->h[i];
-        if (!is_content_field(h) || msg_header_is(h, "Content-Type"))
+        if (!is_content_field(h) || msg_header_is(h, "Content-Type") ||
+            (j->outer_cte && msg_header_is(h, "Content-Transfer-Encoding")))
             continue;
         int seen = 0;
         for (size_t k = 0; k < out->nhdr && !seen; k++)
@@ -1003,6 +1007,9 @@ static int wrap(const struct job *j, const char *why, struct fwdchange_footer *o
     char ctv[FWDCHANGE_BOUNDARY_MAX + 64];
     snprintf(ctv, sizeof(ctv), " multipart/mixed; boundary=\"%s\"", w);
     if (!b.fail && hdr_add(out, "Content-Type", 12, ctv) < 0)
+        b.fail = 1;
+    /* A multipart holding 8-bit data says so (RFC 2045 section 6.4). */
+    if (!b.fail && j->outer_cte && hdr_add(out, "Content-Transfer-Encoding", 25, j->outer_cte) < 0)
         b.fail = 1;
     if (!b.fail && !j->has_mime_version && hdr_add(out, "MIME-Version", 12, " 1.0") < 0)
         b.fail = 1;
@@ -1055,9 +1062,10 @@ static int decide(struct job *j, struct fwdchange_footer *out, fa_err *err)
             return none(out, "Content-Transfer-Encoding does not parse");
     }
     struct footer *f = j->f;
+    j->outer_cte = enc == ENC_8BIT ? " 8bit" : enc == ENC_BINARY ? " binary" : NULL;
 
     if (span_is(ct.type, ct.type_len, "multipart")) {
-        if (enc != ENC_7BIT && enc != ENC_8BIT)
+        if (enc != ENC_7BIT && enc != ENC_8BIT && enc != ENC_BINARY)
             return none(out, "a multipart with a Content-Transfer-Encoding other than 7bit, "
                              "8bit or binary");
         if (ct.bd_state == BD_ABSENT)
@@ -1084,7 +1092,8 @@ static int decide(struct job *j, struct fwdchange_footer *out, fa_err *err)
     if (text && span_is(ct.sub, ct.sub_len, "plain")) {
         if (enc == ENC_BASE64 || enc == ENC_OTHER)
             return wrap(j, "wrapped: text/plain in base64 or another encoding", out, err);
-        int ok = f->ascii ? cs_ascii : cs_utf8 && (enc == ENC_8BIT || enc == ENC_QP);
+        int ok = f->ascii ? cs_ascii
+                          : cs_utf8 && (enc == ENC_8BIT || enc == ENC_BINARY || enc == ENC_QP);
         if (!ok)
             return wrap(j, "wrapped: the footer does not fit the part's charset or encoding", out,
                         err);

@@ -102,7 +102,9 @@
  *     byte for byte (signed and encrypted content still verifies), the
  *     second is the footer part. out->hdr deletes every Content-* field
  *     (by name, in the order they appear) and sets Content-Type to
- *     multipart/mixed with the new boundary.
+ *     multipart/mixed with the new boundary; a Content-Transfer-Encoding
+ *     of 8bit or binary is kept instead of deleted (it is the new
+ *     multipart's too: RFC 2045 section 6.4).
  *   A footer part is text/plain; charset=utf-8 (7bit when the footer is
  *   ASCII, else quoted-printable), Content-Disposition: inline; with an
  *   HTML fragment it is a multipart/alternative of that text part and a

@@ -517,6 +517,27 @@ static void test_wrap(void **state)
                    "boundary=\"B0\"|MIME-Version= 1.0");
     done(&r);
 
+    /* 8-bit content: the new multipart says 8bit (or binary) too. */
+    run(&r,
+        "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8BIT\r\n"
+        "\r\nGr\xfc\r\n",
+        UTF8_FOOTER, NULL);
+    expect_body(&r, FOOTER_WRAP, NULL);
+    expect_hdr(&r, "Content-Type= multipart/mixed; boundary=\"B0\"|Content-Transfer-Encoding= "
+                   "8bit|MIME-Version= 1.0");
+    const char *w8 = "--B0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+                     "Content-Transfer-Encoding: 8BIT\r\n\r\nGr\xfc\r\n\r\n--B0\r\n";
+    assert_true(r.f.len > strlen(w8));
+    assert_memory_equal(r.f.body, w8, strlen(w8));
+    done(&r);
+    run(&r,
+        "MIME-Version: 1.0\r\nContent-Transfer-Encoding: binary\r\n"
+        "Content-Type: multipart/alternative; boundary=A\r\n\r\n--A\r\n\r\nx\r\n--A--\r\n",
+        "x", NULL);
+    expect_hdr(&r, "Content-Type= multipart/mixed; boundary=\"B0\"|Content-Transfer-Encoding= "
+                   "binary");
+    done(&r);
+
     check_action("Content-Type: message/rfc822\r\n", "From: x@y\r\n\r\nHi\r\n", "x", NULL,
                  FOOTER_WRAP);
     check_action("Content-Type: application/pkcs7-mime; smime-type=enveloped-data; "
