@@ -12,6 +12,7 @@
  * and all). Findings must be bounded, one line, and counted. */
 #include "dmarc.h"
 #include "dns.h"
+#include "fuzz_zone.h"
 #include "lint.h"
 
 #include <stdint.h>
@@ -31,18 +32,6 @@ static const char fixed[] = "lint.example A 192.0.2.1\n"
 
 static const char *const owners[] = {"lint.example", "_dmarc.lint.example",
                                      "s._domainkey.lint.example", "inc.lint.example"};
-
-static void add_txt(char *z, size_t *o, const char *owner, const uint8_t *p, size_t n)
-{
-    *o += (size_t)sprintf(z + *o, "%s TXT \"", owner);
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
-            z[(*o)++] = (char)p[i];
-        else
-            *o += (size_t)sprintf(z + *o, "\\%03u", p[i]);
-    }
-    *o += (size_t)sprintf(z + *o, "\"\n");
-}
 
 static void check(const struct lint_report *r)
 {
@@ -81,9 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t k = 0; k < 4 && p <= end; k++) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl ? nl : end) - p);
-        add_txt(z, &o, owners[k], p, n < 1000 ? n : 1000);
+        fuzz_zone_add_txt(z, &o, owners[k], p, n < 1000 ? n : 1000);
         if (k == 3)
-            add_txt(z, &o, "_dmarc.sub.lint.example", p, n < 1000 ? n : 1000);
+            fuzz_zone_add_txt(z, &o, "_dmarc.sub.lint.example", p, n < 1000 ? n : 1000);
         /* The record-level rules on the raw octets. */
         lint_report_init(&r, f, max);
         lint_dmarc_record(NULL, mode, (const char *)p, n, "lint.example", &r);

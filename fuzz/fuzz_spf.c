@@ -6,6 +6,7 @@
  * include:/redirect= between them, macros and every mechanism run against
  * DNS answers. The first octet picks the client address and identity. */
 #include "dns.h"
+#include "fuzz_zone.h"
 #include "spf.h"
 
 #include <stdint.h>
@@ -38,18 +39,6 @@ static const char *const senders[] = {"user@fuzz.example.com", "", "a-b+c@fuzz.e
                                       "@fuzz.example.com"};
 
 /* Append `owner TXT "escaped"` for data[0..n) to z at *o. */
-static void add_txt(char *z, size_t *o, const char *owner, const uint8_t *p, size_t n)
-{
-    *o += (size_t)sprintf(z + *o, "%s TXT \"", owner);
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
-            z[(*o)++] = (char)p[i];
-        else
-            *o += (size_t)sprintf(z + *o, "\\%03u", p[i]);
-    }
-    *o += (size_t)sprintf(z + *o, "\"\n");
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 8192)
@@ -68,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int k = 0; k < 3 && p <= end; k++) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
         const uint8_t *e = k < 2 && nl ? nl : end;
-        add_txt(z, &o, owners[k], p, (size_t)(e - p));
+        fuzz_zone_add_txt(z, &o, owners[k], p, (size_t)(e - p));
         p = e + 1;
     }
     fa_err err;
