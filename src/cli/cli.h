@@ -54,6 +54,7 @@ enum { CLI_DNS_OPT_ZONE = 0x2000, CLI_DNS_OPT_SERVER };
 /* clang-format on */
 struct cli_dns_args {
     const char *zone, *server, *config;
+    const char *mode; /* --mode of the commands that take it: overrides dmarc_mode */
 };
 /* Take getopt's option c if it is one of those: 1 taken, 0 not. */
 int cli_dns_option(struct cli_dns_args *a, int c, const char *v);

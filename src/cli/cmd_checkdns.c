@@ -147,7 +147,7 @@ int cmd_check_dns(int argc, char **argv)
     };
     const char *selectors[MAX_SELECTORS];
     size_t nsel = 0;
-    const char *keyfile = NULL, *mode = NULL;
+    const char *keyfile = NULL;
     struct cli_dns_args da = {0};
     int json = 0, c;
 
@@ -171,7 +171,7 @@ int cmd_check_dns(int argc, char **argv)
             keyfile = optarg;
             break;
         case OPT_MODE:
-            mode = optarg;
+            da.mode = optarg;
             break;
         case OPT_JSON:
             json = 1;
@@ -209,14 +209,8 @@ int cmd_check_dns(int argc, char **argv)
     if (!d)
         return EXIT_TROUBLE;
     fa_err err;
-    int bad_mode = mode && config_set(&cfg, "dmarc_mode", mode, "--mode", &err) < 0;
     int dmarc_mode = cfg.dmarc_mode;
     config_free(&cfg);
-    if (bad_mode) {
-        fprintf(stderr, "fwdauth check-dns: %s\n", err.msg);
-        dns_free(d);
-        return EXIT_TROUBLE;
-    }
     struct fa_key *mine = NULL;
     if (keyfile && !(mine = key_load_private(keyfile, geteuid(), &err))) {
         fprintf(stderr, "fwdauth check-dns: %s\n", err.msg);

@@ -214,7 +214,7 @@ static int dmarc_check(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *ip = NULL, *from = NULL, *helo = "", *mode = NULL;
+    const char *ip = NULL, *from = NULL, *helo = "";
     struct cli_dns_args da = {0};
     time_t now = time(NULL);
     struct explain x = {0};
@@ -234,7 +234,7 @@ static int dmarc_check(int argc, char **argv)
             helo = optarg;
             break;
         case OPT_MODE:
-            mode = optarg;
+            da.mode = optarg;
             break;
         case OPT_NOW:
             if (cli_time_option("fwdauth dmarc check", "--now", optarg, &now) < 0)
@@ -272,12 +272,9 @@ static int dmarc_check(int argc, char **argv)
     struct dns *dns = cli_dns_setup(&da, &cfg);
     if (!dns)
         return EXIT_TROUBLE;
-    fa_err err;
-    int bad_mode = mode && config_set(&cfg, "dmarc_mode", mode, "--mode", &err) < 0;
     int dmarc_mode = cfg.dmarc_mode;
-    if (bad_mode || ((x.nrcpt || x.originating) && !x.on)) {
-        fprintf(stderr, "fwdauth dmarc check: %s\n",
-                bad_mode ? err.msg : "--rcpt and --originating go with --explain");
+    if ((x.nrcpt || x.originating) && !x.on) {
+        fprintf(stderr, "fwdauth dmarc check: --rcpt and --originating go with --explain\n");
         config_free(&cfg);
         dns_free(dns);
         return EXIT_TROUBLE;

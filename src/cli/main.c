@@ -95,6 +95,12 @@ struct dns *cli_dns_setup(const struct cli_dns_args *a, struct fa_config *cfg)
 {
     if (cli_load_config(cfg, a->config) < 0)
         return NULL;
+    fa_err err;
+    if (a->mode && config_set(cfg, "dmarc_mode", a->mode, "--mode", &err) < 0) {
+        fprintf(stderr, "fwdauth: %s\n", err.msg);
+        config_free(cfg);
+        return NULL;
+    }
     struct dns *d = cli_dns_open(cfg, a->zone, a->server);
     if (!d)
         config_free(cfg);
