@@ -1,5 +1,6 @@
 /* fwdauth dkim keygen: a signing key and the DNS record that publishes it. */
 #include "cli.h"
+#include "config.h"
 #include "keys.h"
 
 #include <errno.h>
@@ -39,30 +40,6 @@ static void keygen_usage(FILE *f)
 
 /* Letters, digits and hyphens in dot-separated labels of 1 to 63 octets
  * (RFC 6376 section 3.1 selectors, RFC 1035 host names). */
-static int valid_name(const char *s, int allow_final_dot)
-{
-    size_t n = strlen(s), label = 0;
-    if (n == 0 || n > 253 + (allow_final_dot ? 1 : 0))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (label == 0 || s[i - 1] == '-')
-                return 0;
-            if (i == n - 1 && !allow_final_dot)
-                return 0;
-            label = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   (c == '-' && label > 0)) {
-            if (++label > 63)
-                return 0;
-        } else {
-            return 0;
-        }
-    }
-    return s[n - 1] != '-';
-}
-
 static int write_text(int fd, const char *path, const char *text, fa_err *err)
 {
     size_t n = strlen(text), off = 0;
@@ -153,11 +130,11 @@ int cmd_dkim_keygen(int argc, char **argv)
         keygen_usage(stderr);
         return EXIT_TROUBLE;
     }
-    if (!valid_name(domain, 1)) {
+    if (!config_valid_name(domain, 1)) {
         fprintf(stderr, "fwdauth dkim keygen: \"%s\" is not a domain name\n", domain);
         return EXIT_TROUBLE;
     }
-    if (!valid_name(selector, 0)) {
+    if (!config_valid_name(selector, 0)) {
         fprintf(stderr,
                 "fwdauth dkim keygen: \"%s\" is not a selector: use letters, digits, "
                 "hyphens and dots\n",

@@ -239,16 +239,19 @@ static int parse_format(const char *s)
     return -1;
 }
 
-static srs *open_srs(const struct fa_config *cfg, const char *secrets)
+static srs *open_srs(struct fa_config *cfg, const char *secrets)
 {
     if (!secrets && !(cfg->srs_secrets && cfg->srs_secrets[0]))
         return NULL;
-    struct fa_config c2 = *cfg;
-    c2.srs_secrets = (char *)(secrets ? secrets : cfg->srs_secrets);
-    if (!c2.srs_domain || !c2.srs_domain[0])
-        c2.srs_domain = (char *)"srs.invalid"; /* reversing needs no domain of ours */
     fa_err err;
-    srs *s = srs_from_config(&c2, cli_secrets_owner(cfg), &err);
+    /* Set as options, so that an error names the option, not a file line. */
+    if ((secrets && config_set(cfg, "srs_secrets", secrets, "--srs-secrets", &err) < 0) ||
+        (!cfg->srs_domain[0] && /* reversing needs no domain of ours */
+         config_set(cfg, "srs_domain", "srs.invalid", "logscan", &err) < 0)) {
+        fprintf(stderr, "fwdauth logscan: %s\n", err.msg);
+        return NULL;
+    }
+    srs *s = srs_from_config(cfg, cli_secrets_owner(cfg), &err);
     if (!s && secrets)
         fprintf(stderr, "fwdauth logscan: %s\n", err.msg);
     else if (!s) /* the configuration's: go on, reading SRS addresses unverified */
