@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "addr.h"
+#include "fileread.h"
 #include "listenaddr.h"
 #include "policy.h"
 
@@ -125,6 +126,14 @@ static const struct key_def keys[] = {
     CHOICE(forward_dmarc_failure, T_ENUM, "reject", fwd_failures),
     CHOICE(forward_dmarc_policies, T_ENUM, "reject-and-quarantine", fwd_policies),
     CHOICE(from_unreadable, T_ENUM, "reject", unreadable_modes),
+    STR(forward_subject_tag, "", V_ANY),
+    STR(forward_footer, "", V_PATH),
+    STR(forward_footer_html, "", V_PATH),
+    STR(forward_header, "", V_ANY),
+    CHOICE(from_rewrite_on_change, T_BOOL, "yes", booleans),
+    LIST(stage2_daemon_names, "", V_TOKEN),
+    STR(stage_secrets, "", V_PATH),
+    UINT(stage_max_age, "432000", 60, 2592000),
     STR(user, "nobody", V_USER),
     STR(chroot, "", V_PATH),
     UINT(connection_limit, "500", 1, 10000),
@@ -875,46 +884,12 @@ int config_load_buf_each(struct fa_config *cfg, const char *name, const char *bu
     return load_buf(cfg, name, buf, len, report, ctx, err);
 }
 
-/* The whole file, bounded by CONFIG_MAX_FILE; the caller frees *buf. */
-static int read_file(const char *path, char **buf, size_t *size, fa_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fa_err_errno(err, errno, "cannot open %s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_FILE) {
-        close(fd);
-        return fa_err_set(err, "%s: not a regular file of at most %d bytes", path, CONFIG_MAX_FILE);
-    }
-    *size = (size_t)st.st_size;
-    *buf = malloc(*size ? *size : 1);
-    if (!*buf) {
-        close(fd);
-        return fa_err_set(err, "out of memory");
-    }
-    size_t got = 0;
-    while (got < *size) {
-        ssize_t n = read(fd, *buf + got, *size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            free(*buf);
-            close(fd);
-            return fa_err_errno(err, e, "cannot read %s", path);
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    return 0;
-}
-
 int config_load_file_each(struct fa_config *cfg, const char *path, config_report_fn report,
                           void *ctx, fa_err *err)
 {
     char *buf = NULL;
     size_t size = 0;
-    if (read_file(path, &buf, &size, err) < 0) {
+    if (file_read(path, CONFIG_MAX_FILE, 0, 0, &buf, &size, err) < 0) {
         if (report)
             report(ctx, err ? err->msg : path);
         return -1;

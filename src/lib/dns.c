@@ -26,6 +26,7 @@
 #include "dns.h"
 
 #include "dns_zone.h"
+#include "fileread.h"
 #include "monoclock.h"
 
 #include <errno.h>
@@ -412,42 +413,6 @@ struct dns *dns_new_from_zone(struct dns_zone *z)
     return d;
 }
 
-static int read_zone_file(const char *path, char **buf, size_t *len, fa_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fa_err_errno(err, errno, "cannot open %s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)DNS_ZONE_MAX_BYTES) {
-        close(fd);
-        return fa_err_set(err, "%s: not a regular file of at most %u bytes", path,
-                          DNS_ZONE_MAX_BYTES);
-    }
-    size_t size = (size_t)st.st_size;
-    char *b = malloc(size ? size : 1);
-    if (!b) {
-        close(fd);
-        return fa_err_set(err, "out of memory");
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, b + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            free(b);
-            close(fd);
-            return fa_err_errno(err, e, "cannot read %s", path);
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *buf = b;
-    *len = size;
-    return 0;
-}
-
 struct dns *dns_new(const struct dns_opts *opts, fa_err *err)
 {
     static const struct dns_opts none = {0};
@@ -455,7 +420,7 @@ struct dns *dns_new(const struct dns_opts *opts, fa_err *err)
     if (o->zone_file) {
         char *buf = NULL;
         size_t len = 0;
-        if (read_zone_file(o->zone_file, &buf, &len, err) < 0)
+        if (file_read(o->zone_file, DNS_ZONE_MAX_BYTES, 0, 0, &buf, &len, err) < 0)
             return NULL;
         struct dns_zone *z = dns_zone_parse(o->zone_file, buf, len, err);
         free(buf);
