@@ -133,6 +133,18 @@ struct fa_config {
     int forward_dmarc_policies;          /* enum fa_forward_policies: which failures count */
     int from_unreadable;                 /* enum fa_from_unreadable */
 
+    /* The forwarder's own changes to forwarded mail (fwdchange.h) */
+    char *forward_subject_tag;  /* Subject: tag, e.g. "[fwd]"; empty = none */
+    char *forward_footer;       /* file: UTF-8 footer text; empty = none */
+    char *forward_footer_html;  /* file: HTML footer fragment; empty = the text one */
+    char *forward_header;       /* one field "Name: value" added; empty = none */
+    int from_rewrite_on_change; /* our changes break an aligned signature: rewrite From: */
+
+    /* Two stages around a content filter (stagehdr.h) */
+    struct fa_list stage2_daemon_names; /* {daemon_name} of the re-injection smtpd */
+    char *stage_secrets;                /* file: HMAC secrets, first signs, all verify */
+    unsigned stage_max_age;             /* seconds a stage-1 field stays valid */
+
     /* DNS (dns.h) */
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
     char *dns_server;     /* resolver address; empty = /etc/resolv.conf */
