@@ -8,13 +8,16 @@
 #include "dkim.h"
 #include "domlist.h"
 #include "fromhdr.h"
+#include "fwdchange.h"
 #include "keytable.h"
 #include "log.h"
 #include "metrics.h"
+#include "mf_edit.h"
 #include "monoclock.h"
 #include "policy.h"
 #include "runtime.h"
 #include "srs.h"
+#include "stagehdr.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,8 +56,16 @@ static void line_add(struct mf_line *l, const char *fmt, ...)
     l->len += (size_t)n;
 }
 
+/* Where this message is in a one- or two-stage deployment (mailflow.h). */
+enum mf_role {
+    MF_ONE,    /* verify, decide, change, sign, seal, SRS */
+    MF_STAGE1, /* verify, decide, record the decision in a Fwdauth-Arrival field */
+    MF_STAGE2, /* carry out stage 1's recorded decision after a content filter */
+};
+
 struct mf_msg {
     struct runtime *rt;
+    int role;        /* enum mf_role */
     int originating; /* from our users: sign with their domain's key */
     int forwarded;   /* to a forwarding recipient: SRS, our signature */
     int verify;      /* inbound: check DKIM, write Authentication-Results */
@@ -82,9 +93,19 @@ struct mf_msg {
     size_t nfwd_rcpt, fwd_rcpt_cap;
     int local;
 
+    /* The body, kept whole when a footer may be added (FWDCHANGE_BODY_MAX):
+     * the signature and the seal then hash the body as it will leave. */
+    uint8_t *body;
+    size_t body_len, body_cap;
+    int buffering; /* 1 while the body is kept; 0 once it was too long (streamed) */
+
+    struct stagehdr stage; /* stage 2: stage 1's decision, when it verified */
+    int stage_ok;
+
     struct arrival_check *check;   /* inbound: SPF, DKIM, ARC, DMARC on arrival */
     struct arc_sealer *sealer;     /* forwarded: our ARC set */
-    char aar_results[AUTHRES_MAX]; /* what the AAR records: our results */
+    char aar_results[AUTHRES_MAX]; /* what the AAR records: the results on arrival */
+    int arrival_cv;                /* the chain's status on arrival, for the seal */
     struct dkim_signer *signer;
     struct dkim_sign_spec specs[2];
     size_t nspecs;
@@ -96,6 +117,14 @@ struct mf_msg {
     size_t dropped;   /* forwarded recipients removed */
     char reply_class; /* '4' or '5': the class of a reply we set */
 };
+
+static int in_list(const struct fa_list *l, const char *v)
+{
+    for (size_t i = 0; v && v[0] && i < l->n; i++)
+        if (strcmp(l->v[i], v) == 0)
+            return 1;
+    return 0;
+}
 
 static void *mf_begin(void *ctx, struct milter_session *s)
 {
@@ -109,8 +138,13 @@ static void *mf_begin(void *ctx, struct milter_session *s)
         return NULL;
     }
     m->rt = rt;
+    const char *daemon = milter_macro(s, "{daemon_name}");
+    if (rt->stage_keys)
+        m->role = in_list(&rt->cfg.stage2_daemon_names, daemon) ? MF_STAGE2 : MF_STAGE1;
+    if (m->role == MF_STAGE2)
+        return m; /* stage 1 classified it: its field says how (mf_eoh) */
     m->originating = policy_originating(&rt->internal, &rt->cfg, milter_macro(s, "{auth_authen}"),
-                                        milter_client_addr(s), milter_macro(s, "{daemon_name}"));
+                                        milter_client_addr(s), daemon);
     m->verify = !m->originating;
     return m;
 }
@@ -122,6 +156,8 @@ static int mf_rcpt(void *msg, struct milter_session *s, const char *addr, const 
     (void)args;
     (void)nargs;
     struct mf_msg *m = msg;
+    if (m->role == MF_STAGE2)
+        return MILTER_CONTINUE; /* aliases are expanded by now: stage 1 knew */
     if (!policy_forwarded_rcpt(&m->rt->cfg, addr)) {
         m->local = 1;
         return MILTER_CONTINUE;
@@ -231,7 +267,7 @@ static int mf_header(void *msg, struct milter_session *s, const char *name, size
     /* raw is set at eoh, when the buffer stops moving. */
     m->hoff[m->nh] = off;
     m->h[m->nh++] = (struct msg_header){NULL, nlen + 1 + vlen + 1, nlen, nlen + 1, nlen + 1 + vlen};
-    if (nlen == 22 && strncasecmp(name, "Authentication-Results", 22) == 0) {
+    if (m->verify && nlen == 22 && strncasecmp(name, "Authentication-Results", 22) == 0) {
         if (note_authres(m, value, vlen) < 0)
             return MILTER_TEMPFAIL;
     } else if (nlen == 4 && strncasecmp(name, "From", 4) == 0)
@@ -267,21 +303,70 @@ static int add_spec(struct mf_msg *m, const struct keytable_match *k, int kind)
     return 0;
 }
 
+/* Stage 2: stage 1's field, verified against this message. The envelope
+ * sender may have been made an SRS address on the way (canonical maps):
+ * the identity is then checked with the address it reverses to. */
+static void stage2_read(struct mf_msg *m, struct milter_session *s)
+{
+    const char *sender = milter_sender(s), *why = "";
+    time_t now = time(NULL);
+    const struct runtime *rt = m->rt;
+    int r = stagehdr_check(m->h, m->nh, sender, rt->stage_keys, now, rt->cfg.stage_max_age,
+                           &m->stage, &why);
+    char orig[SRS_ADDR_MAX];
+    const char *srs_why;
+    if (r == STAGEHDR_FORGED && rt->srs &&
+        srs_reverse(rt->srs, sender, strlen(sender), now, orig, sizeof(orig), &srs_why) == SRS_OK)
+        r = stagehdr_check(m->h, m->nh, orig, rt->stage_keys, now, rt->cfg.stage_max_age, &m->stage,
+                           &why);
+    m->stage_ok = r == STAGEHDR_OK;
+    if (!m->stage_ok) {
+        /* No results: handled as unauthenticated, never as passed. */
+        log_msg(r == STAGEHDR_ABSENT ? FA_LOG_INFO : FA_LOG_WARNING,
+                "msg %s: stage 2: no stage-1 results (%s%s%s): passed on unsigned and unsealed",
+                milter_queue_id(s), stagehdr_status_name(r), why[0] ? ": " : "", why);
+        return;
+    }
+    unsigned f = m->stage.flags;
+    m->forwarded = (f & STAGE_FORWARDED) != 0;
+    m->originating = (f & STAGE_ORIGINATING) != 0;
+    m->arrival_cv = m->stage.arc_cv;
+    /* The AAR records stage 1's results: its A-R value without the
+     * authserv-id, unfolded. */
+    const char *v = strchr(m->stage.authres, ';');
+    size_t k = 0;
+    for (v = v ? v + 1 : ""; *v && k + 1 < sizeof(m->aar_results); v++) {
+        char c = (*v == '\n' || *v == '\t') ? ' ' : *v;
+        if (c == ' ' && (k == 0 || m->aar_results[k - 1] == ' '))
+            continue;
+        m->aar_results[k++] = c;
+    }
+    m->aar_results[k] = '\0';
+}
+
+/* Will this message be signed or sealed by us, and may a footer change it? */
+static int wants_footer(const struct mf_msg *m)
+{
+    return m->rt->footer.text && m->forwarded && (m->role != MF_STAGE2 || m->stage_ok);
+}
+
 static int mf_eoh(void *msg, struct milter_session *s)
 {
-    (void)s;
     struct mf_msg *m = msg;
     m->eoh_done = 1;
     for (size_t i = 0; i < m->nh; i++)
         m->h[i].raw = m->raw + m->hoff[i];
     fa_err err;
-    const struct fa_config *cfg = &m->rt->cfg;
+    const struct runtime *rt = m->rt;
+    const struct fa_config *cfg = &rt->cfg;
+    if (m->role == MF_STAGE2)
+        stage2_read(m, s);
     if (m->verify) {
         struct arrival_input in = {
             .ip = milter_client_addr(s),
             .mail_from = milter_sender(s),
             .helo = milter_helo(s),
-            .receiver = m->rt->authserv_id,
+            .receiver = rt->authserv_id,
             /* Always evaluated, also with dmarc_enforce = off: we must know
              * a spoof to never sign, seal or rewrite it. */
             .dmarc_mode = cfg->dmarc_mode,
@@ -293,15 +378,19 @@ static int mf_eoh(void *msg, struct milter_session *s)
         if (!m->check)
             return MILTER_TEMPFAIL;
     }
-    if (m->forwarded && !m->originating && m->rt->arc_key) {
+    m->buffering = wants_footer(m);
+    if (m->role == MF_STAGE1)
+        return MILTER_CONTINUE; /* stage 2 signs and seals */
+    if (m->forwarded && !m->originating && rt->arc_key && (m->role != MF_STAGE2 || m->stage_ok)) {
         struct arc_seal_spec spec = {
             .domain = cfg->arc_domain,
             .selector = cfg->arc_selector,
-            .key = m->rt->arc_key,
+            .key = rt->arc_key,
             .alg = -1,
             .timestamp = 0,
-            .authserv_id = m->rt->authserv_id,
-            .results = m->aar_results, /* filled at end of message, before sealing */
+            .authserv_id = m->role == MF_STAGE2 ? m->stage.authserv_id : rt->authserv_id,
+            .results = m->aar_results, /* filled before sealing */
+            .arrival_cv = &m->arrival_cv,
         };
         m->sealer = arc_sealer_new(&spec, m->h, m->nh, time(NULL), &err);
         if (!m->sealer) {
@@ -309,15 +398,15 @@ static int mf_eoh(void *msg, struct milter_session *s)
             return MILTER_TEMPFAIL;
         }
     }
-    const struct keytable *kt = m->rt->keys;
+    const struct keytable *kt = rt->keys;
     struct keytable_match km;
     if (kt && m->originating && m->from_domain[0] &&
         keytable_find(kt, m->from_local, m->from_domain, &km) &&
         add_spec(m, &km, METRICS_SIG_DKIM) < 0)
         return MILTER_TEMPFAIL;
     /* Our forwarder key names a fixed domain of ours (runtime.c refuses "%"). */
-    if (kt && m->forwarded && !m->originating && m->rt->cfg.forward_signing_key[0] &&
-        keytable_find_name(kt, m->rt->cfg.forward_signing_key, "", &km) &&
+    if (kt && m->forwarded && !m->originating && cfg->forward_signing_key[0] &&
+        keytable_find_name(kt, cfg->forward_signing_key, "", &km) &&
         add_spec(m, &km, METRICS_SIG_FORWARDER) < 0)
         return MILTER_TEMPFAIL;
     if (m->nspecs) {
@@ -330,78 +419,49 @@ static int mf_eoh(void *msg, struct milter_session *s)
     return MILTER_CONTINUE;
 }
 
-static int mf_body(void *msg, struct milter_session *s, const uint8_t *p, size_t n)
+/* The body as it leaves, to our signer and sealer. */
+static void sign_body(struct mf_msg *m, const uint8_t *p, size_t n)
 {
-    (void)s;
-    struct mf_msg *m = msg;
-    if (m->check)
-        arrival_body(m->check, p, n);
     if (m->sealer)
         arc_sealer_body(m->sealer, p, n);
     if (m->signer)
         dkim_signer_body(m->signer, p, n);
+}
+
+static int mf_body(void *msg, struct milter_session *s, const uint8_t *p, size_t n)
+{
+    struct mf_msg *m = msg;
+    if (m->check)
+        arrival_body(m->check, p, n);
+    if (m->buffering && m->body_len + n > FWDCHANGE_BODY_MAX) {
+        /* Too long for a footer (fwdchange.h): hashed as it comes. */
+        log_msg(FA_LOG_INFO, "msg %s: body over %u octets: no footer", milter_queue_id(s),
+                FWDCHANGE_BODY_MAX);
+        sign_body(m, m->body, m->body_len);
+        free(m->body);
+        m->body = NULL;
+        m->body_len = m->body_cap = 0;
+        m->buffering = 0;
+    }
+    if (!m->buffering) {
+        sign_body(m, p, n);
+        return MILTER_CONTINUE;
+    }
+    if (m->body_len + n > m->body_cap) {
+        size_t cap = m->body_cap ? m->body_cap : 65536;
+        while (cap < m->body_len + n)
+            cap *= 2;
+        if (cap > FWDCHANGE_BODY_MAX)
+            cap = FWDCHANGE_BODY_MAX;
+        uint8_t *nb = realloc(m->body, cap);
+        if (!nb)
+            return MILTER_TEMPFAIL;
+        m->body = nb;
+        m->body_cap = cap;
+    }
+    memcpy(m->body + m->body_len, p, n);
+    m->body_len += n;
     return MILTER_CONTINUE;
-}
-
-/* Header fields as they will leave: the received ones with our changes,
- * so that our DKIM signature and ARC set cover what the next hop sees. */
-#define MF_OUT_EXTRA 8
-
-struct mf_out {
-    struct msg_header *h;
-    size_t n;
-    char *owned[MF_OUT_EXTRA]; /* texts of the fields we made */
-    size_t nowned;
-};
-
-static void out_free(struct mf_out *o)
-{
-    for (size_t i = 0; i < o->nowned; i++)
-        free(o->owned[i]);
-    free(o->h);
-}
-
-/* A field "Name:value\n" (value with its leading space) as a msg_header. */
-static int out_field(struct mf_out *o, struct msg_header *f, const char *name, const char *value)
-{
-    if (o->nowned == MF_OUT_EXTRA)
-        return -1;
-    size_t nl = strlen(name), vl = strlen(value);
-    char *t = malloc(nl + vl + 3);
-    if (!t)
-        return -1;
-    memcpy(t, name, nl);
-    t[nl] = ':';
-    memcpy(t + nl + 1, value, vl);
-    t[nl + 1 + vl] = '\n';
-    t[nl + vl + 2] = '\0';
-    o->owned[o->nowned++] = t;
-    *f = (struct msg_header){t, nl + vl + 2, nl, nl + 1, nl + 1 + vl};
-    return 0;
-}
-
-static int out_append(struct mf_out *o, const char *name, const char *value, int top)
-{
-    struct msg_header f;
-    if (out_field(o, &f, name, value) < 0)
-        return -1;
-    if (top)
-        memmove(o->h + 1, o->h, o->n * sizeof(*o->h));
-    o->h[top ? 0 : o->n] = f;
-    o->n++;
-    return 0;
-}
-
-static int out_init(struct mf_out *o, const struct mf_msg *m)
-{
-    memset(o, 0, sizeof(*o));
-    o->h = malloc((m->nh + MF_OUT_EXTRA) * sizeof(*o->h));
-    if (!o->h)
-        return -1;
-    if (m->nh)
-        memcpy(o->h, m->h, m->nh * sizeof(*o->h));
-    o->n = m->nh;
-    return 0;
 }
 
 /* Rewrite From: as mailing lists do: "Name via forwarder" <our address>
@@ -410,16 +470,9 @@ static int out_init(struct mf_out *o, const struct mf_msg *m)
  * Only for a From: read with certainty (the policy asks for that).
  * 1 rewritten, 0 left alone (the original is too long to carry over: a
  * sender must not be able to make us defer a message forever), -1 error. */
-static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
-                        const char *qid)
+static int rewrite_from(struct mf_msg *m, struct mf_edit *e, const char *qid)
 {
-    const struct msg_header *from = NULL;
-    int has_reply_to = 0;
-    for (size_t i = 0; i < m->nh; i++) {
-        if (!from && msg_header_is(&m->h[i], "From"))
-            from = &m->h[i];
-        has_reply_to |= msg_header_is(&m->h[i], "Reply-To");
-    }
+    const struct msg_header *from = mf_edit_received(e, "From", 1);
     if (!from || from->value_end - from->value_off >= 4096)
         return 0;
     const char *addr = m->rt->cfg.from_rewrite_address, *fwd = strrchr(addr, '@') + 1;
@@ -433,34 +486,120 @@ static int rewrite_from(struct mf_msg *m, struct milter_mods *mods, struct mf_ou
     }
     memcpy(orig, v, vl);
     orig[vl] = '\0';
-    if (milter_mods_change_header(mods, "From", 1, value) < 0)
+    if (mf_edit_change(e, "From", 1, value) < 0)
         return -1;
-    /* The outgoing copy: the first From: replaced, the new fields appended. */
-    for (size_t i = 0; i < o->n; i++)
-        if (o->h[i].raw == from->raw) {
-            struct msg_header f;
-            if (out_field(o, &f, "From", value) < 0)
-                return -1;
-            o->h[i] = f;
-            break;
+    if (!mf_edit_received(e, "Reply-To", 1) && mf_edit_add(e, "Reply-To", orig) < 0)
+        return -1;
+    return mf_edit_add(e, "X-Original-From", orig) < 0 ? -1 : 1;
+}
+
+/* The forwarder's own changes (fwdchange.h), planned before the policy
+ * decides (they may break the sender's signature) and made after it. */
+struct mf_changes {
+    char *subject; /* the tagged Subject: value; NULL: unchanged */
+    int add_subject;
+    struct fwdchange_footer footer; /* action FOOTER_NONE: no footer */
+};
+
+static int plan_changes(const struct mf_msg *m, const char *qid, struct mf_changes *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->footer.action = FOOTER_NONE;
+    const struct runtime *rt = m->rt;
+    if (!m->forwarded)
+        return 0;
+    const char *tag = rt->cfg.forward_subject_tag;
+    if (tag[0]) {
+        const struct msg_header *subj = NULL;
+        for (size_t i = 0; i < m->nh && !subj; i++)
+            if (msg_header_is(&m->h[i], "Subject"))
+                subj = &m->h[i];
+        size_t vl = subj ? subj->value_end - subj->value_off : 0;
+        if (!(c->subject = malloc(FWDCHANGE_SUBJECT_ROOM(vl))))
+            return -1;
+        int r = fwdchange_subject(subj ? subj->raw + subj->value_off : NULL, vl, tag, c->subject,
+                                  FWDCHANGE_SUBJECT_ROOM(vl));
+        if (r <= 0) {
+            if (r < 0)
+                log_msg(FA_LOG_INFO, "msg %s: Subject: not tagged (a CR or NUL in it)", qid);
+            free(c->subject);
+            c->subject = NULL;
         }
-    if (!has_reply_to && (milter_mods_add_header(mods, "Reply-To", orig) < 0 ||
-                          out_append(o, "Reply-To", orig, 0) < 0))
+        c->add_subject = subj == NULL;
+    }
+    if (m->buffering) {
+        fa_err err;
+        if (fwdchange_footer(m->h, m->nh, m->body, m->body_len, &rt->footer, &c->footer, &err) < 0)
+            return -1;
+        if (c->footer.action == FOOTER_NONE)
+            log_msg(FA_LOG_INFO, "msg %s: no footer: %s", qid, c->footer.why);
+    }
+    return 0;
+}
+
+static int breaks_signatures(const struct mf_changes *c)
+{
+    return c->subject != NULL || c->footer.action != FOOTER_NONE;
+}
+
+/* The footer's header changes: a name deleted and then set keeps its
+ * first field (changed) and loses the others, so that no change names a
+ * field an earlier one deleted. */
+static int footer_headers(struct mf_edit *e, const struct fwdchange_footer *f)
+{
+    for (size_t i = 0; i < f->nhdr; i++) {
+        const struct fwdchange_hdr *h = &f->hdr[i];
+        if (h->value) {
+            if (mf_edit_set(e, h->name, h->value) < 0)
+                return -1;
+            continue;
+        }
+        int set_later = 0;
+        for (size_t k = i + 1; k < f->nhdr; k++)
+            set_later |= f->hdr[k].value && strcasecmp(f->hdr[k].name, h->name) == 0;
+        unsigned count = 0;
+        while (mf_edit_received(e, h->name, count + 1))
+            count++;
+        for (unsigned k = count; k > (set_later ? 1u : 0u); k--)
+            if (mf_edit_delete(e, h->name, k) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+static int make_changes(struct mf_msg *m, struct mf_edit *e, struct mf_changes *c,
+                        struct mf_line *what)
+{
+    const struct runtime *rt = m->rt;
+    if (c->subject && (c->add_subject ? mf_edit_add(e, "Subject", c->subject)
+                                      : mf_edit_change(e, "Subject", 1, c->subject)) < 0)
         return -1;
-    if (milter_mods_add_header(mods, "X-Original-From", orig) < 0 ||
-        out_append(o, "X-Original-From", orig, 0) < 0)
+    if (c->subject)
+        line_add(what, " subject-tagged");
+    if (rt->header_name && mf_edit_add(e, rt->header_name, rt->header_value) < 0)
         return -1;
-    return 1;
+    if (c->footer.action != FOOTER_NONE) {
+        if (footer_headers(e, &c->footer) < 0 ||
+            milter_mods_replace_body(e->mods, c->footer.body, c->footer.len) < 0)
+            return -1;
+        line_add(what, " footer=%s", fwdchange_action_name(c->footer.action));
+    }
+    return 0;
+}
+
+static void free_changes(struct mf_changes *c)
+{
+    free(c->subject);
+    fwdchange_footer_free(&c->footer);
 }
 
 /* DKIM-Signature fields for the outgoing headers, inserted at the top. */
-static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
-                    struct mf_line *what, const char *qid)
+static int sign_out(struct mf_msg *m, struct mf_edit *e, struct mf_line *what, const char *qid)
 {
     char *fields[2] = {NULL, NULL};
     fa_err err;
     double start = monoclock_seconds();
-    int fr = dkim_signer_finish(m->signer, o->h, o->n, "\n", fields, &err);
+    int fr = dkim_signer_finish(m->signer, e->h, e->n, "\n", fields, &err);
     metrics_sign_duration(m->rt->metrics, METRICS_SIGN_DKIM, monoclock_seconds() - start);
     if (fr < 0) {
         log_msg(FA_LOG_ERROR, "msg %s: signing failed: %s", qid, err.msg);
@@ -473,8 +612,7 @@ static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
         size_t vl = strlen(v);
         if (vl && v[vl - 1] == '\n')
             v[vl - 1] = '\0';
-        if (rc == 0 && (milter_mods_insert_header(mods, 1, "DKIM-Signature", v) < 0 ||
-                        out_append(o, "DKIM-Signature", v, 1) < 0))
+        if (rc == 0 && mf_edit_insert_top(e, "DKIM-Signature", v) < 0)
             rc = -1;
         line_add(what, " signed=d=%s,s=%s", m->specs[i].domain, m->specs[i].selector);
         free(fields[i]);
@@ -483,19 +621,11 @@ static int sign_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
     return rc;
 }
 
-/* Our ARC set on top (AS above AMS above AAR); the AAR records our results. */
-static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
-                    const struct authres *ar, struct mf_line *what, const char *qid)
+/* Our ARC set on top (AS above AMS above AAR); the AAR records the results
+ * on arrival (aar_results) and the seal the chain's status on arrival. */
+static int seal_out(struct mf_msg *m, struct mf_edit *e, struct mf_line *what, const char *qid)
 {
-    size_t k = 0;
-    m->aar_results[0] = '\0';
-    for (size_t i = 0; i < ar->n; i++)
-        k += (size_t)snprintf(m->aar_results + k,
-                              k < sizeof(m->aar_results) ? sizeof(m->aar_results) - k : 0, "%s%s",
-                              i ? "; " : "", ar->results[i]);
-    if (k >= sizeof(m->aar_results))
-        return -1;
-    arc_sealer_outgoing(m->sealer, o->h, o->n);
+    arc_sealer_outgoing(m->sealer, e->h, e->n);
     struct arc_result *chain = malloc(sizeof(*chain));
     if (!chain)
         return -1;
@@ -506,12 +636,7 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
     if (r == ARC_SEALED)
         metrics_sign_duration(m->rt->metrics, METRICS_SIGN_ARC, monoclock_seconds() - start);
     int rc = 0;
-    if (chain->temperror) {
-        /* A key of the chain could not be fetched now: a seal would record
-         * cv=fail for good. Defer; Postfix retries. */
-        log_msg(FA_LOG_INFO, "msg %s: ARC chain check failed temporarily: deferred", qid);
-        rc = -1;
-    } else if (r == ARC_SEALED) {
+    if (r == ARC_SEALED) {
         /* fields: ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results.
          * Inserted at 1 from the bottom up, so AS ends on top. */
         static const char *const names[] = {"ARC-Seal", "ARC-Message-Signature",
@@ -521,10 +646,10 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
             size_t vl = strlen(v);
             if (vl && v[vl - 1] == '\n')
                 v[vl - 1] = '\0';
-            rc = milter_mods_insert_header(mods, 1, names[i], v);
+            rc = milter_mods_insert_header(e->mods, 1, names[i], v);
         }
         m->sealed = rc == 0;
-        line_add(what, " sealed=i=%u,cv=%s", chain->nsets + 1, arc_cv_name(chain->cv));
+        line_add(what, " sealed=i=%u,cv=%s", chain->nsets + 1, arc_cv_name(m->arrival_cv));
     } else if (r == ARC_NOT_SEALED) {
         log_msg(FA_LOG_INFO, "msg %s: not sealed: %s", qid, err.msg);
     } else {
@@ -537,37 +662,37 @@ static int seal_out(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o
     return rc;
 }
 
-/* Does a signature by d= make DMARC pass for the From: domain of a? */
-static int aligns_with_from(const struct mf_msg *m, const struct arrival *a, const char *d)
-{
-    return a && arrival_aligns(m->rt->dns, m->rt->cfg.dmarc_mode, a, d);
-}
-
 /* The policy's input: what we know of the message and what is configured. */
 static void policy_input_of(const struct mf_msg *m, struct milter_session *s,
-                            const struct arrival *a, struct policy_input *in)
+                            const struct arrival *a, const struct mf_changes *c,
+                            struct policy_input *in)
 {
+    const struct runtime *rt = m->rt;
     *in = (struct policy_input){
         .a = a,
         .originating = m->originating,
         .forwarded = m->forwarded,
         .local = m->local,
         .null_sender = milter_sender(s)[0] == '\0',
-        .have_arc_key = m->sealer != NULL,
-        .have_srs = m->rt->srs != NULL,
+        /* Stage 1 decides for stage 2, which holds the same keys. */
+        .have_arc_key = rt->arc_key != NULL,
+        .have_srs = rt->srs != NULL,
+        .changes_break_dkim = breaks_signatures(c),
     };
     if (!a) {
         struct from_info f;
         from_read(m->h, m->nh, &f);
         in->from_state = f.state;
     }
-    for (size_t i = 0; i < m->nspecs; i++) {
-        if (m->spec_kind[i] == METRICS_SIG_DKIM) {
-            in->have_user_key = 1;
-        } else {
-            in->have_forward_key = 1;
-            in->fwd_key_aligned = aligns_with_from(m, a, m->specs[i].domain);
-        }
+    const struct keytable *kt = rt->keys;
+    struct keytable_match km;
+    in->have_user_key = kt && m->originating && m->from_domain[0] &&
+                        keytable_find(kt, m->from_local, m->from_domain, &km);
+    if (kt && m->forwarded && !m->originating && rt->cfg.forward_signing_key[0] &&
+        keytable_find_name(kt, rt->cfg.forward_signing_key, "", &km)) {
+        in->have_forward_key = 1;
+        /* Would our signature make DMARC pass for the From: domain? */
+        in->fwd_key_aligned = a && arrival_aligns(rt->dns, rt->cfg.dmarc_mode, a, km.domain);
     }
 }
 
@@ -585,36 +710,57 @@ static int drop_forwarded(struct mf_msg *m, struct milter_mods *mods, const char
     return 0;
 }
 
-/* Forged Authentication-Results: every one, highest index first, so that
- * each deletion leaves the lower indexes as the MTA counts them; and the
- * same fields out of the outgoing copy (still the fields as received). */
-static int remove_forged(struct mf_msg *m, struct milter_mods *mods, struct mf_out *o,
-                         struct mf_line *what)
+/* Forged Authentication-Results: every one, highest index first. */
+static int remove_forged(struct mf_msg *m, struct mf_edit *e, struct mf_line *what)
 {
-    if (!m->nforged)
-        return 0;
     for (size_t i = m->nforged; i-- > 0;) {
-        if (milter_mods_delete_header(mods, "Authentication-Results", m->forged[i]) < 0)
+        if (mf_edit_delete(e, "Authentication-Results", m->forged[i]) < 0)
             return -1;
         line_add(what, " removed-forged-ar=%u", m->forged[i]); /* bounded: ends in "..." */
     }
-    size_t w = 0, next = 0;
-    unsigned nth = 0;
-    for (size_t k = 0; k < o->n; k++) {
-        int drop = 0;
-        if (msg_header_is(&o->h[k], "Authentication-Results")) {
-            nth++;
-            /* forged[] is ascending: one pass. */
-            if (next < m->nforged && m->forged[next] == nth) {
-                drop = 1;
-                next++;
-            }
-        }
-        if (!drop)
-            o->h[w++] = o->h[k];
-    }
-    o->n = w;
     return 0;
+}
+
+/* Stage 1: the decision for stage 2, in a field only we can make. */
+static int stage1_record(struct mf_msg *m, struct milter_session *s, struct mf_edit *e,
+                         const struct arrival *a, const char *authres,
+                         const struct policy_decision *d)
+{
+    struct stagehdr r = {.t = time(NULL), .arc_cv = a ? a->arc.cv : ARC_CV_NONE};
+    int fwd = m->forwarded && !d->drop_forwarded;
+    r.flags = (fwd ? STAGE_FORWARDED : 0) | (d->sign_forwarder ? STAGE_SIGN_FORWARDER : 0) |
+              (d->seal ? STAGE_SEAL : 0) | (d->rewrite_from ? STAGE_REWRITE_FROM : 0) |
+              (d->srs ? STAGE_SRS : 0) | (d->report_dmarc ? STAGE_REPORT_DMARC : 0) |
+              (d->sign_user ? STAGE_SIGN_USER : 0) | (m->originating ? STAGE_ORIGINATING : 0);
+    snprintf(r.authserv_id, sizeof(r.authserv_id), "%s", m->rt->authserv_id);
+    snprintf(r.authres, sizeof(r.authres), "%s", authres ? authres : "");
+    uint8_t id[STAGEHDR_ID_LEN];
+    char *value = malloc(STAGEHDR_BUILD_MAX);
+    fa_err err;
+    int rc = -1;
+    if (value && stagehdr_identity(m->h, m->nh, milter_sender(s), id) == 0 &&
+        stagehdr_build(&r, id, m->rt->stage_keys, "\n", value, STAGEHDR_BUILD_MAX, &err) >= 0)
+        rc = mf_edit_add(e, STAGEHDR_FIELD, value);
+    else if (value)
+        log_msg(FA_LOG_ERROR, "msg %s: stage 1: %s", milter_queue_id(s), err.msg);
+    free(value);
+    return rc;
+}
+
+/* What stage 1 recorded, as the decision stage 2 carries out. */
+static void stage2_decision(const struct mf_msg *m, struct policy_decision *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->verdict = POLICY_CONTINUE;
+    d->why = "";
+    if (!m->stage_ok)
+        return; /* unauthenticated: nothing of ours */
+    unsigned f = m->stage.flags;
+    d->sign_forwarder = (f & STAGE_SIGN_FORWARDER) != 0;
+    d->sign_user = (f & STAGE_SIGN_USER) != 0;
+    d->seal = (f & STAGE_SEAL) != 0;
+    d->rewrite_from = (f & STAGE_REWRITE_FROM) != 0;
+    d->srs = (f & STAGE_SRS) != 0;
 }
 
 static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
@@ -631,10 +777,14 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     }
     struct arrival *a = NULL;
     struct authres ar;
-    struct mf_out o;
+    const char *ar_value = NULL;
+    struct mf_edit e;
+    struct mf_changes c;
     int status = MILTER_TEMPFAIL;
-    if (out_init(&o, m) < 0)
+    if (mf_edit_init(&e, mods, m->h, m->nh) < 0)
         return MILTER_TEMPFAIL;
+    if (plan_changes(m, qid, &c) < 0)
+        goto done;
 
     /* The truth on arrival first: it decides everything else. */
     if (m->check) {
@@ -651,11 +801,16 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
                  arc_cv_name(a->arc.cv));
         if (a->from_state != FROM_OK)
             line_add(&what, " from=%s", a->from_why);
+        m->arrival_cv = a->arc.cv;
     }
-    struct policy_input in;
     struct policy_decision d;
-    policy_input_of(m, s, a, &in);
-    policy_decide(&in, cfg, &d);
+    if (m->role == MF_STAGE2) {
+        stage2_decision(m, &d);
+    } else {
+        struct policy_input in;
+        policy_input_of(m, s, a, &c, &in);
+        policy_decide(&in, cfg, &d);
+    }
     if (d.verdict != POLICY_CONTINUE) {
         log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s: %s%s", qid, milter_sender(s),
                 d.verdict == POLICY_REJECT ? "rejected" : "tempfailed", d.why, what.buf);
@@ -671,30 +826,56 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     }
     if (d.drop_forwarded && drop_forwarded(m, mods, qid, d.why) < 0)
         goto done;
-    if (remove_forged(m, mods, &o, &what) < 0)
+    /* Only stage 1 may write this field: any other is removed unread (stage
+     * 2 has read it by now). */
+    if (mf_edit_delete_all(&e, STAGEHDR_FIELD) < 0 || remove_forged(m, &e, &what) < 0)
         goto done;
     if (a) {
         /* dmarc_enforce = off: evaluated (the policy needs it) but not reported. */
         arrival_authres(a, m->rt->authserv_id, d.report_dmarc, &ar);
-        const char *value = authres_value(&ar, "\n");
-        if (milter_mods_insert_header(mods, 1, "Authentication-Results", value) < 0 ||
-            out_append(&o, "Authentication-Results", value, 1) < 0)
+        ar_value = authres_value(&ar, "\n");
+        if (mf_edit_insert_top(&e, "Authentication-Results", ar_value) < 0)
+            goto done;
+        /* The AAR records the same results, without the authserv-id. */
+        size_t k = 0;
+        m->aar_results[0] = '\0';
+        for (size_t i = 0; i < ar.n; i++)
+            k += (size_t)snprintf(m->aar_results + k,
+                                  k < sizeof(m->aar_results) ? sizeof(m->aar_results) - k : 0,
+                                  "%s%s", i ? "; " : "", ar.results[i]);
+        if (k >= sizeof(m->aar_results))
             goto done;
     }
-    if (d.rewrite_from) {
-        int r = rewrite_from(m, mods, &o, qid);
-        if (r < 0)
+    if (m->role == MF_STAGE1) {
+        if (stage1_record(m, s, &e, a, ar_value, &d) < 0)
             goto done;
-        line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
-        m->from_rewritten = r;
+        line_add(&what, " stage1-recorded");
+    } else {
+        int fwd_changes = m->forwarded && !m->dropped;
+        if (fwd_changes && make_changes(m, &e, &c, &what) < 0)
+            goto done;
+        if (d.rewrite_from) {
+            int r = rewrite_from(m, &e, qid);
+            if (r < 0)
+                goto done;
+            line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
+            m->from_rewritten = r;
+        }
+        if (m->buffering) {
+            /* The body as it leaves: changed by the footer, or as received. */
+            if (fwd_changes && c.footer.action != FOOTER_NONE)
+                sign_body(m, c.footer.body, c.footer.len);
+            else
+                sign_body(m, m->body, m->body_len);
+        }
+        if (m->signer && (d.sign_user || d.sign_forwarder) && sign_out(m, &e, &what, qid) < 0)
+            goto done;
+        if (m->sealer && d.seal && seal_out(m, &e, &what, qid) < 0)
+            goto done;
     }
-    if (m->signer && (d.sign_user || d.sign_forwarder) && sign_out(m, mods, &o, &what, qid) < 0)
-        goto done;
-    if (m->sealer && a && d.seal && seal_out(m, mods, &o, &ar, &what, qid) < 0)
-        goto done;
 
     const char *sender = milter_sender(s);
-    if (d.srs) {
+    if (d.srs && m->role != MF_STAGE1) {
         char out[SRS_ADDR_MAX];
         const char *why = NULL;
         int r = srs_forward(m->rt->srs, sender, strlen(sender), time(NULL), out, sizeof(out), &why);
@@ -712,12 +893,14 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     }
     if (m->dropped)
         line_add(&what, " not-forwarded=%zu", m->dropped);
-    log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s%s%s", qid, sender,
+    static const char *const roles[] = {"", " stage1", " stage2"};
+    log_msg(FA_LOG_INFO, "msg %s: from=<%s>%s %s%s%s", qid, sender, roles[m->role],
             m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what.buf);
     status = MILTER_CONTINUE;
 done:
     free(a);
-    out_free(&o);
+    free_changes(&c);
+    mf_edit_free(&e);
     return status;
 }
 
@@ -776,6 +959,7 @@ static void mf_end(void *msg, struct milter_session *s, int status)
     free(m->hoff);
     free(m->raw);
     free(m->forged);
+    free(m->body);
     for (size_t i = 0; i < m->nfwd_rcpt; i++)
         free(m->fwd_rcpt[i]);
     free(m->fwd_rcpt);

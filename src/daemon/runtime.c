@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include "domlist.h"
+#include "fileread.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -169,6 +170,71 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
     return 0;
 }
 
+/* A footer file: UTF-8 text, bounded by what a footer may be. */
+static int load_footer_file(const struct fa_config *c, const char *key, const char *path,
+                            char **out, fa_err *err)
+{
+    size_t len;
+    fa_err e;
+    if (file_read(path, FWDCHANGE_FOOTER_MAX, 0, 0, out, &len, &e) < 0)
+        return config_fail(c, key, err, "%s: %s", key, e.msg);
+    return 0;
+}
+
+/* The forwarder's own changes and the two-stage keys. */
+static int load_changes(struct runtime *rt, uid_t key_owner, fa_err *err)
+{
+    const struct fa_config *c = &rt->cfg;
+    fa_err e;
+    if (c->forward_subject_tag[0]) {
+        char v[FWDCHANGE_SUBJECT_ROOM(0)];
+        if (fwdchange_subject(NULL, 0, c->forward_subject_tag, v, sizeof(v)) < 0)
+            return config_fail(c, "forward_subject_tag", err,
+                               "forward_subject_tag = \"%s\": a tag is printable ASCII, at most "
+                               "%d octets, with no \"=?\"",
+                               c->forward_subject_tag, FWDCHANGE_TAG_MAX);
+    }
+    if (c->forward_footer_html[0] && !c->forward_footer[0])
+        return config_fail(c, "forward_footer_html", err,
+                           "forward_footer_html needs forward_footer (the text footer)");
+    if (c->forward_footer[0]) {
+        if (load_footer_file(c, "forward_footer", c->forward_footer, &rt->footer_text, err) < 0 ||
+            (c->forward_footer_html[0] &&
+             load_footer_file(c, "forward_footer_html", c->forward_footer_html, &rt->footer_html,
+                              err) < 0))
+            return -1;
+        rt->footer =
+            (struct fwdchange_footer_spec){.text = rt->footer_text, .html = rt->footer_html};
+        if (fwdchange_footer_check(&rt->footer, &e) < 0)
+            return config_fail(c, "forward_footer", err, "forward_footer: %s", e.msg);
+    }
+    if (c->forward_header[0]) {
+        const char *colon = strchr(c->forward_header, ':');
+        if (!colon)
+            return config_fail(c, "forward_header", err,
+                               "forward_header = \"%s\": expected \"Name: value\"",
+                               c->forward_header);
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        rt->header_name = strndup(c->forward_header, (size_t)(colon - c->forward_header));
+        if (!rt->header_name || asprintf(&rt->header_value, " %s", v) < 0) {
+            rt->header_value = NULL;
+            return fa_err_set(err, "out of memory");
+        }
+        if (fwdchange_header_check(rt->header_name, v, &e) < 0)
+            return config_fail(c, "forward_header", err, "forward_header: %s", e.msg);
+    }
+    static const char *const stage_names[] = {"stage2_daemon_names", "stage_secrets"};
+    char *const stage_values[] = {c->stage2_daemon_names.n ? "set" : "", c->stage_secrets};
+    if (all_or_none(c, stage_names, stage_values, 2, err) < 0)
+        return -1;
+    if (c->stage_secrets[0] &&
+        !(rt->stage_keys = stagehdr_keys_load(c->stage_secrets, key_owner, &e)))
+        return config_fail(c, "stage_secrets", err, "stage_secrets: %s", e.msg);
+    return 0;
+}
+
 struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metrics *metrics,
                              fa_err *err)
 {
@@ -188,7 +254,8 @@ struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metri
         if (!rt->srs)
             goto fail;
     }
-    if (load_milter(rt, secrets_owner, err) < 0)
+    if (load_milter(rt, secrets_owner, err) < 0 ||
+        (c->milter_listen[0] && load_changes(rt, secrets_owner, err) < 0))
         goto fail;
     atomic_init(&rt->refs, 1);
     return rt;
@@ -233,6 +300,11 @@ static void runtime_free(struct runtime *rt)
     dns_free(rt->dns);
     keytable_free(rt->keys);
     key_free(rt->arc_key);
+    free(rt->footer_text);
+    free(rt->footer_html);
+    free(rt->header_name);
+    free(rt->header_value);
+    stagehdr_keys_free(rt->stage_keys);
     config_free(&rt->cfg);
     free(rt);
 }

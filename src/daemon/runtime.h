@@ -50,9 +50,11 @@
 #include "config.h"
 #include "dns.h"
 #include "err.h"
+#include "fwdchange.h"
 #include "keytable.h"
 #include "policy.h"
 #include "srs.h"
+#include "stagehdr.h"
 
 #include <stdatomic.h>
 #include <sys/types.h>
@@ -68,6 +70,12 @@ struct runtime {
     struct policy_nets internal; /* internal_hosts, parsed */
     char authserv_id[256];       /* authserv_id, or this host's name */
     struct metrics *metrics;     /* the daemon's registry (not owned); may be NULL */
+
+    /* The forwarder's own changes (forward_*): checked when loaded. */
+    struct fwdchange_footer_spec footer; /* .text NULL: no footer */
+    char *footer_text, *footer_html;     /* what footer points at */
+    char *header_name, *header_value;    /* forward_header split; NULL: none */
+    stagehdr_keys *stage_keys;           /* stage_secrets; NULL: one stage */
 };
 
 /* srs_secret_count, or 0 without SRS (for logs). */

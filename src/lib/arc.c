@@ -777,7 +777,7 @@ int arc_sealer_finish(struct arc_sealer *s, struct dns *dns, const char *eol,
         return ARC_NOT_SEALED;
     }
     unsigned inst = n + 1;
-    int cv = chain->cv;
+    int cv = s->spec.arrival_cv ? *s->spec.arrival_cv : chain->cv;
     time_t t = s->spec.timestamp > 0 ? s->spec.timestamp : s->v->now;
     const struct dkimcore_body_hash *bh = s->v->hs.bh[s->bh];
     char bh64[B64_ENCODED_LEN(EVP_MAX_MD_SIZE) + 1], sig64[ARC_SIG_B64_MAX];

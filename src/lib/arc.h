@@ -120,6 +120,12 @@ struct arc_seal_spec {
     time_t timestamp;        /* t=; 0 = now, -1 = omit */
     const char *authserv_id; /* ours: which Authentication-Results the AAR copies */
     const char *results;     /* or these results ("spf=pass smtp.mailfrom=a@b; dkim=..."); NULL */
+    /* NULL: the chain status (cv=, and arc= in the AAR) is what
+     * arc_sealer_finish validates now. Else the status validated when the
+     * message arrived, before the sealer's own changes (a footer, a Subject
+     * tag) or a content filter's broke the previous AMS, as RFC 8617
+     * section 5.1.1 intends: the sealer vouches for what it verified. */
+    const int *arrival_cv;
 };
 
 enum { ARC_NOT_SEALED = 0, ARC_SEALED = 1 };

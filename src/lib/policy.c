@@ -155,13 +155,15 @@ static int failed_enforced(const struct arrival *a)
 }
 
 /* The From-rewrite applies only to forwarded mail that passed DMARC on
- * arrival without an aligned DKIM signature, i.e. through SPF alone: SPF
- * alignment cannot survive a forward (the next hop sees our address),
- * while an aligned signature we leave intact still passes there. */
-static int wants_rewrite(const struct arrival *a, const struct fa_config *cfg)
+ * arrival and cannot pass after the forward: SPF alignment cannot survive
+ * it (the next hop sees our address), an aligned signature we leave
+ * intact still passes there, one our own changes break does not. */
+static int wants_rewrite(const struct arrival *a, const struct fa_config *cfg, int changes_break)
 {
     if (cfg->from_rewrite == FA_REWRITE_OFF || a->dmarc.result != DMARC_PASS ||
-        a->dmarc.dkim_aligned || !a->dmarc.have_record)
+        !a->dmarc.have_record)
+        return 0;
+    if (a->dmarc.dkim_aligned && !(changes_break && cfg->from_rewrite_on_change))
         return 0;
     switch (cfg->from_rewrite) {
     case FA_REWRITE_REJECT:
@@ -289,7 +291,7 @@ void policy_decide(const struct policy_input *in, const struct fa_config *cfg,
     }
 
     int vouch = !unsure_from && !failed_enforced(a);
-    int rewrite = vouch && wants_rewrite(a, cfg) && in->have_forward_key;
+    int rewrite = vouch && wants_rewrite(a, cfg, in->changes_break_dkim) && in->have_forward_key;
     int seal = vouch && in->have_arc_key;
     /* A temporary DNS failure that could change what we do: Postfix
      * retries the whole message (a milter cannot split it). */

@@ -58,6 +58,11 @@
  *     From: would be rewritten; an ARC key when we would seal) tempfails
  *     forwarded mail (the whole message: Postfix retries, nothing is
  *     lost); local mail is delivered with temperror recorded.
+ *   - From: rewrite (from_rewrite) only for forwarded mail that passed
+ *     DMARC and cannot pass after the forward: through SPF alone, or
+ *     through an aligned DKIM signature that our own changes (Subject tag,
+ *     footer; changes_break_dkim) will break, unless
+ *     from_rewrite_on_change = no.
  *   - Local mailboxes: dmarc_enforce (reject, quarantine = hold, tag,
  *     off) for DMARC failures under p=reject/quarantine, as before.
  * DIAGNOSTICS
@@ -110,6 +115,7 @@ struct policy_input {
     int local;               /* some recipient is not */
     int null_sender;         /* MAIL FROM:<> */
     int fwd_key_aligned;     /* the forwarder key's d= aligns with the From: domain */
+    int changes_break_dkim;  /* our own changes (Subject tag, footer) break signatures */
     int have_user_key;       /* originating: the SigningTable has a key for From: */
     int have_forward_key;    /* forward_signing_key is configured */
     int have_arc_key;        /* arc_key is configured */

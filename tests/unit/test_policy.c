@@ -233,8 +233,10 @@ static void test_decide_invariant(void **state)
     /* Arrival: From: domain x SPF x DKIM x ARC x trusted upstream x From: state. */
     const unsigned narrivals = NFROM * NSPF * NDKIM * NARC * 2 * NSTATES;
     /* Settings x recipients (forwarded, local, both) x forwarder key
-     * (none, ours, aligned with From:) x ARC key. */
-    const unsigned nsettings = 4 * 4 * 2 * 2 * 3, ncases = nsettings * 3 * 3 * 2;
+     * (none, ours, aligned with From:) x ARC key x our own changes
+     * (none; a Subject tag or footer that breaks signatures, under
+     * from_rewrite_on_change = yes and no). */
+    const unsigned nsettings = 4 * 4 * 2 * 2 * 3 * 3, ncases = nsettings * 3 * 3 * 2;
     unsigned long combos = 0, refused = 0, forwarded_passes = 0;
     struct arrival *a = malloc(sizeof(*a));
     assert_non_null(a);
@@ -249,13 +251,14 @@ static void test_decide_invariant(void **state)
             unsigned y = ci;
             unsigned cls = digit(&y, 3), key = digit(&y, 3), ak = digit(&y, 2);
             unsigned e = digit(&y, 4), r = digit(&y, 4), fl = digit(&y, 2), po = digit(&y, 2);
-            unsigned un = digit(&y, 3);
+            unsigned un = digit(&y, 3), ch = digit(&y, 3);
             if (ci % (ncases / nsettings) == 0) { /* the settings change */
                 config_set(&cfg, "dmarc_enforce", enforce[e], NULL, &err);
                 config_set(&cfg, "from_rewrite", rewrite[r], NULL, &err);
                 config_set(&cfg, "forward_dmarc_failure", failure[fl], NULL, &err);
                 config_set(&cfg, "forward_dmarc_policies", policies[po], NULL, &err);
                 config_set(&cfg, "from_unreadable", unreadable[un], NULL, &err);
+                config_set(&cfg, "from_rewrite_on_change", ch == 2 ? "no" : "yes", NULL, &err);
             }
             struct policy_input in = {
                 .a = a,
@@ -265,16 +268,17 @@ static void test_decide_invariant(void **state)
                 .fwd_key_aligned = key == 2,
                 .have_arc_key = (int)ak,
                 .have_srs = 1,
+                .changes_break_dkim = ch != 0,
             };
             struct policy_decision d;
             policy_decide(&in, &cfg, &d);
             const char *bad = check_invariants(&in, &cfg, &d);
             if (bad)
                 fail_msg("from=%s state=%d spf=%u dkim=%u arc=%u trusted=%u enforce=%s "
-                         "rewrite=%s failure=%s policies=%s unreadable=%s class=%u key=%u "
-                         "arc_key=%u dmarc=%s: %s",
+                         "rewrite=%s failure=%s policies=%s unreadable=%s changes=%u class=%u "
+                         "key=%u arc_key=%u dmarc=%s: %s",
                          from_domains[f], from_states[st], spf, dk, arc, trusted, enforce[e],
-                         rewrite[r], failure[fl], policies[po], unreadable[un], cls, key, ak,
+                         rewrite[r], failure[fl], policies[po], unreadable[un], ch, cls, key, ak,
                          dmarc_result_name(a->dmarc.result), bad);
             combos++;
             refused += d.verdict == POLICY_REJECT;
@@ -287,7 +291,7 @@ static void test_decide_invariant(void **state)
                   "(%lu refused)\n",
                   narrivals, ncases, combos, refused);
     assert_int_equal(narrivals, 6000);
-    assert_int_equal(combos, 6000UL * 3456);
+    assert_int_equal(combos, 6000UL * 10368);
     /* The table is not vacuous: legitimate mail still goes through. */
     assert_true(forwarded_passes > 0);
     assert_true(refused > 0);
@@ -368,6 +372,24 @@ static void test_decide_cases(void **state)
     assert_int_equal(d.reply[0], '4');
     decide_one("temp.test", SPF_C_PASS, DKIM_C_NONE, FROM_OK, NULL, 0, 1, &d);
     assert_int_equal(d.verdict, POLICY_CONTINUE);
+    /* Our own changes break the aligned signature: rewritten, unless told not to. */
+    struct dns *dns = test_zone(zone_text);
+    struct fa_config cfg;
+    config_init(&cfg);
+    fa_err err;
+    assert_int_equal(config_set(&cfg, "from_rewrite", "reject", NULL, &err), 0);
+    struct arrival a;
+    make_arrival(dns, "prej.test", SPF_C_FAIL, DKIM_C_ALIGNED, ARC_C_NONE, 0, FROM_OK, &a);
+    struct policy_input in = {
+        .a = &a, .forwarded = 1, .have_forward_key = 1, .have_srs = 1, .changes_break_dkim = 1};
+    policy_decide(&in, &cfg, &d);
+    assert_true(d.rewrite_from && d.sign_forwarder);
+    assert_int_equal(config_set(&cfg, "from_rewrite_on_change", "no", NULL, &err), 0);
+    policy_decide(&in, &cfg, &d);
+    assert_false(d.rewrite_from);
+    assert_true(d.sign_forwarder);
+    config_free(&cfg);
+    dns_free(dns);
     /* Legitimate forwarded mail: SPF-only p=reject sender, rewritten and
      * signed; an aligned DKIM signature is left alone. */
     decide_one("prej.test", SPF_C_PASS, DKIM_C_NONE, FROM_OK, "from_rewrite = reject\n", 1, 0, &d);
