@@ -40,10 +40,12 @@
  *   starting (also written to standard error).
  */
 #include "config.h"
+#include "fileread.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "pfcheck.h"
 #include "privs.h"
 #include "runtime.h"
 #include "server.h"
@@ -59,6 +61,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,6 +210,106 @@ static void probe_listener(const struct fa_config *cfg, const char *key,
     report_problem(ck, msg.msg);
 }
 
+/* The values of Postfix parameters, one per line as `postconf -h` prints
+ * them, into out (NUL-terminated); -1 when postconf cannot be run. */
+static int postconf_values(const char *dir, const char *const *params, char *out, size_t outsz)
+{
+    static const char postconf[] = "/usr/sbin/postconf";
+    if (access(postconf, X_OK) < 0)
+        return -1;
+    const char *argv[32];
+    size_t k = 0;
+    argv[k++] = "postconf";
+    if (dir && dir[0]) {
+        argv[k++] = "-c";
+        argv[k++] = dir;
+    }
+    argv[k++] = "-h";
+    for (size_t i = 0; params[i] && k + 1 < sizeof(argv) / sizeof(argv[0]); i++)
+        argv[k++] = params[i];
+    argv[k] = NULL;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, 2);
+        execv(postconf, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], out + got, outsz - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == outsz - 1)
+            break;
+    }
+    close(fds[0]);
+    out[got] = '\0';
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Postfix content checks that change forwarded mail before the milter
+ * verifies it or after it signed it (pfcheck.h): warnings. */
+static void check_postfix_checks(const struct fa_config *cfg, struct check *ck)
+{
+    if (!cfg->forward_recipients.n || !cfg->milter_listen[0])
+        return;
+    for (int before = 1; before >= 0; before--) {
+        const char *const *params = before ? pfcheck_params_before : pfcheck_params_after;
+        char values[8192];
+        if (postconf_values(cfg->postfix_config_directory, params, values, sizeof(values)) < 0)
+            return; /* no Postfix here to check */
+        const char *line = values;
+        for (size_t i = 0; params[i] && *line; i++) {
+            const char *nl = strchr(line, '\n');
+            char list[4096];
+            snprintf(list, sizeof(list), "%.*s", (int)(nl ? nl - line : (long)strlen(line)), line);
+            line = nl ? nl + 1 : "";
+            const char *p = list;
+            struct pfcheck_map map;
+            while (pfcheck_next_map(&p, &map) == 1) {
+                char *text;
+                size_t len;
+                unsigned no;
+                fa_err e;
+                if (!map.path[0] || file_read(map.path, 4 * 1024 * 1024, 0, 0, &text, &len, &e) < 0)
+                    continue;
+                int modifies = pfcheck_table_modifies(text, len, &no);
+                free(text);
+                if (!modifies)
+                    continue;
+                ck->warnings++;
+                fprintf(stderr,
+                        "fwdauthd: warning: Postfix %s = %s: %s:%u changes messages (REPLACE or "
+                        "PREPEND) %s; forwarded mail then %s. Use forward_subject_tag, "
+                        "forward_footer and forward_header instead (fwdauthd.conf(5))\n",
+                        params[i], map.whole, map.path, no,
+                        before ? "before milters see them" : "after fwdauthd signed them",
+                        before ? "fails verification here (valid signatures break, p=reject "
+                                 "senders are refused)"
+                               : "fails our DKIM signature and ARC seal at the next hop");
+            }
+        }
+    }
+}
+
 /* fwdauthd -t: what a start would do, short of serving. Exit 0 or 1. */
 static int check_config(const char *path)
 {
@@ -257,6 +360,7 @@ static int check_config(const char *path)
         report_problem(&ck, err.msg);
     else if (with_metrics)
         probe_listener(&cfg, "metrics_listen", &maddr, &ck);
+    check_postfix_checks(&cfg, &ck);
     config_free(&cfg);
 
     if (ck.problems) {

@@ -134,6 +134,7 @@ static const struct key_def keys[] = {
     LIST(stage2_daemon_names, "", V_TOKEN),
     STR(stage_secrets, "", V_PATH),
     UINT(stage_max_age, "432000", 60, 2592000),
+    STR(postfix_config_directory, "", V_PATH),
     STR(user, "nobody", V_USER),
     STR(chroot, "", V_PATH),
     UINT(connection_limit, "500", 1, 10000),

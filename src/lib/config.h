@@ -145,6 +145,9 @@ struct fa_config {
     char *stage_secrets;                /* file: HMAC secrets, first signs, all verify */
     unsigned stage_max_age;             /* seconds a stage-1 field stays valid */
 
+    /* The Postfix instance fwdauthd works with (fwdauthd -t, fwdauth doctor) */
+    char *postfix_config_directory; /* its config_directory; empty = postconf's default */
+
     /* DNS (dns.h) */
     char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
     char *dns_server;     /* resolver address; empty = /etc/resolv.conf */

@@ -124,6 +124,40 @@ class ConfigCheck(fwdtest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.dir, "srs.sock")))
         self.assertEqual([n for n in os.listdir(self.dir) if n.startswith(".fwdauthd-t")], [])
 
+    def test_postfix_content_checks_that_change_mail_are_warned(self):
+        # Issue 11: Postfix's header_checks/body_checks run before milters (a
+        # REPLACE there breaks what fwdauthd verifies) and smtp_*_checks after
+        # them (breaking our signature): -t warns, naming the table's line.
+        fwdtest.require_programs("/usr/sbin/postconf")
+        pf = os.path.join(self.dir, "postfix")
+        os.mkdir(pf)
+        with open(os.path.join(pf, "hc"), "w") as f:
+            f.write("# tag forwarded mail\n/^X-Spam: yes/ DISCARD\n"
+                    "/^Subject: (.*)/ REPLACE Subject: [fwd] ${1}\n")
+        with open(os.path.join(pf, "sbc"), "w") as f:
+            f.write("/^-- $/ PREPEND Footer-Follows: yes\n")
+        with open(os.path.join(pf, "quiet"), "w") as f:
+            f.write("/^Subject:.*viagra/ REJECT no\n")
+        with open(os.path.join(pf, "main.cf"), "w") as f:
+            f.write("header_checks = regexp:%s/quiet, regexp:%s/hc\n"
+                    "smtp_body_checks = regexp:%s/sbc\n" % (pf, pf, pf))
+        self.write(self.settings(postfix_config_directory=pf))
+        r = self.check()
+        self.assertEqual(r.returncode, 0, r.stderr)  # warnings, not problems
+        self.assertIn("configuration OK", r.stdout)
+        self.assertIn("with warnings", r.stdout)
+        self.assertRegex(r.stderr, r"warning: Postfix header_checks = regexp:\S+/hc: \S+/hc:3 "
+                         r"changes messages \(REPLACE or PREPEND\) before milters see them")
+        self.assertRegex(r.stderr, r"warning: Postfix smtp_body_checks = regexp:\S+/sbc: "
+                         r"\S+/sbc:1 changes messages \(REPLACE or PREPEND\) after fwdauthd "
+                         r"signed them")
+        self.assertNotIn("/quiet", r.stderr)
+        # Without forwarding there is nothing to warn about.
+        self.write(self.settings(postfix_config_directory=pf, forward_recipients=None,
+                                 from_rewrite=None, from_rewrite_address=None))
+        r = self.check()
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+
     def readme_line(self, i):
         return README_LINES[i].format(kt=self.kt, st=self.st, mport=self.ports["metrics"])
 
