@@ -342,6 +342,15 @@ class PrintedPaths:
         if s.get("dns_zone_file"):
             self.write(case, s["dns_zone_file"], "", 0o644)
             handled.add("dns_zone_file")
+        # The forwarder's footer files: a text footer and an HTML fragment.
+        for k, text in (("forward_footer", "-- \nForwarded by example.net\n"),
+                        ("forward_footer_html", "<p>Forwarded by example.net</p>\n")):
+            if s.get(k):
+                self.write(case, s[k], text, 0o644)
+                handled.add(k)
+        if s.get("stage_secrets"):
+            self.write(case, s["stage_secrets"], "readme-test-stage-secret-0123456789\n")
+            handled.add("stage_secrets")
         if s.get("chroot"):
             os.makedirs(self.path(case, os.path.join(s["chroot"], "x")), exist_ok=True)
             handled.add("chroot")
