@@ -110,14 +110,15 @@ int main(int argc, char **argv)
     struct msg_headers hs = {0};
     size_t body_off;
     fa_err err = {{0}};
+    struct fwdchange_footer f = {0};
+    int status = 1;
     if (msg_parse(msg, n, &hs, &body_off, &err) < 0) {
         fprintf(stderr, "msg_parse: %s\n", err.msg);
-        return 1;
+        goto fail;
     }
     const uint8_t *body = (const uint8_t *)msg + body_off;
     size_t blen = n - body_off;
 
-    struct fwdchange_footer f = {0};
     f.why = "-";
     if (footer) {
         char *text = read_file(footer), *frag = html ? read_file(html) : NULL;
@@ -127,7 +128,7 @@ int main(int argc, char **argv)
         free(frag);
         if (rc < 0) {
             fprintf(stderr, "fwdchange_footer: %s\n", err.msg);
-            return 1;
+            goto fail;
         }
     }
     char addname[FWDCHANGE_NAME_MAX + 2] = "", *addvalue = NULL;
@@ -136,14 +137,15 @@ int main(int argc, char **argv)
         size_t nl = colon ? (size_t)(colon - add) : 0;
         if (!colon || nl > FWDCHANGE_NAME_MAX) {
             fprintf(stderr, "-a NAME:VALUE\n");
-            return 2;
+            status = 2;
+            goto fail;
         }
         memcpy(addname, add, nl);
         addname[nl] = '\0';
         addvalue = (char *)colon + 1;
         if (fwdchange_header_check(addname, addvalue, &err) < 0) {
             fprintf(stderr, "fwdchange_header_check: %s\n", err.msg);
-            return 1;
+            goto fail;
         }
     }
 
@@ -223,12 +225,14 @@ int main(int argc, char **argv)
     else
         fwrite(body, 1, blen, stdout);
     fprintf(stderr, "%s\t%s\t%s\n", fwdchange_action_name(f.action), f.why, subj_state);
-    fwdchange_footer_free(&f);
     free(subj);
     free(newval);
     free(drop);
+    status = 0;
+fail:
+    fwdchange_footer_free(&f);
     free(hs.h);
     free(msg);
     free(raw);
-    return 0;
+    return status;
 }
