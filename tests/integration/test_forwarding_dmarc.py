@@ -94,12 +94,14 @@ class ForwardingBase(unittest.TestCase):
     EXTRA_ZONE = {}
     EXTRA_TIMEOUTS = ()
     EXTRA_MAIN_CF = None
+    EXTRA_MASTER_CF = ""  # services added to the throwaway master.cf
 
     @classmethod
     def setUpClass(cls):
         fwdtest.require_programs(fwdtest.FWDAUTHD, fwdtest.FWDAUTH, postfixtest.POSTFIX,
                                  postfixtest.SMTP_SINK)
-        cls.env = env = e2e.Env(cls, extra_main_cf=cls.EXTRA_MAIN_CF)
+        cls.env = env = e2e.Env(cls, extra_main_cf=cls.EXTRA_MAIN_CF,
+                                extra_master_cf=cls.EXTRA_MASTER_CF)
         nobody = pwd.getpwnam("nobody")
         for dom, sel in (("ourdomain.test", "arc"), ("signed.test", "s1")):
             kdir = os.path.join(env.dir, "keys-" + dom)  # keygen names files by selector

@@ -82,9 +82,12 @@ def message(subject, frm="someone@sender.test", to="alias@ourdomain.test", extra
 
 
 class Env:
-    """Keys, zone, fwdauthd and Postfix for one test class."""
+    """Keys, zone, fwdauthd and Postfix for one test class. extra_main_cf
+    replaces or adds main.cf settings; extra_master_cf (text) is appended to
+    master.cf (e.g. a content filter's transport and re-injection smtpd)."""
 
-    def __init__(self, test_cls, default_action="tempfail", srs_table=True, extra_main_cf=None):
+    def __init__(self, test_cls, default_action="tempfail", srs_table=True, extra_main_cf=None,
+                 extra_master_cf=""):
         self.dir = d = tempfile.mkdtemp(prefix="fwdauth-e2e-")
         os.chmod(d, 0o755)
         test_cls.addClassCleanup(shutil.rmtree, d, True)
@@ -184,7 +187,7 @@ class Env:
             "%d inet n - n - - smtpd\n  -o milter_macro_daemon_name=ORIGINATING\n"
             "%d inet n - n - - smtpd\n  -o smtpd_sasl_auth_enable=yes\n"
             "  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject\n" %
-            (self.sub_port, self.sasl_port))
+            (self.sub_port, self.sasl_port)) + extra_master_cf
         self.pf.start(self.main_cf, self.master_cf)
         fwdtest.wait_for_port(self.sub_port)
         fwdtest.wait_for_port(self.sasl_port)
