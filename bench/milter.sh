@@ -16,6 +16,8 @@
 # round trip only): with the machine-wide CPU per message of every
 # configuration it shows what Postfix's milter work costs apart from the
 # signature (the report's CPU budget paragraph).
+# fwdauthd-changes is the signing fwdauthd with the recipient forwarded and a
+# Subject tag and footer on (issue 11: within 10% of signing alone).
 # CONFIGS="... fwdauthd-quickack" adds the LD_PRELOAD experiment that found the
 # ~40 ms delayed-ACK stall (bench/quickack_preload.c). TRANSPORT=unix puts both
 # milters on unix sockets. --perf adds one profiled fwdauthd run
@@ -57,7 +59,7 @@ done
 . "$ROOT/bench/common.sh"
 bench_build fwdauthd fwdauth
 
-export CONFIGS=${CONFIGS:-"none fwdauthd fwdauthd-nosign opendkim"}
+export CONFIGS=${CONFIGS:-"none fwdauthd fwdauthd-changes fwdauthd-nosign opendkim"}
 export ROOT MESSAGES SESSIONS SIZE PROFILE CMDLINE
 export ROUNDS=$REPEAT
 export FWDAUTHD="$BUILD_DIR/bin/fwdauthd" FWDAUTH="$BUILD_DIR/bin/fwdauth"

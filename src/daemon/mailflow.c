@@ -769,6 +769,12 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     const struct fa_config *cfg = &m->rt->cfg;
     const char *qid = milter_queue_id(s);
     struct mf_line what = {"", 0};
+    const char *failed = NULL; /* the step that failed: logged, message tempfailed */
+#define FAIL(step)                                                                                 \
+    do {                                                                                           \
+        failed = step;                                                                             \
+        goto done;                                                                                 \
+    } while (0)
     if (!m->eoh_done) {
         /* An MTA may skip end-of-headers (no headers at all): do it now. */
         int r = mf_eoh(m, s);
@@ -784,12 +790,12 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     if (mf_edit_init(&e, mods, m->h, m->nh) < 0)
         return MILTER_TEMPFAIL;
     if (plan_changes(m, qid, &c) < 0)
-        goto done;
+        FAIL("planning the forwarder's changes");
 
     /* The truth on arrival first: it decides everything else. */
     if (m->check) {
         if (!(a = malloc(sizeof(*a))))
-            goto done;
+            FAIL("memory");
         arrival_finish(m->check, m->rt->dns, a);
         struct metrics *mx = m->rt->metrics;
         metrics_auth_result(mx, METRICS_SPF, a->spf.result);
@@ -820,22 +826,22 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     }
     if (d.hold) {
         if (milter_mods_quarantine(mods, d.why) < 0)
-            goto done;
+            FAIL("holding");
         line_add(&what, " held=\"%s\"", d.why);
         m->quarantined = 1;
     }
     if (d.drop_forwarded && drop_forwarded(m, mods, qid, d.why) < 0)
-        goto done;
+        FAIL("removing recipients");
     /* Only stage 1 may write this field: any other is removed unread (stage
      * 2 has read it by now). */
     if (mf_edit_delete_all(&e, STAGEHDR_FIELD) < 0 || remove_forged(m, &e, &what) < 0)
-        goto done;
+        FAIL("removing fields");
     if (a) {
         /* dmarc_enforce = off: evaluated (the policy needs it) but not reported. */
         arrival_authres(a, m->rt->authserv_id, d.report_dmarc, &ar);
         ar_value = authres_value(&ar, "\n");
         if (mf_edit_insert_top(&e, "Authentication-Results", ar_value) < 0)
-            goto done;
+            FAIL("adding Authentication-Results");
         /* The AAR records the same results, without the authserv-id. */
         size_t k = 0;
         m->aar_results[0] = '\0';
@@ -844,20 +850,20 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
                                   k < sizeof(m->aar_results) ? sizeof(m->aar_results) - k : 0,
                                   "%s%s", i ? "; " : "", ar.results[i]);
         if (k >= sizeof(m->aar_results))
-            goto done;
+            FAIL("the ARC results (too long)");
     }
     if (m->role == MF_STAGE1) {
         if (stage1_record(m, s, &e, a, ar_value, &d) < 0)
-            goto done;
+            FAIL("recording stage 1");
         line_add(&what, " stage1-recorded");
     } else {
         int fwd_changes = m->forwarded && !m->dropped;
         if (fwd_changes && make_changes(m, &e, &c, &what) < 0)
-            goto done;
+            FAIL("making the forwarder's changes");
         if (d.rewrite_from) {
             int r = rewrite_from(m, &e, qid);
             if (r < 0)
-                goto done;
+                FAIL("rewriting From");
             line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
             m->from_rewritten = r;
         }
@@ -869,9 +875,9 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
                 sign_body(m, m->body, m->body_len);
         }
         if (m->signer && (d.sign_user || d.sign_forwarder) && sign_out(m, &e, &what, qid) < 0)
-            goto done;
+            FAIL("signing");
         if (m->sealer && d.seal && seal_out(m, &e, &what, qid) < 0)
-            goto done;
+            FAIL("sealing");
     }
 
     const char *sender = milter_sender(s);
@@ -881,14 +887,14 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         int r = srs_forward(m->rt->srs, sender, strlen(sender), time(NULL), out, sizeof(out), &why);
         if (r == SRS_OK) {
             if (milter_mods_change_from(mods, out, NULL) < 0)
-                goto done;
+                FAIL("changing the sender");
             line_add(&what, " srs=<%s>", out);
             m->srs_rewritten = 1;
         } else if (r == SRS_UNCHANGED) {
             log_msg(why == srs_why_too_long ? FA_LOG_INFO : FA_LOG_DEBUG,
                     "msg %s: sender <%s> not rewritten: %s", qid, sender, why);
         } else {
-            goto done;
+            FAIL("SRS");
         }
     }
     if (m->dropped)
@@ -898,6 +904,10 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what.buf);
     status = MILTER_CONTINUE;
 done:
+#undef FAIL
+    if (failed)
+        log_msg(FA_LOG_ERROR, "msg %s: from=<%s> tempfailed: %s failed%s", qid, milter_sender(s),
+                failed, what.buf);
     free(a);
     free_changes(&c);
     mf_edit_free(&e);
@@ -969,7 +979,7 @@ static void mf_end(void *msg, struct milter_session *s, int status)
 static const struct milter_filter filter = {
     .name = "fwdauth",
     .actions = MILTER_ACT_ADDHDRS | MILTER_ACT_CHGHDRS | MILTER_ACT_CHGFROM |
-               MILTER_ACT_QUARANTINE | MILTER_ACT_DELRCPT,
+               MILTER_ACT_QUARANTINE | MILTER_ACT_DELRCPT | MILTER_ACT_CHGBODY,
     .steps = MILTER_STEP_HEADER | MILTER_STEP_EOH | MILTER_STEP_BODY,
     .replies = 0,
     .msg_begin = mf_begin,
