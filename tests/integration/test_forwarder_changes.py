@@ -418,6 +418,21 @@ class ForwarderChanges(ChangesBase):
         time.sleep(1)
         self.assertEqual(self.count_remote(subj) + self.count_remote(lsubj), 0)
 
+    def test_stage_field_removed_one_stage(self):
+        # Without stage_secrets (one stage) a Fwdauth-Arrival field from
+        # outside is removed too: only a stage 1 of ours may write one.
+        self.changes(on_change="no")
+        subj = self.subject("field-one-stage")
+        extra = (b"Fwdauth-Arrival: v=1; t=%d; f=255; c=pass; i=%s; a=;\r\n\tb=%s\r\n" %
+                 (int(time.time()), AUTHSERV_ID.encode(), b"A" * 43 + b"="))
+        msg = plain_message(subj, SENDERS["spf-only"][0], extra=extra)
+        self.assertEqual(self.send(msg, SENDERS["spf-only"][1]), {})
+        (m,) = self.env.wait_sink(self.env.remote, subj, timeout=60)
+        raw = sink_raw(e2e.wire(m.raw))
+        self.assertEqual(header_values(raw, "Fwdauth-Arrival"), [], raw[:3000])
+        self.check_aar(raw, "spf-only")
+        self.check_signatures(raw, "spf-only")
+
     def test_local_mail_unchanged(self):
         # Only forwarded mail is changed: a legitimate message for a local
         # mailbox keeps its Subject, body and signature.
