@@ -677,7 +677,11 @@ static void policy_input_of(const struct mf_msg *m, struct milter_session *s,
         /* Stage 1 decides for stage 2, which holds the same keys. */
         .have_arc_key = rt->arc_key != NULL,
         .have_srs = rt->srs != NULL,
-        .changes_break_dkim = breaks_signatures(c),
+        /* Stage 1 cannot see what the content filter after it will change:
+         * it counts on the worst (a filter that tags or footers), so that a
+         * sender whose signature the filter breaks still passes DMARC at a
+         * next hop that does not trust our seal (from_rewrite_on_change). */
+        .changes_break_dkim = breaks_signatures(c) || m->role == MF_STAGE1,
     };
     if (!a) {
         struct from_info f;
