@@ -353,7 +353,7 @@ static void verify_digest(struct sig *s, struct dns *dns, const uint8_t *digest,
     int result, testing, strict;
     const char *why;
     struct fa_key *k =
-        dkimcore_fetch_key(dns, s->selector, s->domain, s->alg, &testing, &strict, &result, &why);
+        dkim_key_fetch(dns, s->selector, s->domain, s->alg, &testing, &strict, &result, &why);
     if (!k) {
         sig_done(s, result, why);
         return;

@@ -29,10 +29,9 @@
  *   Tags are written in the order v a c d i q s t x l h bh b, as in RFC 8463
  *   Appendix A, so its example can be reproduced byte for byte.
  *   At most DKIM_MAX_SIGS signatures are checked per message.
- *   Key records (RFC 6376 section 3.6.1) are read by one function,
- *   dkim_key_record_read, which the verifier uses through
- *   dkim_parse_key_record and lint.h (fwdauth check-dns) calls with alg -1
- *   to judge a record the way the verifier would.
+ *   Key records (RFC 6376 section 3.6.1) are read and fetched by
+ *   dkim_key.h, which also holds enum dkim_alg and enum dkim_result; this
+ *   header includes it.
  * SECURITY
  *   Every signature field is bounded; malformed ones are permerror, never
  *   a crash. Verification never trusts anything in the message but the
@@ -41,15 +40,13 @@
  *   dkim_signer_new returns NULL and dkim_signer_finish -1 with err set
  *   (a bad spec, a key that cannot sign, a field that does not fit).
  *   dkim_verifier_new returns NULL with err set. Each verification result
- *   carries an enum dkim_result and a static reason. dkim_parse_key_record
- *   and dkim_key_record_read return NULL for a record no signature can use,
- *   with a static reason and (dkim_key_record_read) an enum
- *   dkim_key_problem naming the first check that failed.
+ *   carries an enum dkim_result and a static reason.
  */
 #ifndef FWDAUTH_DKIM_H
 #define FWDAUTH_DKIM_H
 
 #include "canon.h"
+#include "dkim_key.h"
 #include "dns.h"
 #include "err.h"
 #include "keys.h"
@@ -61,18 +58,6 @@
 
 #define DKIM_MAX_SIGS 16
 #define DKIM_CLOCK_SKEW 300
-
-enum dkim_alg { DKIM_RSA_SHA256, DKIM_ED25519_SHA256, DKIM_RSA_SHA1 };
-
-enum dkim_result {
-    DKIM_NONE,
-    DKIM_PASS,
-    DKIM_FAIL,
-    DKIM_NEUTRAL,
-    DKIM_POLICY,
-    DKIM_TEMPERROR,
-    DKIM_PERMERROR
-};
 
 struct dkim_sign_spec {
     const char *domain;   /* d= */
@@ -120,50 +105,5 @@ void dkim_verifier_body(struct dkim_verifier *v, const uint8_t *p, size_t n);
 size_t dkim_verifier_finish(struct dkim_verifier *v, struct dns *dns, struct dkim_sig_result *out,
                             size_t max);
 void dkim_verifier_free(struct dkim_verifier *v);
-
-const char *dkim_result_name(int result);
-const char *dkim_alg_name(int alg);
-
-/* Parse a DKIM key record (RFC 6376 section 3.6.1) for algorithm alg.
- * Returns the key, or NULL with *result (permerror) and *why. Exposed for
- * the fuzz target. */
-struct fa_key *dkim_parse_key_record(const char *txt, size_t len, int alg, int *testing,
-                                     int *strict, int *result, const char **why);
-
-/* What dkim_key_record_read found wrong with a key record: the first
- * failing check, in the order the verifier makes them. */
-enum dkim_key_problem {
-    DKIM_KEY_OK,
-    DKIM_KEY_SYNTAX,  /* not a tag=value list (tags.h: bad syntax, a tag twice) */
-    DKIM_KEY_VERSION, /* v= present but not DKIM1, or not the first tag */
-    DKIM_KEY_TYPE,    /* k= names a key type other than rsa and ed25519 */
-    DKIM_KEY_ALG,     /* k= does not fit the signature's algorithm */
-    DKIM_KEY_HASH,    /* h= leaves out the signature's hash */
-    DKIM_KEY_SERVICE, /* s= lists neither * nor email */
-    DKIM_KEY_NO_P,    /* no p= */
-    DKIM_KEY_REVOKED, /* empty p= */
-    DKIM_KEY_BAD_P,   /* p= is not a usable key of that type */
-    DKIM_KEY_SHORT    /* an RSA key under KEY_RSA_MIN_BITS */
-};
-
-struct dkim_key_info {
-    int problem;           /* enum dkim_key_problem */
-    int alg;               /* enum dkim_alg the record was read for */
-    int type;              /* KEY_RSA or KEY_ED25519 (k=, default rsa); -1 before k= was read */
-    int testing, strict;   /* t=y, t=s (read only once s= passed) */
-    unsigned bits;         /* key size, when p= held a key */
-    const char *k, *h, *s; /* tag values inside txt, NULL when absent */
-    size_t k_len, h_len, s_len;
-};
-
-/* The verifier's key-record reader with its findings: dkim_parse_key_record
- * is this function. alg is the signature's algorithm, or -1 for the one the
- * record's own k= fits (rsa-sha256, or ed25519-sha256 for k=ed25519), as a
- * lint that has no signature needs. Returns the key, or NULL with
- * info->problem set, *why (when why is not NULL) the same static text
- * dkim_parse_key_record gives, and err (when not NULL) saying what is wrong
- * with p= for DKIM_KEY_BAD_P and DKIM_KEY_SHORT. */
-struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
-                                    struct dkim_key_info *info, const char **why, fa_err *err);
 
 #endif

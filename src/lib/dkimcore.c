@@ -2,7 +2,6 @@
 #include "dkimcore.h"
 
 #include "b64.h"
-#include "dkim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,35 +295,6 @@ const char *dkimcore_check_body(const struct dkimcore_body_hash *bh, uint64_t li
     if (want_len < 0 || (unsigned)want_len != bh->dlen || memcmp(want, bh->digest, bh->dlen) != 0)
         return "body hash did not verify";
     return NULL;
-}
-
-/* ---- keys ---- */
-
-struct fa_key *dkimcore_fetch_key(struct dns *dns, const char *selector, const char *domain,
-                                  int alg, int *testing, int *strict, int *result, const char **why)
-{
-    char name[512];
-    snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
-    struct dns_answer a;
-    dns_query(dns, name, DNS_T_TXT, &a);
-    struct fa_key *k = NULL;
-    *testing = *strict = 0;
-    if (a.status == DNS_TEMPFAIL) {
-        *result = DKIM_TEMPERROR;
-        *why = "key lookup failed temporarily";
-    } else if (a.status != DNS_OK) {
-        *result = DKIM_PERMERROR;
-        *why = "no key for signature";
-    } else {
-        /* Use the first record that parses (RFC 6376 section 3.6.2.2). */
-        *why = "no valid key record";
-        *result = DKIM_PERMERROR;
-        for (size_t i = 0; i < a.n && !k; i++)
-            k = dkim_parse_key_record((const char *)a.rr[i].data, a.rr[i].len, alg, testing, strict,
-                                      result, why);
-    }
-    dns_answer_free(&a);
-    return k;
 }
 
 /* ---- folding ---- */

@@ -2,15 +2,16 @@
  * NAME
  *   dkimcore - the hashing and signing mechanics shared by DKIM and ARC
  * SUMMARY
- *   Internal to libfwdauth (dkim.c and arc.c; not an API for front ends).
+ *   Internal to libfwdauth (dkim.c, arc.c, dkim_key.c; not an API for
+ *   front ends).
  *   DKIM-Signature (RFC 6376) and ARC-Message-Signature / ARC-Seal
  *   (RFC 8617) are built the same way: body hashes over a canonicalized
  *   body (several signatures with the same canonicalization, length and
  *   digest share one), a header hash over selected fields followed by the
  *   signature's own field with its b= value blanked, a signature over that
- *   digest, a key record fetched from DNS, and a field folded for output.
- *   This module holds those pieces once; dkim.c and arc.c add only their
- *   protocol's tags and rules.
+ *   digest, and a field folded for output. This module holds those pieces
+ *   once; dkim.c and arc.c add only their protocol's tags and rules, and
+ *   dkim_key.h reads and fetches the key records both verify with.
  * SYNOPSIS
  *   struct dkimcore_hashes hs;  dkimcore_hashes_init(&hs, &err);
  *   int i = dkimcore_hashes_get(&hs, CANON_RELAXED, CANON_NO_LIMIT, KEY_MD_SHA256, &err);
@@ -37,7 +38,6 @@
 #define FWDAUTH_DKIMCORE_H
 
 #include "canon.h"
-#include "dns.h"
 #include "err.h"
 #include "keys.h"
 #include "msg.h"
@@ -125,15 +125,6 @@ const char *dkimcore_check_times(long long t, long long x, time_t now, long skew
  * NULL when it matches, else the static reason for a fail. */
 const char *dkimcore_check_body(const struct dkimcore_body_hash *bh, uint64_t limit,
                                 const uint8_t *want, int want_len);
-
-/* ---- keys ---- */
-
-/* Fetch SELECTOR._domainkey.DOMAIN and parse the first usable record for
- * alg (enum dkim_alg). NULL with *result (DKIM_TEMPERROR or DKIM_PERMERROR)
- * and a static *why on failure. */
-struct fa_key *dkimcore_fetch_key(struct dns *dns, const char *selector, const char *domain,
-                                  int alg, int *testing, int *strict, int *result,
-                                  const char **why);
 
 /* ---- folding ---- */
 

@@ -2,6 +2,7 @@
 #include "lint.h"
 
 #include "dkim.h"
+#include "dkim_key.h"
 #include "dmarc.h"
 #include "spf.h"
 #include "tags.h"
@@ -972,7 +973,7 @@ int lint_dkim(struct dns *d, const char *domain, const char *selector, const str
         out->state = LINT_ABSENT;
     } else {
         /* The verifier uses the first record that reads as a usable key
-         * (dkimcore_fetch_key): lint that one, or each when none is. */
+         * (dkim_key_fetch): lint that one, or each when none is. */
         size_t use = a->n;
         for (size_t i = 0; i < a->n && use == a->n; i++) {
             struct dkim_key_info info;
