@@ -5,6 +5,7 @@
  * _dmarc.a.b.fuzz.example; the rest is the RFC5322.From domain (any bytes)
  * and, after a second LF, the authenticated domain. */
 #include "dmarc.h"
+#include "dns_zone.h"
 
 #include <stdint.h>
 #include <stdio.h>

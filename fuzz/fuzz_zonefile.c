@@ -1,5 +1,6 @@
 /* libFuzzer target: the zone-file parser, then a few questions of every type. */
 #include "dns.h"
+#include "dns_zone.h"
 
 #include <stddef.h>
 #include <stdint.h>

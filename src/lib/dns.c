@@ -46,8 +46,10 @@
 #define DNS_WIRE_NAME_MAX 255
 #define DNS_TEXT_NAME_MAX (DNS_WIRE_NAME_MAX * 4 + 1) /* every octet as \DDD */
 
-const char dns_why_timeout[] = "timeout";
-const char dns_why_servfail[] = "SERVFAIL from the resolver";
+/* Reasons whose identity (the pointer) classifies a failure for
+ * dns_opts.observe (failure_kind); dns_zone.h has the zone file's TIMEOUT. */
+static const char dns_why_timeout[] = "timeout";
+static const char dns_why_servfail[] = "SERVFAIL from the resolver";
 
 struct dns {
     struct dns_zone *zone;  /* when set, the only source of answers */
@@ -68,63 +70,6 @@ struct ubq {
     struct ub_result *res;
     size_t *abandoned_count;
 };
-
-const char *dns_status_name(int status)
-{
-    switch (status) {
-    case DNS_OK:
-        return "OK";
-    case DNS_NXDOMAIN:
-        return "NXDOMAIN";
-    case DNS_NODATA:
-        return "NODATA";
-    case DNS_TEMPFAIL:
-        return "TEMPFAIL";
-    case DNS_PERMFAIL:
-        return "PERMFAIL";
-    }
-    return "?";
-}
-
-/* ---- answers ---- */
-
-void dns_answer_free(struct dns_answer *a)
-{
-    if (!a)
-        return;
-    size_t n = a->n <= DNS_MAX_RR ? a->n : DNS_MAX_RR;
-    for (size_t i = 0; i < n; i++) {
-        free(a->rr[i].data);
-        a->rr[i].data = NULL;
-    }
-    a->n = 0;
-}
-
-int dns_answer_set(struct dns_answer *a, int status, const char *why)
-{
-    dns_answer_free(a);
-    a->status = status;
-    a->why = why;
-    a->secure = 0;
-    return status;
-}
-
-int dns_answer_add(struct dns_answer *a, const void *data, size_t len, unsigned pref)
-{
-    if (a->n >= DNS_MAX_RR || len > DNS_MAX_RDATA)
-        return -1;
-    uint8_t *copy = malloc(len + 1);
-    if (!copy)
-        return -1;
-    if (len)
-        memcpy(copy, data, len);
-    copy[len] = 0;
-    a->rr[a->n].data = copy;
-    a->rr[a->n].len = len;
-    a->rr[a->n].pref = pref;
-    a->n++;
-    return 0;
-}
 
 /* ---- wire-format rdata ---- */
 

@@ -58,49 +58,11 @@
 #ifndef FWDAUTH_DNS_H
 #define FWDAUTH_DNS_H
 
+#include "dns_answer.h"
 #include "err.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define DNS_MAX_RR 64
-#define DNS_MAX_RDATA 65535
-
-enum dns_type {
-    DNS_T_A = 1,
-    DNS_T_PTR = 12,
-    DNS_T_MX = 15,
-    DNS_T_TXT = 16,
-    DNS_T_AAAA = 28,
-    DNS_T_SPF = 99,
-    DNS_T_CNAME = 5
-};
-
-enum dns_status {
-    DNS_OK,       /* n >= 1 records */
-    DNS_NXDOMAIN, /* the name does not exist */
-    DNS_NODATA,   /* the name exists, no record of that type */
-    DNS_TEMPFAIL, /* timeout, SERVFAIL, network: try again later */
-    DNS_PERMFAIL  /* malformed answer or query */
-};
-
-struct dns_rr {
-    /* TXT/SPF: the character-strings joined, NUL-terminated (may hold NULs
-     *   inside: use len). A: 4 octets. AAAA: 16 octets.
-     * MX: preference in `pref`, exchange name in data (NUL-terminated, no
-     *   trailing dot). PTR/CNAME: the name (NUL-terminated, no trailing dot). */
-    uint8_t *data;
-    size_t len;
-    unsigned pref;
-};
-
-struct dns_answer {
-    int status;      /* enum dns_status */
-    int secure;      /* DNSSEC-validated (never for zone files) */
-    const char *why; /* static reason when status != DNS_OK */
-    size_t n;
-    struct dns_rr rr[DNS_MAX_RR];
-};
 
 /* Why a query failed, for an observer (finer than DNS_TEMPFAIL/PERMFAIL):
  * DNS_FAIL_NONE for answers (DNS_OK, DNS_NXDOMAIN, DNS_NODATA). */
@@ -133,15 +95,10 @@ void dns_free(struct dns *d);
 
 /* Ask one question; always fills a (status, why, records). Returns a->status. */
 int dns_query(struct dns *d, const char *name, int type, struct dns_answer *a);
-void dns_answer_free(struct dns_answer *a);
 
-/* Zone-file parser, exposed for the fuzz target and tests: parse a buffer
- * into a zone usable by dns_new via dns_new_from_zone. */
+/* A resolver answering from a zone parsed by dns_zone_parse (dns_zone.h),
+ * for the fuzz targets and tests; takes ownership of z. */
 struct dns_zone;
-struct dns_zone *dns_zone_parse(const char *name, const char *buf, size_t len, fa_err *err);
-void dns_zone_free(struct dns_zone *z);
-struct dns *dns_new_from_zone(struct dns_zone *z); /* takes ownership */
-
-const char *dns_status_name(int status);
+struct dns *dns_new_from_zone(struct dns_zone *z);
 
 #endif

@@ -1,4 +1,4 @@
-/* dns_zone - RFC 1035 master-file subset for tests and offline use; see dns.h and dns_zone.h. */
+/* dns_zone - RFC 1035 master-file subset for tests and offline use; see dns_zone.h and dns.h. */
 #include "dns_zone.h"
 
 #include <arpa/inet.h>
