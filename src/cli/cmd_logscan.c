@@ -6,6 +6,7 @@
 #include "maillog.h"
 #include "maillog_scan.h"
 #include "srs.h"
+#include "srs_config.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* fwdauth srs forward|reverse: SRS by hand, with the daemon's own engine. */
 #include "cli.h"
 #include "srs.h"
+#include "srs_config.h"
 
 #include <errno.h>
 #include <getopt.h>

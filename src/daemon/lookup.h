@@ -31,6 +31,7 @@
 #ifndef FWDAUTHD_LOOKUP_H
 #define FWDAUTHD_LOOKUP_H
 
+#include "config.h" /* enum fa_log_level: lookup_log_level */
 #include "srs.h"
 
 #include <stddef.h>

@@ -5,6 +5,7 @@
 #include "fileread.h"
 #include "log.h"
 #include "metrics.h"
+#include "srs_config.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -78,7 +79,7 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
 {
     const struct fa_config *c = &rt->cfg;
     fa_err e;
-    if (policy_nets_parse(c->internal_hosts.v, c->internal_hosts.n, &rt->internal, &e) < 0)
+    if (nets_parse(c->internal_hosts.v, c->internal_hosts.n, &rt->internal, &e) < 0)
         return config_fail(c, "internal_hosts", err, "%s", e.msg);
     if (c->authserv_id[0]) {
         snprintf(rt->authserv_id, sizeof(rt->authserv_id), "%s", c->authserv_id);

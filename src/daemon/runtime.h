@@ -52,6 +52,7 @@
 #include "err.h"
 #include "fwdchange.h"
 #include "keytable.h"
+#include "nets.h"
 #include "policy.h"
 #include "srs.h"
 #include "stagehdr.h"
@@ -63,13 +64,13 @@ struct runtime {
     atomic_uint refs;
     unsigned long generation;
     struct fa_config cfg;
-    srs *srs;                    /* NULL when no SRS is configured (milter only) */
-    struct dns *dns;             /* milter: DKIM key lookups; NULL without milter_listen */
-    struct keytable *keys;       /* milter: signing keys; NULL without dkim_key_table */
-    struct fa_key *arc_key;      /* milter: ARC sealing key; NULL without arc_key */
-    struct policy_nets internal; /* internal_hosts, parsed */
-    char authserv_id[256];       /* authserv_id, or this host's name */
-    struct metrics *metrics;     /* the daemon's registry (not owned); may be NULL */
+    srs *srs;                /* NULL when no SRS is configured (milter only) */
+    struct dns *dns;         /* milter: DKIM key lookups; NULL without milter_listen */
+    struct keytable *keys;   /* milter: signing keys; NULL without dkim_key_table */
+    struct fa_key *arc_key;  /* milter: ARC sealing key; NULL without arc_key */
+    struct nets internal;    /* internal_hosts, parsed */
+    char authserv_id[256];   /* authserv_id, or this host's name */
+    struct metrics *metrics; /* the daemon's registry (not owned); may be NULL */
 
     /* The forwarder's own changes (forward_*): checked when loaded. */
     struct fwdchange_footer_spec footer; /* .text NULL: no footer */

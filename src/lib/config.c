@@ -4,7 +4,8 @@
 #include "addr.h"
 #include "fileread.h"
 #include "listenaddr.h"
-#include "policy.h"
+#include "nets.h"
+#include "strlist.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -41,7 +42,7 @@ enum value_kind {
     V_TRUSTED_ID,   /* theirs: a host name, final dot allowed (compared as domain names) */
     V_ADDRESS,      /* dot-atom local@domain */
     V_RECIPIENT,    /* dot-atom local@domain or @domain */
-    V_NETS,         /* the whole list through policy_nets_parse */
+    V_NETS,         /* the whole list through nets_parse */
     V_PATH,         /* an absolute path */
     V_TABLE,        /* [file:]absolute path */
     V_SIGNING,      /* [file:|refile:]absolute path */
@@ -162,54 +163,6 @@ static const struct key_def *find_key(const char *name)
         if (strcmp(keys[i].name, name) == 0)
             return &keys[i];
     return NULL;
-}
-
-void config_list_free(struct fa_list *list)
-{
-    for (size_t i = 0; i < list->n; i++)
-        free(list->v[i]);
-    free(list->v);
-    list->v = NULL;
-    list->n = 0;
-}
-
-static int is_list_sep(int c)
-{
-    return c == ',' || isspace(c);
-}
-
-int config_split_list(const char *value, struct fa_list *out, fa_err *err)
-{
-    struct fa_list l = {NULL, 0};
-    size_t cap = 0;
-    const char *p = value;
-    for (;;) {
-        while (*p && is_list_sep((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
-        const char *start = p;
-        while (*p && !is_list_sep((unsigned char)*p))
-            p++;
-        if (l.n == cap) { /* doubling: a long list is not copied once per entry */
-            size_t ncap = cap ? 2 * cap : 8;
-            char **nv = realloc(l.v, ncap * sizeof(*nv));
-            if (!nv) {
-                config_list_free(&l);
-                return fa_err_set(err, "out of memory");
-            }
-            l.v = nv;
-            cap = ncap;
-        }
-        char *item = strndup(start, (size_t)(p - start));
-        if (!item) {
-            config_list_free(&l);
-            return fa_err_set(err, "out of memory");
-        }
-        l.v[l.n++] = item;
-    }
-    *out = l;
-    return 0;
 }
 
 static int parse_uint(const char *value, unsigned *out)
@@ -456,17 +409,17 @@ static int check_list(const struct key_def *k, const struct fa_list *l, const ch
                       const char *w, const char *sep, fa_err *err)
 {
     if (k->kind == V_NETS) {
-        struct policy_nets *nets = malloc(sizeof(*nets));
+        struct nets *nets = malloc(sizeof(*nets));
         fa_err e;
         if (!nets)
             return fa_err_set(err, "out of memory");
-        int rc = policy_nets_parse(l->v, l->n, nets, &e);
+        int rc = nets_parse(l->v, l->n, nets, &e);
         free(nets);
         if (rc < 0)
             return fa_err_set(err,
                               "%s%s%s; expected IPv4 or IPv6 addresses or networks "
                               "(ADDRESS/PREFIX), at most %d",
-                              w, sep, e.msg, POLICY_NETS_MAX);
+                              w, sep, e.msg, NETS_MAX);
         return 0;
     }
     for (size_t i = 0; i < l->n; i++) {
@@ -525,20 +478,20 @@ int config_set(struct fa_config *cfg, const char *key, const char *value, const 
     }
     case T_LIST: {
         struct fa_list l;
-        if (config_split_list(value, &l, err) < 0)
+        if (strlist_split(value, &l, err) < 0)
             return -1;
         if (!fits_dump(k, value, &l)) {
-            config_list_free(&l);
+            strlist_free(&l);
             return fa_err_set(err,
                               "%s%s%s: list too long (at most %d octets written as "
                               "\"name = a, b, ...\")",
                               w, sep, key, CONFIG_MAX_LINE - 1);
         }
         if (check_list(k, &l, value, w, sep, err) < 0 || remember_where(cfg, k, where) < 0) {
-            config_list_free(&l);
+            strlist_free(&l);
             return -1;
         }
-        config_list_free(field);
+        strlist_free(field);
         *(struct fa_list *)field = l;
         return 0;
     }
@@ -597,7 +550,7 @@ void config_free(struct fa_config *cfg)
         if (keys[i].type == T_STRING)
             free(*(char **)field);
         else if (keys[i].type == T_LIST)
-            config_list_free(field);
+            strlist_free(field);
         free(cfg->set_at[i]);
     }
     free(cfg->file);

@@ -27,7 +27,7 @@
  *   trusted_authserv_ids: RFC 8601 ids written as domain names, so that
  *   they compare as domain names), addresses (from_rewrite_address: a
  *   dot-atom local@domain; forward_recipients: local@domain or @domain),
- *   internal_hosts (addresses or CIDR networks, read by policy_nets_parse),
+ *   internal_hosts (addresses or CIDR networks, read by nets_parse),
  *   absolute file paths (srs_secrets, arc_key, dkim_key_table and
  *   dkim_signing_table with their file:/refile: prefixes, dns_zone_file,
  *   chroot), listen addresses (listenaddr.h; metrics_listen inet only),
@@ -59,11 +59,12 @@
 #define FWDAUTH_CONFIG_H
 
 #include "err.h"
+#include "srs.h" /* enum fa_srs_alphabet */
+#include "strlist.h"
 
 #include <stddef.h>
 
 enum fa_log_level { FA_LOG_ERROR, FA_LOG_WARNING, FA_LOG_INFO, FA_LOG_DEBUG };
-enum fa_srs_alphabet { FA_SRS_BASE64URL, FA_SRS_BASE64 };
 enum fa_dmarc_enforce { FA_ENFORCE_OFF, FA_ENFORCE_TAG, FA_ENFORCE_QUARANTINE, FA_ENFORCE_REJECT };
 enum fa_from_rewrite {
     FA_REWRITE_OFF,
@@ -80,12 +81,6 @@ enum fa_from_unreadable { FA_UNREADABLE_REJECT, FA_UNREADABLE_TEMPFAIL, FA_UNREA
 /* Room for every key's "where it was set" (config.c asserts it is enough). */
 #define CONFIG_KEYS_MAX 64
 
-/* A list value: n strings, each NUL-terminated. */
-struct fa_list {
-    char **v;
-    size_t n;
-};
-
 struct fa_config {
     /* SRS (srs.h) */
     char *srs_domain;             /* domain of rewritten senders */
@@ -95,7 +90,7 @@ struct fa_config {
     unsigned srs_hash_minimum;    /* characters accepted on reverse; 0 = hash_length */
     unsigned srs_max_age;         /* days a rewritten address stays valid */
     char srs_separator;           /* '=', '+' or '-' after SRS0/SRS1 */
-    int srs_hash_alphabet;        /* enum fa_srs_alphabet, emitted; both accepted */
+    int srs_hash_alphabet;        /* enum fa_srs_alphabet (srs.h), emitted; both accepted */
 
     /* fwdauthd listeners, in Postfix syntax: inet:HOST:PORT, inet:[::1]:PORT, unix:/path */
     char *socketmap_listen;
@@ -216,10 +211,5 @@ typedef int (*config_line_fn)(void *ctx, const char *key, const char *value, con
                               fa_err *err);
 int config_parse(const char *name, const char *buf, size_t len, config_line_fn fn, void *ctx,
                  fa_err *err);
-
-/* Split a list value on commas and white space into out (caller frees with
- * config_list_free). */
-int config_split_list(const char *value, struct fa_list *out, fa_err *err);
-void config_list_free(struct fa_list *list);
 
 #endif

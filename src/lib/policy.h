@@ -19,15 +19,16 @@
  *     we sign, ARC-seal, rewrite From: or SRS it. The milter only carries
  *     the decision out; `fwdauth policy` prints it for a message.
  * SYNOPSIS
- *   struct policy_nets nets;
- *   policy_nets_parse(cfg->internal_hosts.v, cfg->internal_hosts.n, &nets, &err);
+ *   struct nets nets;
+ *   nets_parse(cfg->internal_hosts.v, cfg->internal_hosts.n, &nets, &err);   (nets.h)
  *   int ours = policy_originating(&nets, cfg, auth_authen, client_addr, daemon_name);
  *   int fwd = policy_forwarded_rcpt(cfg, "<alias@example.net>");
  *   struct policy_input in = {.a = &arrival, .forwarded = 1, ...};
  *   struct policy_decision d;
  *   policy_decide(&in, cfg, &d);
  * DESCRIPTION
- *   internal_hosts entries are IPv4 or IPv6 addresses or CIDR networks.
+ *   internal_hosts entries are IPv4 or IPv6 addresses or CIDR networks
+ *   (nets.h).
  *   Recipients may come with angle brackets (as Postfix passes them).
  *   Matching of domains and addresses ignores ASCII case.
  *
@@ -66,9 +67,9 @@
  *   - Local mailboxes: dmarc_enforce (reject, quarantine = hold, tag,
  *     off) for DMARC failures under p=reject/quarantine, as before.
  * DIAGNOSTICS
- *   policy_nets_parse names the entry it cannot read. policy_decide
- *   cannot fail: out->verdict is one of enum policy_verdict, out->why a
- *   static text for the log, out->reply the SMTP reply of a refusal.
+ *   policy_decide cannot fail: out->verdict is one of enum
+ *   policy_verdict, out->why a static text for the log, out->reply the
+ *   SMTP reply of a refusal.
  */
 #ifndef FWDAUTH_POLICY_H
 #define FWDAUTH_POLICY_H
@@ -76,28 +77,12 @@
 #include "arrival.h"
 #include "config.h"
 #include "err.h"
+#include "nets.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define POLICY_NETS_MAX 256
-
-struct policy_net {
-    int family; /* 4 or 6 */
-    uint8_t addr[16];
-    unsigned prefix;
-};
-
-struct policy_nets {
-    struct policy_net v[POLICY_NETS_MAX];
-    size_t n;
-};
-
-int policy_nets_parse(char *const *items, size_t n, struct policy_nets *out, fa_err *err);
-/* Is the textual address (IPv4, IPv6, or "IPv6:..." as Postfix writes) in nets? */
-int policy_nets_match(const struct policy_nets *nets, const char *addr);
-
-int policy_originating(const struct policy_nets *internal, const struct fa_config *cfg,
+int policy_originating(const struct nets *internal, const struct fa_config *cfg,
                        const char *auth_authen, const char *client_addr, const char *daemon_name);
 int policy_forwarded_rcpt(const struct fa_config *cfg, const char *rcpt);
 

@@ -3,7 +3,7 @@
 
 #include "addr.h"
 #include "domlist.h"
-#include "secfile.h"
+#include "strlist.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -47,7 +47,7 @@ void srs_free(srs *s)
     for (size_t i = 0; i < s->nsecrets; i++)
         EVP_MAC_CTX_free(s->keyed[i]); /* OpenSSL cleanses the key */
     EVP_MAC_free(s->mac);
-    config_list_free(&s->local_domains);
+    strlist_free(&s->local_domains);
     free(s);
 }
 
@@ -122,48 +122,6 @@ oom:
     fa_err_set(err, "out of memory");
     srs_free(s);
     return NULL;
-}
-
-srs *srs_from_config(const struct fa_config *cfg, uid_t secrets_owner, fa_err *err)
-{
-    if (config_check_srs(cfg, err) < 0)
-        return NULL;
-    char *data;
-    size_t len;
-    fa_err ferr;
-    if (secfile_read(cfg->srs_secrets, secrets_owner, &data, &len, &ferr) < 0) {
-        config_fail(cfg, "srs_secrets", err, "srs_secrets: %s", ferr.msg);
-        return NULL;
-    }
-    const char *secrets[SRS_SECRETS_MAX];
-    size_t lens[SRS_SECRETS_MAX], n = 0;
-    srs *s = NULL;
-    int got = secfile_lines(data, len, secrets, lens, SRS_SECRETS_MAX);
-    if (got < 0) {
-        config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: more than %d secrets",
-                    cfg->srs_secrets, SRS_SECRETS_MAX);
-        goto out;
-    }
-    n = (size_t)got;
-    if (n == 0) {
-        config_fail(cfg, "srs_secrets", err, "srs_secrets: %s: no secret in the file",
-                    cfg->srs_secrets);
-        goto out;
-    }
-    struct srs_params p = {
-        .domain = cfg->srs_domain,
-        .local_domains = cfg->local_domains.v,
-        .n_local_domains = cfg->local_domains.n,
-        .hash_length = cfg->srs_hash_length,
-        .hash_minimum = cfg->srs_hash_minimum,
-        .max_age = cfg->srs_max_age,
-        .separator = cfg->srs_separator,
-        .alphabet = cfg->srs_hash_alphabet,
-    };
-    s = srs_new(&p, secrets, lens, n, err);
-out:
-    secfile_free(data, len);
-    return s;
 }
 
 /* HMAC-SHA1 with secret i over the lower-cased fields, no delimiters (libsrs2). */

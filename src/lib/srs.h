@@ -29,7 +29,10 @@
  *   Secrets are kept only inside the srs object, never in reasons or errors.
  *   The object is immutable after srs_new and safe to share between threads.
  * SYNOPSIS
- *   srs *s = srs_from_config(&cfg, getuid(), &err);
+ *   struct srs_params p = {.domain = "srs.example.net", .hash_length = 4, .max_age = 21,
+ *                          .separator = '='};
+ *   srs *s = srs_new(&p, secrets, secret_lens, nsecrets, &err);
+ *   (srs_from_config, srs_config.h, builds one from fwdauthd.conf)
  *   char out[SRS_ADDR_MAX]; const char *why;
  *   switch (srs_forward(s, addr, strlen(addr), time(NULL), out, sizeof out, &why)) ...
  *   srs_free(s);
@@ -37,11 +40,9 @@
 #ifndef FWDAUTH_SRS_H
 #define FWDAUTH_SRS_H
 
-#include "config.h"
 #include "err.h"
 
 #include <stddef.h>
-#include <sys/types.h>
 #include <time.h>
 
 #define SRS_ADDR_MAX 1024 /* room for any result */
@@ -50,6 +51,10 @@
  * octets: callers compare the pointer to log this case louder. */
 extern const char srs_why_too_long[];
 #define SRS_SECRETS_MAX 32
+
+/* The alphabet of emitted hashes (srs_params.alphabet, fwdauthd.conf
+ * srs_hash_alphabet); both are accepted. */
+enum fa_srs_alphabet { FA_SRS_BASE64URL, FA_SRS_BASE64 };
 
 enum srs_status {
     SRS_ERROR = -1,   /* output buffer too small: a caller bug */
@@ -76,11 +81,6 @@ typedef struct srs srs;
 
 srs *srs_new(const struct srs_params *p, const char *const *secrets, const size_t *secret_lens,
              size_t nsecrets, fa_err *err);
-
-/* Build from the SRS keys of a config, reading cfg->srs_secrets with
- * secfile_read (owner root or secrets_owner; one secret per line, blank
- * lines ignored, at most SRS_SECRETS_MAX). */
-srs *srs_from_config(const struct fa_config *cfg, uid_t secrets_owner, fa_err *err);
 
 void srs_free(srs *s);
 

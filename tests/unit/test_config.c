@@ -173,7 +173,7 @@ static const struct typed_case typed[] = {
      "local@domain or @domain"},
     {"forward_recipients", "@", "entry \"@\""},
     {"forward_recipients", "a@b@example.net", "entry \"a@b@example.net\""},
-    /* networks: policy_nets_parse */
+    /* networks: nets_parse */
     {"internal_hosts", "127.0.0.0/8, ::1, 192.0.2.1, 2001:db8::/32, [::2]", NULL},
     {"internal_hosts", "", NULL},
     {"internal_hosts", "10.0.0.0/33",
