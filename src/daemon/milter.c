@@ -1,8 +1,6 @@
 /* milter - milter protocol core, filter side; see milter.h. */
 #include "milter.h"
 
-#include "config.h" /* enum fa_log_level */
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,7 +307,7 @@ static void decide(struct milter_session *s, int st, const char *why)
     if (st == MILTER_REPLYCODE)
         memcpy(s->decided_reply, s->reply, sizeof(s->reply));
     if (why)
-        note(s, FA_LOG_WARNING, "%s: %s: message tempfailed", milter_queue_id(s), why);
+        note(s, MILTER_LOG_WARNING, "%s: %s: message tempfailed", milter_queue_id(s), why);
 }
 
 /* A limit that the same message would exceed again on every retry: a
@@ -319,7 +317,7 @@ static void refuse_for_good(struct milter_session *s, const char *reply, const c
 {
     if (s->decided)
         return;
-    note(s, FA_LOG_WARNING, "%s: %s: message refused (%s)", milter_queue_id(s), why, reply);
+    note(s, MILTER_LOG_WARNING, "%s: %s: message refused (%s)", milter_queue_id(s), why, reply);
     if (milter_set_reply(s, reply) == MILTER_REPLYCODE)
         decide(s, MILTER_REPLYCODE, NULL);
     else
@@ -331,12 +329,13 @@ static void refuse_for_good(struct milter_session *s, const char *reply, const c
 static int checked(struct milter_session *s, int st, const char *what)
 {
     if (st < MILTER_CONTINUE || st > MILTER_SKIP) {
-        note(s, FA_LOG_ERROR, "%s: filter %s returned bad status %d from %s: tempfail",
+        note(s, MILTER_LOG_ERROR, "%s: filter %s returned bad status %d from %s: tempfail",
              milter_queue_id(s), s->f->name ? s->f->name : "?", st, what);
         return MILTER_TEMPFAIL;
     }
     if (st == MILTER_REPLYCODE && s->reply[0] == 0) {
-        note(s, FA_LOG_ERROR, "%s: filter %s returned REPLYCODE without a reply from %s: tempfail",
+        note(s, MILTER_LOG_ERROR,
+             "%s: filter %s returned REPLYCODE without a reply from %s: tempfail",
              milter_queue_id(s), s->f->name ? s->f->name : "?", what);
         return MILTER_TEMPFAIL;
     }
@@ -506,8 +505,8 @@ static int do_macro(struct milter_session *s, const uint8_t *d, size_t len)
     }
     if (keep > sizeof(m->buf) || nstr / 2 > MILTER_MACRO_COUNT) {
         m->overflow = 1;
-        note(s, FA_LOG_WARNING, "macros of stage '%c' over %d octets or %d names: ignored", d[-1],
-             MILTER_MACRO_BYTES, MILTER_MACRO_COUNT);
+        note(s, MILTER_LOG_WARNING, "macros of stage '%c' over %d octets or %d names: ignored",
+             d[-1], MILTER_MACRO_BYTES, MILTER_MACRO_COUNT);
         if (slot == SLOT_C || slot == SLOT_H)
             s->conn_broken = 1;
         check_overflow(s);
@@ -561,7 +560,7 @@ static int do_connect(struct milter_session *s, const uint8_t *d, size_t len)
     }
     if (over) {
         s->conn_broken = 1;
-        note(s, FA_LOG_WARNING, "client name or address over %d octets: tempfailing its mail",
+        note(s, MILTER_LOG_WARNING, "client name or address over %d octets: tempfailing its mail",
              MILTER_HOST_MAX);
     }
     s->phase = PH_CONNECTED;
@@ -577,7 +576,7 @@ static int do_helo(struct milter_session *s, const uint8_t *d, size_t len)
         return proto_error(s, "malformed HELO packet");
     if (over) {
         s->conn_broken = 1;
-        note(s, FA_LOG_WARNING, "HELO argument over %d octets: tempfailing its mail",
+        note(s, MILTER_LOG_WARNING, "HELO argument over %d octets: tempfailing its mail",
              MILTER_HOST_MAX);
     }
     return finish_step(s, MILTER_STEP_HELO, SMFIP_NR_HELO, MILTER_CONTINUE);
@@ -743,7 +742,7 @@ static int do_eom(struct milter_session *s, const uint8_t *d, size_t len)
         if (st == MILTER_SKIP)
             st = MILTER_CONTINUE;
         if (m->failed && (st == MILTER_CONTINUE || st == MILTER_ACCEPT)) {
-            note(s, FA_LOG_ERROR,
+            note(s, MILTER_LOG_ERROR,
                  "%s: a modification failed (not granted, invalid or over %d "
                  "octets / %d changes): message tempfailed",
                  milter_queue_id(s), MILTER_MODS_BYTES, MILTER_MODS_COUNT);
@@ -968,7 +967,7 @@ int milter_set_reply(struct milter_session *s, const char *r)
     if (ok && n > 4 && r[4] >= '0' && r[4] <= '9')
         ok = r[4] == r[0] && n > 5 && r[5] == '.';
     if (!ok) {
-        note(s, FA_LOG_ERROR, "%s: filter set a malformed SMTP reply: tempfail",
+        note(s, MILTER_LOG_ERROR, "%s: filter set a malformed SMTP reply: tempfail",
              milter_queue_id(s));
         s->reply[0] = 0;
         return MILTER_TEMPFAIL;

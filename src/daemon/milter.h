@@ -317,10 +317,12 @@ struct milter_filter {
 /*
  * What the connection loop provides. ctx_get runs at each MAIL FROM and
  * returns the ctx given to msg_begin; ctx_put runs after msg_end with the
- * same ctx. log receives one finished line (level as enum fa_log_level in
- * config.h) for events worth logging: limits, bad filter results. All may
- * be NULL (ctx is then NULL).
+ * same ctx. log receives one finished line (level as enum
+ * milter_log_level) for events worth logging: limits, bad filter results.
+ * All may be NULL (ctx is then NULL).
  */
+enum milter_log_level { MILTER_LOG_ERROR, MILTER_LOG_WARNING };
+
 struct milter_env {
     void *(*ctx_get)(void *arg);
     void (*ctx_put)(void *arg, void *ctx);

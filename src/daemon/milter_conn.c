@@ -5,7 +5,7 @@
 #include "mailflow.h"
 #include "milter.h"
 #include "runtime.h"
-#include "server.h"
+#include "sockio.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -80,13 +80,14 @@ static void env_ctx_put(void *arg, void *ctx)
 static void env_log(void *arg, int level, const char *line)
 {
     struct mconn *c = arg;
-    log_msg(level, "milter client %s: %s", c->peer, line);
+    log_msg(level == MILTER_LOG_ERROR ? FA_LOG_ERROR : FA_LOG_WARNING, "milter client %s: %s",
+            c->peer, line);
 }
 
 static int env_write(void *arg, const uint8_t *p, size_t n)
 {
     struct mconn *c = arg;
-    return server_send_all(c->fd, p, n);
+    return sockio_send_all(c->fd, p, n);
 }
 
 static void problem(struct mconn *c, const char *what, const char *detail)
@@ -103,7 +104,7 @@ static int flush(struct mconn *c, struct milter_session *s)
     const uint8_t *p = milter_session_output(s, &n);
     if (n == 0)
         return 0;
-    if (server_send_all(c->fd, p, n) < 0) {
+    if (sockio_send_all(c->fd, p, n) < 0) {
         if (log_enabled(FA_LOG_DEBUG))
             log_msg(FA_LOG_DEBUG, "milter client %s: write failed: %s", c->peer, strerror(errno));
         return -1;

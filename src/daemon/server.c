@@ -9,6 +9,7 @@
 #include "netstring.h"
 #include "runtime.h"
 #include "socketmap.h"
+#include "sockio.h"
 #include "tcptable.h"
 
 #include <arpa/inet.h>
@@ -195,21 +196,6 @@ static void count_answer(const struct conn *c, const struct lookup_note *n)
                        result);
 }
 
-int server_send_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 enum batch_result { BATCH_OK, BATCH_CLOSE };
 
 /* Answer every complete request in c->in[off..len), in order, with as few
@@ -266,7 +252,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
         }
         (*completed)++;
         if (OUT_MAX - outlen < REPLY_ROOM) {
-            if (server_send_all(c->fd, c->out, outlen) < 0)
+            if (sockio_send_all(c->fd, c->out, outlen) < 0)
                 return BATCH_CLOSE;
             outlen = 0;
         }
@@ -289,7 +275,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
         log_note(c, &note);
         c->off += used;
     }
-    if (outlen > 0 && server_send_all(c->fd, c->out, outlen) < 0) {
+    if (outlen > 0 && sockio_send_all(c->fd, c->out, outlen) < 0) {
         if (log_enabled(FA_LOG_DEBUG))
             log_msg(FA_LOG_DEBUG, "%s client %s: write failed: %s", server_kind_name(c->kind),
                     c->peer, strerror(errno));

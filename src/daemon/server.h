@@ -73,7 +73,4 @@ int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn
 
 const char *server_kind_name(int kind);
 
-/* Write all of p[0..n) to a client socket (no SIGPIPE, EINTR retried); 0 or -1. */
-int server_send_all(int fd, const uint8_t *p, size_t n);
-
 #endif
