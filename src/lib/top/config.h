@@ -37,7 +37,7 @@
  *   them. Host names are ASCII (write internationalized names as A-labels).
  *   Later lines win over earlier ones, as in Postfix, and each key
  *   remembers where it was last set, so that checks made after loading
- *   (runtime.c, srs.c) can name FILE:LINE too.
+ *   (runtime.c, srs_config.c) can name FILE:LINE too.
  *   config_load_file_each and config_load_buf_each go on after a bad
  *   line and hand every problem to a callback (fwdauthd -t); the other
  *   loaders stop at the first. A value, or a list written back as

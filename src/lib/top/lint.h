@@ -16,7 +16,7 @@
  *     policy discovery and verdict, RFC 7489 with the Public Suffix List or
  *     the RFC 9989 DNS Tree Walk by dmarc_mode), dmarc_parse_record_specs
  *     and dmarc_uri_next for tag-level advice, dmarc_org_domain, dmarc.h;
- *   - DKIM: dkim_key_record_read, the verifier's key-record reader, dkim.h.
+ *   - DKIM: dkim_key_record_read, the verifier's key-record reader, dkim_key.h.
  *   Lint adds advice on top (p=none protects nothing, no rua=, ptr, ...),
  *   never a verdict of its own.
  * SYNOPSIS
