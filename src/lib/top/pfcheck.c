@@ -54,9 +54,11 @@ int pfcheck_table_modifies(const char *text, size_t n, unsigned *line)
         const char *q = p;
         while (q < e && is_space(*q))
             q++;
-        /* Blank, comment, continuation (starts with white space), if/endif. */
-        int rule = q == p && q < e && *q != '#' && strncasecmp(q, "if ", 3) != 0 &&
-                   strncasecmp(q, "endif", 5) != 0;
+        /* Blank, comment, continuation (starts with white space), if/endif.
+         * The text need not end with a NUL: compare only inside the line. */
+        size_t len = (size_t)(e - q);
+        int rule = q == p && q < e && *q != '#' && !(len >= 3 && strncasecmp(q, "if ", 3) == 0) &&
+                   !(len >= 5 && strncasecmp(q, "endif", 5) == 0);
         if (rule && line_modifies(q, e)) {
             *line = no;
             return 1;
