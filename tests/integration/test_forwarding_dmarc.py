@@ -491,7 +491,7 @@ class ForwardingDmarc(ForwardingBase):
                               extra=extra)
         self.assertRegex(self.ours(raw), r"\bdmarc=pass\b.*header\.from=gwonly\.test")
 
-    # BUG (src/lib/arrival.c trusted_spf/arrival_authres): with a trusted
+    # BUG (src/lib/top/arrival.c trusted_spf/arrival_authres): with a trusted
     # gateway's spf=pass, our Authentication-Results (and the AAR of our ARC
     # set) say "spf=pass (from gw.ourdomain.test)" without smtp.mailfrom:
     # trusted_spf fills spf.domain but not spf.sender, which arrival_authres

@@ -1,5 +1,5 @@
 """The From rewrite writes one valid mailbox, and the From reading agrees
-with Python's (src/lib/fromhdr.c, through tests/integration/fromq.c).
+with Python's (src/lib/mail/fromhdr.c, through tests/integration/fromq.c).
 
 Oracle: Python's email package. Every rewritten value is parsed with
 `email.policy.strict` (header registry): exactly one mailbox, no defect,

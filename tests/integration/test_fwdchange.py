@@ -1,5 +1,5 @@
 """The forwarder's own changes keep every message readable and intact
-(src/lib/fwdchange.c, through tests/integration/footq.c).
+(src/lib/mail/fwdchange.c, through tests/integration/footq.c).
 
 Oracle: Python's email package (policy=email.policy.default) and OpenSSL's
 S/MIME tools. A corpus of messages (plain ASCII, UTF-8 8bit, quoted-
