@@ -311,7 +311,7 @@ def check_sample(sink, cfg, zone):
             cfg, sigs, raw[:1500]))
     if not dkim.verify(wire, dnsfunc=zone.dnsfunc):
         raise SystemExit("%s: the signature does not verify with dkimpy: %r" % (cfg, raw[:1500]))
-    changed = re.search(rb"(?m)^Subject: \[fwd\] ", wire) and b"Forwarded by ourdomain.test" in wire
+    changed = re.search(rb"(?m)^Subject: \[fwd\]", wire) and b"Forwarded by ourdomain.test" in wire
     if (cfg == "fwdauthd-changes") != bool(changed):
         raise SystemExit("%s: Subject tag and footer %s expected: %r" % (
             cfg, "were" if cfg == "fwdauthd-changes" else "were not", raw[:1500]))
