@@ -491,11 +491,9 @@ class ForwardingDmarc(ForwardingBase):
                               extra=extra)
         self.assertRegex(self.ours(raw), r"\bdmarc=pass\b.*header\.from=gwonly\.test")
 
-    # BUG (src/lib/top/arrival.c trusted_spf/arrival_authres): with a trusted
-    # gateway's spf=pass, our Authentication-Results (and the AAR of our ARC
-    # set) say "spf=pass (from gw.ourdomain.test)" without smtp.mailfrom:
-    # trusted_spf fills spf.domain but not spf.sender, which arrival_authres
-    # prints. The next hop cannot tell which identity passed (RFC 8601 2.7.2).
+    # With a trusted gateway's spf=pass, our Authentication-Results (and the
+    # AAR of our ARC set) must name the identity that passed (RFC 8601 2.7.2):
+    # trusted_spf (src/lib/top/arrival.c) fills spf.sender for arrival_authres.
     def test_6_trusted_gateway_ar_records_mailfrom(self):
         self.mode(arc=True, rewrite="off", enforce="reject")
         subj = self.subject("gw-mailfrom")
