@@ -501,7 +501,6 @@ class ForwardingDmarc(ForwardingBase):
                               extra=self.gateway_ar(GATEWAY_ID))
         self.assertRegex(self.ours(raw), r"\bspf=pass\b[^;]*smtp\.mailfrom=\S*gwonly\.test")
 
-    # BUG (src/daemon/runtime.c load_milter vs mailflow.c mf_eoh): the check
     def test_7_percent_forward_key_refused(self):
         # A KeyTable entry with "%" as its domain would make our forwarder key
         # sign as the sender's domain: the configuration is refused (the
