@@ -31,6 +31,9 @@ PACKAGES=(
 	debhelper dpkg-dev fakeroot lintian debootstrap systemd
 	# make test: mandoc -T lint on the man pages
 	mandoc
+	# SRS stores (hybrid and database SRS): SQLite on one host, Redis/Valkey for a
+	# cluster; redis-server also runs in the store tests and bench/srs.sh
+	libsqlite3-dev libhiredis-dev redis-server redis-tools
 )
 
 missing=()
