@@ -319,6 +319,19 @@ int keytable_find_name(const struct keytable *kt, const char *name, const char *
     return 0;
 }
 
+int keytable_entry(const struct keytable *kt, size_t i, struct keytable_entry *e)
+{
+    if (i >= kt->nkeys)
+        return 0;
+    const struct kt_key *k = &kt->keys[i];
+    e->name = k->name;
+    e->domain = k->domain;
+    e->selector = k->selector;
+    e->path = kt->loaded[k->loaded].path;
+    e->key = kt->loaded[k->loaded].key;
+    return 1;
+}
+
 static const struct st_entry *exact(const struct keytable *kt, const char *key)
 {
     for (size_t i = 0; i < kt->nst; i++)

@@ -59,6 +59,16 @@ int keytable_find(const struct keytable *kt, const char *local, const char *doma
 int keytable_find_name(const struct keytable *kt, const char *name, const char *domain,
                        struct keytable_match *m);
 
+/* The KeyTable's entries in file order, for tools that check every key
+ * (fwdauth doctor, check-dns -c): 1 with *e filled while i < the number of
+ * entries, else 0. The strings and the key belong to the table; domain is
+ * as written ("%" included). */
+struct keytable_entry {
+    const char *name, *domain, *selector, *path;
+    const struct fa_key *key;
+};
+int keytable_entry(const struct keytable *kt, size_t i, struct keytable_entry *e);
+
 /* Parse tables from memory (for tests and fuzzing); keys are loaded from
  * the paths named in the key table as usual. */
 struct keytable *keytable_parse(const char *kt_name, const char *kt_text, size_t kt_len,
