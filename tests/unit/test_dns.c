@@ -10,6 +10,7 @@
 #include "test_zone.h"
 
 #include "dns.h"
+#include "monoclock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +459,213 @@ static void test_observer(void **state)
     unlink(path);
 }
 
+/* A resolver over zone text written to a file, with an observer counting
+ * the questions that reach it. */
+static struct dns *observed_zone(const char *text, struct seen *s, char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct dns_opts o = {.zone_file = path, .observe = observe, .observe_arg = s};
+    fa_err err = {{0}};
+    struct dns *d = dns_new(&o, &err);
+    assert_non_null(d);
+    return d;
+}
+
+static const char session_zone[] = "a.example. TXT \"a\"\n"
+                                   "b.example. TXT \"b\"\n"
+                                   "mx.example. MX 10 a.example.\n"
+                                   "t1.example. TIMEOUT\n"
+                                   "t2.example. TIMEOUT\n"
+                                   "t3.example. TIMEOUT\n";
+
+static void test_session_remembers(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_dns_XXXXXX";
+    struct seen seen = {0};
+    struct dns *d = observed_zone(session_zone, &seen, path);
+    struct dns *s = dns_session_new(d, 0);
+    assert_non_null(s);
+    struct dns_answer a;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(dns_query(s, "A.example.", DNS_T_TXT, &a), DNS_OK);
+        assert_int_equal(a.n, 1);
+        assert_string_equal((const char *)a.rr[0].data, "a");
+        dns_answer_free(&a);
+        /* A failure is remembered too: a timed-out name is not asked again. */
+        assert_int_equal(dns_query(s, "t1.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+        assert_int_equal(a.failure, DNS_FAIL_TIMEOUT);
+        assert_int_equal(dns_query(s, "none.example", DNS_T_A, &a), DNS_NXDOMAIN);
+        assert_int_equal(dns_query(s, "mx.example", DNS_T_MX, &a), DNS_OK);
+        assert_int_equal(a.rr[0].pref, 10);
+        assert_string_equal((const char *)a.rr[0].data, "a.example");
+        dns_answer_free(&a);
+    }
+    /* The same name with another type is another question. */
+    assert_int_equal(dns_query(s, "a.example", DNS_T_A, &a), DNS_NODATA);
+    assert_int_equal(seen.calls, 5);
+    struct dns_session_info info;
+    dns_session_info(s, &info);
+    assert_int_equal(info.asked, 5);
+    assert_int_equal(info.remembered, 8);
+    assert_int_equal(info.refused, 0);
+    assert_int_equal(info.spent, 0);
+    /* The resolver itself remembers nothing. */
+    dns_query(d, "a.example", DNS_T_TXT, &a);
+    dns_answer_free(&a);
+    assert_int_equal(seen.calls, 6);
+    dns_free(s);
+    dns_free(d);
+    unlink(path);
+}
+
+/* The budget with zone TIMEOUTs, which spend the question's time limit
+ * (5 s here, the default) without waiting: deterministic and instant. */
+static void test_session_budget(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_dns_XXXXXX";
+    struct seen seen = {0};
+    struct dns *d = observed_zone(session_zone, &seen, path);
+    struct dns *s = dns_session_new(d, 12000);
+    double t0 = monoclock_seconds();
+    struct dns_answer a;
+    assert_int_equal(dns_query(s, "a.example", DNS_T_TXT, &a), DNS_OK);
+    dns_answer_free(&a);
+    /* 5 s and 5 s of the 12 s budget: full time limits, ordinary timeouts. */
+    assert_int_equal(dns_query(s, "t1.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    assert_string_equal(a.why, "timeout (TIMEOUT in the zone file)");
+    assert_int_equal(dns_query(s, "t2.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    struct dns_session_info info;
+    dns_session_info(s, &info);
+    assert_int_equal(info.spent, 0);
+    assert_true(info.seconds >= 10.0 && info.seconds < 11.0);
+    /* 2 s left: the question is cut short by the budget, and says so. */
+    assert_int_equal(dns_query(s, "t3.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    assert_int_equal(a.failure, DNS_FAIL_TIMEOUT);
+    assert_string_equal(a.why, "the message's DNS budget is spent");
+    assert_int_equal(seen.calls, 4);
+    /* Spent: a new question fails at once, without reaching the resolver;
+     * what the session already knows it still answers. */
+    assert_int_equal(dns_query(s, "b.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    assert_string_equal(a.why, "the message's DNS budget is spent");
+    assert_int_equal(a.failure, DNS_FAIL_TIMEOUT);
+    assert_int_equal(dns_query(s, "a.example", DNS_T_TXT, &a), DNS_OK);
+    dns_answer_free(&a);
+    struct dns_question more[] = {{"b.example", DNS_T_TXT}, {"mx.example", DNS_T_MX}};
+    dns_prefetch(s, more, 2);
+    assert_int_equal(dns_query(s, "mx.example", DNS_T_MX, &a), DNS_TEMPFAIL);
+    assert_int_equal(seen.calls, 4);
+    dns_session_info(s, &info);
+    assert_int_equal(info.spent, 1);
+    assert_int_equal(info.asked, 4);
+    assert_int_equal(info.refused, 4);
+    assert_int_equal(info.remembered, 1);
+    assert_int_equal(info.budget_ms, 12000);
+    assert_true(monoclock_seconds() - t0 < 2.0); /* nothing waited */
+    dns_free(s);
+
+    /* Without a budget, timeouts never spend anything. */
+    s = dns_session_new(d, 0);
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "t%d.example", i + 1);
+        assert_int_equal(dns_query(s, name, DNS_T_TXT, &a), DNS_TEMPFAIL);
+    }
+    assert_int_equal(dns_query(s, "b.example", DNS_T_TXT, &a), DNS_OK);
+    dns_answer_free(&a);
+    dns_session_info(s, &info);
+    assert_int_equal(info.spent, 0);
+    dns_free(s);
+    dns_free(d);
+    unlink(path);
+}
+
+static void test_session_prefetch(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_dns_XXXXXX";
+    struct seen seen = {0};
+    struct dns *d = observed_zone(session_zone, &seen, path);
+    /* On a resolver, a prefetch does nothing (it has nowhere to keep answers). */
+    struct dns_question q[] = {
+        {"a.example", DNS_T_TXT}, {"A.EXAMPLE.", DNS_T_TXT}, /* the same question */
+        {"b.example", DNS_T_TXT}, {"t1.example", DNS_T_TXT}, {"bad..example", DNS_T_TXT},
+        {NULL, DNS_T_TXT},        {"a.example", 4242},       {"none.example", DNS_T_A},
+    };
+    size_t nq = sizeof(q) / sizeof(q[0]);
+    dns_prefetch(d, q, nq);
+    assert_int_equal(seen.calls, 0);
+    struct dns *s = dns_session_new(d, 60000);
+    dns_prefetch(s, q, nq);
+    dns_prefetch(s, q, nq); /* all known already */
+    assert_int_equal(seen.calls, 4);
+    struct dns_answer a;
+    assert_int_equal(dns_query(s, "b.example", DNS_T_TXT, &a), DNS_OK);
+    assert_string_equal((const char *)a.rr[0].data, "b");
+    dns_answer_free(&a);
+    assert_int_equal(dns_query(s, "t1.example", DNS_T_TXT, &a), DNS_TEMPFAIL);
+    assert_int_equal(dns_query(s, "none.example", DNS_T_A, &a), DNS_NXDOMAIN);
+    assert_int_equal(dns_query(s, "a.example", DNS_T_TXT, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(seen.calls, 4);
+    /* Malformed questions are refused as by dns_query, and observed. */
+    assert_int_equal(dns_query(s, "bad..example", DNS_T_TXT, &a), DNS_PERMFAIL);
+    assert_int_equal(seen.calls, 5);
+    /* A session of a session asks the same resolver, with its own memory. */
+    struct dns *s2 = dns_session_new(s, 0);
+    assert_int_equal(dns_query(s2, "b.example", DNS_T_TXT, &a), DNS_OK);
+    dns_answer_free(&a);
+    assert_int_equal(seen.calls, 6);
+    dns_free(s2);
+    dns_free(s);
+    assert_null(dns_session_new(NULL, 1000));
+    dns_prefetch(NULL, q, nq);
+    dns_free(d);
+    unlink(path);
+}
+
+/* What a session keeps is bounded: beyond DNS_SESSION_MAX_ANSWERS answers
+ * are given but not remembered. */
+static void test_session_bounds(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_dns_XXXXXX";
+    struct seen seen = {0};
+    struct dns *d = observed_zone(session_zone, &seen, path);
+    struct dns *s = dns_session_new(d, 0);
+    struct dns_answer a;
+    int extra = 10;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < DNS_SESSION_MAX_ANSWERS + extra; i++) {
+            char name[64];
+            snprintf(name, sizeof(name), "n%d.example", i);
+            assert_int_equal(dns_query(s, name, DNS_T_A, &a), DNS_NXDOMAIN);
+        }
+    assert_int_equal(seen.calls, DNS_SESSION_MAX_ANSWERS + 2 * extra);
+    dns_free(s);
+    dns_free(d);
+    unlink(path);
+}
+
+static void test_answer_failure(void **state)
+{
+    (void)state;
+    struct dns_answer a = {0};
+    assert_int_equal(dns_answer_add(&a, "x", 1, 0), 0);
+    assert_int_equal(dns_answer_set(&a, DNS_TEMPFAIL, "why"), DNS_TEMPFAIL);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(a.failure, DNS_FAIL_OTHER);
+    assert_int_equal(dns_answer_set(&a, DNS_NXDOMAIN, "none"), DNS_NXDOMAIN);
+    assert_int_equal(a.failure, DNS_FAIL_NONE);
+    assert_int_equal(dns_answer_fail(&a, DNS_TEMPFAIL, DNS_FAIL_SERVFAIL, "s"), DNS_TEMPFAIL);
+    assert_int_equal(a.failure, DNS_FAIL_SERVFAIL);
+    assert_string_equal(a.why, "s");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +683,11 @@ int main(void)
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_many_names),
         cmocka_unit_test(test_observer),
+        cmocka_unit_test(test_session_remembers),
+        cmocka_unit_test(test_session_budget),
+        cmocka_unit_test(test_session_prefetch),
+        cmocka_unit_test(test_session_bounds),
+        cmocka_unit_test(test_answer_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

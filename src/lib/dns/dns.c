@@ -20,8 +20,25 @@
  * A context per thread would need no lock but would give each thread its
  * own cache and worker thread; the milter runs one thread per connection.
  *
- * libunbound caches answers itself (per its TTLs), so this module keeps no
+ * libunbound caches answers itself (per its TTLs), so a resolver keeps no
  * cache; zone files are in memory and need none.
+ *
+ * Retransmission. libunbound resends a question to a forwarder it knows
+ * nothing of after 376 ms, then with exponential back-off, and an answer to
+ * an earlier attempt arrives on a port already closed and is dropped: a
+ * resolver that always takes 4 s would never be heard within a 5 s
+ * timeout. infra-cache-min-rtt = timeout_ms makes every attempt wait the
+ * whole timeout (as a classic stub resolver waits 5 s before it resends),
+ * so an answer that comes within timeout_ms counts. The cost: a lost UDP
+ * packet costs the question's whole timeout, and with several resolvers a
+ * dead one costs one timeout before libunbound prefers the others.
+ *
+ * Sessions (dns_session_new) are a struct dns without a source of their
+ * own: they ask their resolver with a time limit cut to what is left of
+ * the budget, remember every answer (failures too) for the message, and
+ * dns_prefetch sends many questions at once through the asynchronous
+ * calls below (ub_start, then ub_collect for each) so that their waits
+ * overlap. A session is one message's, used by one thread: no lock.
  */
 #include "dns.h"
 
@@ -46,10 +63,19 @@
 #define DNS_WIRE_NAME_MAX 255
 #define DNS_TEXT_NAME_MAX (DNS_WIRE_NAME_MAX * 4 + 1) /* every octet as \DDD */
 
-/* Reasons whose identity (the pointer) classifies a failure for
- * dns_opts.observe (failure_kind); dns_zone.h has the zone file's TIMEOUT. */
+/* Failures are classified by dns_answer.failure, never by these texts. */
 static const char dns_why_timeout[] = "timeout";
-static const char dns_why_servfail[] = "SERVFAIL from the resolver";
+static const char dns_why_budget[] = "the message's DNS budget is spent";
+
+/* A remembered answer of a session: the records copied. */
+struct memo {
+    char *name; /* as dns_name_norm gives it */
+    int type;
+    int status, secure, failure;
+    const char *why;
+    size_t n;
+    struct dns_rr *rr;
+};
 
 struct dns {
     struct dns_zone *zone;  /* when set, the only source of answers */
@@ -62,6 +88,16 @@ struct dns {
     pthread_cond_t cv;
     int polling;      /* a thread is in poll(ub_fd); guarded by mu */
     size_t abandoned; /* questions left to their callbacks; guarded by mu */
+
+    /* A session (dns_session_new): asks `parent`, a resolver. */
+    struct dns *parent;
+    struct memo *memo;
+    size_t nmemo, memo_cap, memo_bytes;
+    int64_t start_ms;   /* monotonic, when the session began */
+    int64_t charged_ms; /* zone file TIMEOUTs, counted as waited */
+    unsigned budget_ms; /* 0 = none */
+    unsigned asked, remembered, refused;
+    int spent; /* the budget cut or refused a question */
 };
 
 /* One libunbound question in flight; guarded by dns.mu. */
@@ -69,6 +105,9 @@ struct ubq {
     int done, abandoned, err;
     struct ub_result *res;
     size_t *abandoned_count;
+    int id;
+    int64_t deadline; /* monotonic ms */
+    double t0, t1;    /* asked, answered (monotonic seconds) */
 };
 
 /* ---- wire-format rdata ---- */
@@ -161,7 +200,7 @@ static int from_result(struct dns *d, int type, const struct ub_result *r, struc
     case 0:
         break;
     case 2:
-        return dns_answer_set(a, DNS_TEMPFAIL, dns_why_servfail);
+        return dns_answer_fail(a, DNS_TEMPFAIL, DNS_FAIL_SERVFAIL, "SERVFAIL from the resolver");
     case 3:
         return dns_answer_set(a, DNS_NXDOMAIN, "no such name (NXDOMAIN)");
     case 5:
@@ -202,31 +241,45 @@ static void ub_done(void *arg, int err, struct ub_result *res)
     q->err = err;
     q->res = res;
     q->done = 1;
+    q->t1 = monoclock_seconds();
 }
 
-static int ub_query(struct dns *d, const char *name, int type, struct dns_answer *a)
+/* Send one question, to be answered within timeout_ms; NULL with a set on
+ * failure. */
+static struct ubq *ub_start(struct dns *d, const char *name, int type, unsigned timeout_ms,
+                            struct dns_answer *a)
 {
     struct ubq *q = calloc(1, sizeof(*q));
-    if (!q)
-        return dns_answer_set(a, DNS_TEMPFAIL, "out of memory");
+    if (!q) {
+        dns_answer_set(a, DNS_TEMPFAIL, "out of memory");
+        return NULL;
+    }
     q->abandoned_count = &d->abandoned;
-    int64_t deadline = monoclock_ms() + d->timeout_ms;
-    struct timespec abs;
-    abs.tv_sec = (time_t)(deadline / 1000);
-    abs.tv_nsec = (long)(deadline % 1000) * 1000000;
-
+    q->t0 = monoclock_seconds();
+    q->deadline = monoclock_ms() + timeout_ms;
     /* Not under d->mu: the callback may already run (under d->mu, in the
      * poller) before this returns; the result waits in q for us. */
-    int id = 0;
-    int rc = ub_resolve_async(d->ub, name, type, 1, q, ub_done, &id);
+    int rc = ub_resolve_async(d->ub, name, type, 1, q, ub_done, &q->id);
     if (rc != 0) {
         free(q);
-        return dns_answer_set(a, rc == UB_SYNTAX ? DNS_PERMFAIL : DNS_TEMPFAIL, ub_strerror(rc));
+        dns_answer_set(a, rc == UB_SYNTAX ? DNS_PERMFAIL : DNS_TEMPFAIL, ub_strerror(rc));
+        return NULL;
     }
+    return q;
+}
+
+/* Wait for q until its deadline, fill a, free q (or leave it to its
+ * callback); *took is how long the question took. Returns a->status. */
+static int ub_collect(struct dns *d, struct ubq *q, int type, struct dns_answer *a, double *took)
+{
+    struct timespec abs;
+    abs.tv_sec = (time_t)(q->deadline / 1000);
+    abs.tv_nsec = (long)(q->deadline % 1000) * 1000000;
     const char *why = dns_why_timeout;
+    int failure = DNS_FAIL_TIMEOUT;
     pthread_mutex_lock(&d->mu);
     while (!q->done) {
-        int64_t left = deadline - monoclock_ms();
+        int64_t left = q->deadline - monoclock_ms();
         if (left <= 0)
             break;
         if (d->polling) {
@@ -245,20 +298,23 @@ static int ub_query(struct dns *d, const char *name, int type, struct dns_answer
         pthread_cond_broadcast(&d->cv);
         if (broken) {
             why = "libunbound answer pipe failed";
+            failure = DNS_FAIL_OTHER;
             break;
         }
     }
     if (!q->done) {
-        if (ub_cancel(d->ub, id) != 0) {
+        *took = monoclock_seconds() - q->t0;
+        if (ub_cancel(d->ub, q->id) != 0) {
             q->abandoned = 1; /* the callback frees it */
             d->abandoned++;
         } else {
             free(q);
         }
         pthread_mutex_unlock(&d->mu);
-        return dns_answer_set(a, DNS_TEMPFAIL, why);
+        return dns_answer_fail(a, DNS_TEMPFAIL, failure, why);
     }
     pthread_mutex_unlock(&d->mu);
+    *took = q->t1 - q->t0;
     int st;
     if (q->err)
         st = dns_answer_set(a, DNS_TEMPFAIL, ub_strerror(q->err));
@@ -286,7 +342,13 @@ static int ub_setup(struct dns *d, const struct dns_opts *o, fa_err *err)
      * hide what the configured resolver serves (a site's reverse zones,
      * a test server's example.test). "nodefault" is ignored when set
      * through ub_ctx_set_option (unbound 1.17); "transparent" works. */
+    /* Each attempt waits the whole timeout (see Retransmission above).
+     * libunbound keeps this value in a global: the last context made in a
+     * process sets it for all (fwdauth makes one). */
+    char min_rtt[16];
+    snprintf(min_rtt, sizeof(min_rtt), "%u", d->timeout_ms);
     if ((rc = ub_ctx_set_option(d->ub, "do-not-query-localhost:", "no")) != 0 ||
+        (rc = ub_ctx_set_option(d->ub, "infra-cache-min-rtt:", min_rtt)) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "verbosity:", "0")) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "unblock-lan-zones:", "yes")) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "local-zone:", "test. transparent")) != 0)
@@ -394,10 +456,22 @@ struct dns *dns_new(const struct dns_opts *opts, fa_err *err)
     return d;
 }
 
+static void memo_free(struct dns *d)
+{
+    for (size_t i = 0; i < d->nmemo; i++) {
+        for (size_t k = 0; k < d->memo[i].n; k++)
+            free(d->memo[i].rr[k].data);
+        free(d->memo[i].rr);
+        free(d->memo[i].name);
+    }
+    free(d->memo);
+}
+
 void dns_free(struct dns *d)
 {
     if (!d)
         return;
+    memo_free(d);
     if (d->ub) {
         pthread_mutex_lock(&d->mu);
         if (d->abandoned)
@@ -417,45 +491,267 @@ static int type_ok(int type)
            type == DNS_T_SPF || type == DNS_T_PTR || type == DNS_T_CNAME;
 }
 
-static int failure_kind(const struct dns_answer *a)
+/* Called for every question a resolver (not a session) answers. */
+static void observe(const struct dns *d, int type, double took, const struct dns_answer *a)
 {
-    if (a->status != DNS_TEMPFAIL && a->status != DNS_PERMFAIL)
-        return DNS_FAIL_NONE;
-    if (a->why == dns_why_timeout || a->why == dns_why_zone_timeout)
-        return DNS_FAIL_TIMEOUT;
-    if (a->why == dns_why_servfail)
-        return DNS_FAIL_SERVFAIL;
-    return DNS_FAIL_OTHER;
+    if (d->observe)
+        d->observe(d->observe_arg, type, took > 0 ? took : 0, a->status, a->failure);
 }
 
-static int query(struct dns *d, const char *name, int type, struct dns_answer *a);
-
-int dns_query(struct dns *d, const char *name, int type, struct dns_answer *a)
+/* One question to a resolver, with its own time limit. */
+static int ask(struct dns *d, const char *norm, int type, unsigned timeout_ms, struct dns_answer *a)
 {
-    if (!d || !d->observe)
-        return query(d, name, type, a);
-    double start = monoclock_seconds();
-    int st = query(d, name, type, a);
-    double took = monoclock_seconds() - start;
-    d->observe(d->observe_arg, type, took > 0 ? took : 0, st, failure_kind(a));
-    return st;
+    double start = monoclock_seconds(), took = 0;
+    if (d->zone) {
+        dns_zone_query(d->zone, norm, type, a);
+        took = monoclock_seconds() - start;
+    } else {
+        struct ubq *q = ub_start(d, norm, type, timeout_ms, a);
+        if (q)
+            ub_collect(d, q, type, a, &took);
+    }
+    observe(d, type, took, a);
+    return a->status;
 }
 
-static int query(struct dns *d, const char *name, int type, struct dns_answer *a)
+static void answer_init(struct dns_answer *a)
 {
-    char norm[DNS_NAME_MAX + 1];
     a->n = 0;
     a->secure = 0;
     a->why = NULL;
+    a->failure = DNS_FAIL_NONE;
     a->status = DNS_PERMFAIL;
+}
+
+/* An empty answer, then the checks every question passes before it is
+ * asked: 0 with the name normalized into norm, or -1 with a set. */
+static int check_question(const struct dns *d, const char *name, int type, char *norm,
+                          struct dns_answer *a)
+{
+    answer_init(a);
     if (!d || !name)
-        return dns_answer_set(a, DNS_PERMFAIL, "no resolver or no name");
+        return dns_answer_set(a, DNS_PERMFAIL, "no resolver or no name"), -1;
     if (!type_ok(type))
-        return dns_answer_set(a, DNS_PERMFAIL, "unsupported query type");
+        return dns_answer_set(a, DNS_PERMFAIL, "unsupported query type"), -1;
     if (dns_name_norm(name, norm) < 0)
         return dns_answer_set(a, DNS_PERMFAIL,
-                              "malformed name (empty label, label over 63 or name over 253)");
-    if (d->zone)
-        return dns_zone_query(d->zone, norm, type, a);
-    return ub_query(d, norm, type, a);
+                              "malformed name (empty label, label over 63 or name over 253)"),
+               -1;
+    return 0;
+}
+
+/* ---- sessions ---- */
+
+static struct memo *memo_find(const struct dns *s, const char *norm, int type)
+{
+    for (size_t i = 0; i < s->nmemo; i++)
+        if (s->memo[i].type == type && strcmp(s->memo[i].name, norm) == 0)
+            return &s->memo[i];
+    return NULL;
+}
+
+/* Remember a, within DNS_SESSION_MAX_ANSWERS answers and, for records,
+ * DNS_SESSION_MAX_BYTES octets; beyond them (or without memory) an answer
+ * is given but not remembered. */
+static void memo_put(struct dns *s, const char *norm, int type, const struct dns_answer *a)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < a->n; i++)
+        bytes += a->rr[i].len;
+    if (s->nmemo >= DNS_SESSION_MAX_ANSWERS || bytes > DNS_SESSION_MAX_BYTES - s->memo_bytes)
+        return;
+    if (s->nmemo == s->memo_cap) {
+        size_t cap = s->memo_cap ? s->memo_cap * 2 : 16;
+        struct memo *m = realloc(s->memo, cap * sizeof(*m));
+        if (!m)
+            return;
+        s->memo = m;
+        s->memo_cap = cap;
+    }
+    struct memo *m = &s->memo[s->nmemo];
+    *m = (struct memo){.type = type,
+                       .status = a->status,
+                       .secure = a->secure,
+                       .failure = a->failure,
+                       .why = a->why,
+                       .name = strdup(norm),
+                       .rr = a->n ? calloc(a->n, sizeof(*m->rr)) : NULL};
+    int ok = m->name && (m->rr || !a->n);
+    for (size_t i = 0; ok && i < a->n; i++) {
+        m->rr[i] = a->rr[i];
+        ok = (m->rr[i].data = malloc(a->rr[i].len + 1)) != NULL;
+        if (ok) {
+            memcpy(m->rr[i].data, a->rr[i].data, a->rr[i].len + 1);
+            m->n++;
+        }
+    }
+    if (!ok) {
+        for (size_t i = 0; i < m->n; i++)
+            free(m->rr[i].data);
+        free(m->rr);
+        free(m->name);
+        return;
+    }
+    s->nmemo++;
+    s->memo_bytes += bytes;
+}
+
+static int memo_give(const struct memo *m, struct dns_answer *a)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (dns_answer_add(a, m->rr[i].data, m->rr[i].len, m->rr[i].pref) < 0)
+            return dns_answer_set(a, DNS_TEMPFAIL, "out of memory");
+    a->status = m->status;
+    a->secure = m->secure;
+    a->failure = m->failure;
+    a->why = m->why;
+    return a->status;
+}
+
+/* The time limit of the session's next question: min(the resolver's
+ * timeout, what is left of the budget); -1 when nothing is left. */
+static int session_limit(const struct dns *s, unsigned *limit)
+{
+    unsigned full = s->parent->timeout_ms;
+    *limit = full;
+    if (!s->budget_ms)
+        return 0;
+    int64_t left = (int64_t)s->budget_ms - (monoclock_ms() - s->start_ms) - s->charged_ms;
+    if (left <= 0)
+        return -1;
+    if (left < full)
+        *limit = (unsigned)left;
+    return 0;
+}
+
+/* After the session's question was answered within limit ms: a timeout
+ * in a zone file counts as waited; one cut short by the budget says so. */
+static void session_account(struct dns *s, unsigned limit, struct dns_answer *a)
+{
+    if (a->failure != DNS_FAIL_TIMEOUT)
+        return;
+    if (s->parent->zone)
+        s->charged_ms += limit;
+    if (limit < s->parent->timeout_ms) {
+        s->spent = 1;
+        a->why = dns_why_budget;
+    }
+}
+
+static int session_query(struct dns *s, const char *norm, int type, struct dns_answer *a)
+{
+    const struct memo *m = memo_find(s, norm, type);
+    if (m) {
+        s->remembered++;
+        return memo_give(m, a);
+    }
+    unsigned limit;
+    if (session_limit(s, &limit) < 0) {
+        s->spent = 1;
+        s->refused++;
+        return dns_answer_fail(a, DNS_TEMPFAIL, DNS_FAIL_TIMEOUT, dns_why_budget);
+    }
+    s->asked++;
+    ask(s->parent, norm, type, limit, a);
+    session_account(s, limit, a);
+    memo_put(s, norm, type, a);
+    return a->status;
+}
+
+struct dns *dns_session_new(struct dns *resolver, unsigned budget_ms)
+{
+    while (resolver && resolver->parent)
+        resolver = resolver->parent;
+    if (!resolver)
+        return NULL;
+    struct dns *s = dns_alloc(resolver->timeout_ms);
+    if (!s)
+        return NULL;
+    s->parent = resolver;
+    s->budget_ms = budget_ms;
+    s->start_ms = monoclock_ms();
+    return s;
+}
+
+void dns_prefetch(struct dns *s, const struct dns_question *q, size_t n)
+{
+    if (!s || !s->parent || !q)
+        return;
+    if (n > DNS_PREFETCH_MAX)
+        n = DNS_PREFETCH_MAX;
+    struct flight {
+        struct ubq *q;
+        char name[DNS_NAME_MAX + 1];
+        int type;
+        unsigned limit;
+    } *f = calloc(n ? n : 1, sizeof(*f));
+    if (!f)
+        return;
+    struct dns *r = s->parent;
+    struct dns_answer a;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        char norm[DNS_NAME_MAX + 1];
+        if (check_question(s, q[i].name, q[i].type, norm, &a) < 0 || memo_find(s, norm, q[i].type))
+            continue;
+        int dup = 0;
+        for (size_t k = 0; k < nf && !dup; k++)
+            dup = f[k].type == q[i].type && strcmp(f[k].name, norm) == 0;
+        if (dup)
+            continue;
+        if (r->zone) { /* answers at once: nothing to overlap */
+            session_query(s, norm, q[i].type, &a);
+            dns_answer_free(&a);
+            continue;
+        }
+        if (session_limit(s, &f[nf].limit) < 0)
+            break; /* the questions asked later get "spent" */
+        if (!(f[nf].q = ub_start(r, norm, q[i].type, f[nf].limit, &a)))
+            continue;
+        memcpy(f[nf].name, norm, sizeof(norm));
+        f[nf].type = q[i].type;
+        s->asked++;
+        nf++;
+    }
+    /* Each wait runs every callback that arrived: the questions are
+     * answered together, in about the time of the slowest. */
+    for (size_t i = 0; i < nf; i++) {
+        double took = 0;
+        answer_init(&a);
+        ub_collect(r, f[i].q, f[i].type, &a, &took);
+        observe(r, f[i].type, took, &a);
+        session_account(s, f[i].limit, &a);
+        memo_put(s, f[i].name, f[i].type, &a);
+        dns_answer_free(&a);
+    }
+    free(f);
+}
+
+void dns_session_info(const struct dns *s, struct dns_session_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s || !s->parent)
+        return;
+    out->budget_ms = s->budget_ms;
+    out->asked = s->asked;
+    out->remembered = s->remembered;
+    out->refused = s->refused;
+    out->spent = s->spent;
+    out->seconds = (double)(monoclock_ms() - s->start_ms + s->charged_ms) / 1000.0;
+}
+
+/* ---- questions ---- */
+
+int dns_query(struct dns *d, const char *name, int type, struct dns_answer *a)
+{
+    char norm[DNS_NAME_MAX + 1];
+    if (check_question(d, name, type, norm, a) < 0) {
+        const struct dns *r = d && d->parent ? d->parent : d;
+        if (r)
+            observe(r, type, 0, a);
+        return a->status;
+    }
+    if (d->parent)
+        return session_query(d, norm, type, a);
+    return ask(d, norm, type, d->timeout_ms, a);
 }

@@ -33,13 +33,20 @@ void dns_answer_free(struct dns_answer *a)
     a->n = 0;
 }
 
-int dns_answer_set(struct dns_answer *a, int status, const char *why)
+int dns_answer_fail(struct dns_answer *a, int status, int failure, const char *why)
 {
     dns_answer_free(a);
     a->status = status;
     a->why = why;
     a->secure = 0;
+    a->failure = failure;
     return status;
+}
+
+int dns_answer_set(struct dns_answer *a, int status, const char *why)
+{
+    int failed = status == DNS_TEMPFAIL || status == DNS_PERMFAIL;
+    return dns_answer_fail(a, status, failed ? DNS_FAIL_OTHER : DNS_FAIL_NONE, why);
 }
 
 int dns_answer_add(struct dns_answer *a, const void *data, size_t len, unsigned pref)

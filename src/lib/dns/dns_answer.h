@@ -17,17 +17,21 @@
  *   dns_answer_add appends one record, copying its data and adding a NUL
  *   after it (TXT data may hold NULs inside: use len). dns_answer_set
  *   gives the answer a status other than DNS_OK and a static reason,
- *   freeing the records already added, and returns the status.
- *   dns_answer_free frees the records (not a itself) and may be called
- *   again.
+ *   freeing the records already added, and returns the status; its
+ *   failure (enum dns_failure) is DNS_FAIL_OTHER for DNS_TEMPFAIL and
+ *   DNS_PERMFAIL, DNS_FAIL_NONE otherwise. dns_answer_fail does the same
+ *   with the failure named: a timeout or a SERVFAIL, which callers (the
+ *   per-message session, the metrics observer) tell from other failures
+ *   by this field, never by the reason text. dns_answer_free frees the
+ *   records (not a itself) and may be called again.
  * SECURITY
  *   An answer holds at most DNS_MAX_RR records of at most DNS_MAX_RDATA
  *   octets each; dns_answer_add refuses more.
  * DIAGNOSTICS
  *   dns_answer_add returns 0, or -1 (DNS_MAX_RR records already, data over
- *   DNS_MAX_RDATA octets, or out of memory). dns_answer_set returns the
- *   status it was given. dns_status_name returns "?" for a value outside
- *   enum dns_status.
+ *   DNS_MAX_RDATA octets, or out of memory). dns_answer_set and
+ *   dns_answer_fail return the status they were given. dns_status_name returns "?" for a value
+ * outside enum dns_status.
  */
 #ifndef FWDAUTH_DNS_ANSWER_H
 #define FWDAUTH_DNS_ANSWER_H
@@ -56,6 +60,10 @@ enum dns_status {
     DNS_PERMFAIL  /* malformed answer or query */
 };
 
+/* Why a query failed (finer than DNS_TEMPFAIL/PERMFAIL): DNS_FAIL_NONE for
+ * answers (DNS_OK, DNS_NXDOMAIN, DNS_NODATA). */
+enum dns_failure { DNS_FAIL_NONE, DNS_FAIL_TIMEOUT, DNS_FAIL_SERVFAIL, DNS_FAIL_OTHER };
+
 struct dns_rr {
     /* TXT/SPF: the character-strings joined, NUL-terminated (may hold NULs
      *   inside: use len). A: 4 octets. AAAA: 16 octets.
@@ -70,6 +78,7 @@ struct dns_answer {
     int status;      /* enum dns_status */
     int secure;      /* DNSSEC-validated (never for zone files) */
     const char *why; /* static reason when status != DNS_OK */
+    int failure;     /* enum dns_failure */
     size_t n;
     struct dns_rr rr[DNS_MAX_RR];
 };
@@ -77,6 +86,7 @@ struct dns_answer {
 void dns_answer_free(struct dns_answer *a);
 int dns_answer_add(struct dns_answer *a, const void *data, size_t len, unsigned pref);
 int dns_answer_set(struct dns_answer *a, int status, const char *why);
+int dns_answer_fail(struct dns_answer *a, int status, int failure, const char *why);
 
 const char *dns_status_name(int status);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-const char dns_why_zone_timeout[] = "timeout (TIMEOUT in the zone file)";
+static const char dns_why_zone_timeout[] = "timeout (TIMEOUT in the zone file)";
 
 /* Longest physical line; longer lines are refused with FILE:LINE. */
 #define ZONE_MAX_LINE 65535
@@ -711,7 +711,7 @@ int dns_zone_query(const struct dns_zone *z, const char *name, int type, struct 
             continue;
         }
         if (nd->timeout)
-            return dns_answer_set(a, DNS_TEMPFAIL, dns_why_zone_timeout);
+            return dns_answer_fail(a, DNS_TEMPFAIL, DNS_FAIL_TIMEOUT, dns_why_zone_timeout);
         return dns_answer_set(a, DNS_NODATA, "no record of that type in the zone file");
     }
 }

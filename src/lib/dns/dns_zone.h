@@ -21,7 +21,7 @@
  * DIAGNOSTICS
  *   dns_zone_parse returns NULL with err set, naming FILE:LINE.
  *   dns_zone_query returns the answer's status (dns_answer.h); a TIMEOUT
- *   owner answers DNS_TEMPFAIL with the reason dns_why_zone_timeout.
+ *   owner answers DNS_TEMPFAIL with failure DNS_FAIL_TIMEOUT.
  *   dns_name_norm returns 0 or -1.
  */
 #ifndef FWDAUTH_DNS_ZONE_H
@@ -49,9 +49,5 @@ int dns_zone_query(const struct dns_zone *z, const char *name, int type, struct 
  * (DNS_NAME_MAX + 1 octets). Returns 0, or -1 for an empty name, an empty
  * label, a label over 63 octets or a name over DNS_NAME_MAX octets. */
 int dns_name_norm(const char *name, char *out);
-
-/* The reason of a zone file's TIMEOUT answer: its identity (the pointer)
- * classifies the failure as a timeout for dns_opts.observe (dns.c). */
-extern const char dns_why_zone_timeout[];
 
 #endif
