@@ -23,6 +23,7 @@ int lookup_srs(const srs *s, int dir, const char *key, size_t len, time_t now, c
     note->result = NULL;
     note->result_len = 0;
     note->why = NULL;
+    note->reason = SRS_R_NONE;
     if (len > LOOKUP_KEY_MAX) {
         note->why = "key too long";
         return note->kind = LOOKUP_NOTFOUND;
@@ -31,9 +32,11 @@ int lookup_srs(const srs *s, int dir, const char *key, size_t len, time_t now, c
         note->why = "NUL byte in key";
         return note->kind = LOOKUP_NOTFOUND;
     }
-    const char *why = NULL;
-    int rc = dir == LOOKUP_FORWARD ? srs_forward(s, key, len, now, out, outsz, &why)
-                                   : srs_reverse(s, key, len, now, out, outsz, &why);
+    struct srs_why why;
+    /* The canonical maps see only the address: the default SRS domain. */
+    int rc = dir == LOOKUP_FORWARD ? srs_forward_ex(s, NULL, 0, key, len, now, out, outsz, &why)
+                                   : srs_reverse_ex(s, key, len, now, out, outsz, &why);
+    note->reason = why.reason;
     if (rc == SRS_OK) {
         size_t n = strnlen(out, outsz);
         if (n == 0 || n == outsz) {
@@ -48,7 +51,13 @@ int lookup_srs(const srs *s, int dir, const char *key, size_t len, time_t now, c
         note->result_len = n;
         return note->kind = LOOKUP_FOUND;
     }
-    note->why = why ? why : "no reason given";
+    _Static_assert(sizeof(note->detail) == sizeof(why.detail), "lookup_note.detail");
+    if (why.text == why.detail) {
+        memcpy(note->detail, why.detail, sizeof(note->detail));
+        note->why = note->detail;
+    } else {
+        note->why = why.text ? why.text : "no reason given";
+    }
     return note->kind = rc == SRS_UNCHANGED ? LOOKUP_NOTFOUND : LOOKUP_TEMP;
 }
 
@@ -56,9 +65,17 @@ int lookup_log_level(const struct lookup_note *note)
 {
     switch (note->kind) {
     case LOOKUP_NOTFOUND:
-        if (note->why == srs_why_too_long)
+        switch (note->reason) {
+        case SRS_R_TOO_LONG:
+        case SRS_R_UNKNOWN_KEY:
             return FA_LOG_INFO;
-        return FA_LOG_DEBUG;
+        case SRS_R_NO_STORE:
+            return FA_LOG_WARNING;
+        case SRS_R_BAD_VALUE:
+            return FA_LOG_ERROR;
+        default:
+            return FA_LOG_DEBUG;
+        }
     case LOOKUP_TEMP:
         return FA_LOG_ERROR;
     case LOOKUP_BADREQ:

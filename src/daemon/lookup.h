@@ -13,20 +13,28 @@
  *   level = lookup_log_level(&note);
  * DESCRIPTION
  *   Outcomes: LOOKUP_FOUND (rewritten), LOOKUP_NOTFOUND (an address left
- *   unchanged, not ours, invalid, forged or expired: Postfix keeps the
- *   address it had), LOOKUP_TEMP (an internal failure: Postfix retries),
- *   LOOKUP_BADREQ (the request itself is broken, e.g. an unknown map name;
- *   set by the protocol handlers, never by lookup_srs).
- *   Log levels: a rewrite or a reverse at debug; an address left unchanged
- *   at debug, except one whose rewritten local part would exceed 64 octets,
- *   which is logged at info because that mail will likely fail SPF at the
- *   next hop; a temporary failure at error; a bad request at warning.
+ *   unchanged, not ours, invalid, forged or expired, or an alias whose
+ *   sender the store no longer holds: Postfix keeps the address it had),
+ *   LOOKUP_TEMP (the SRS store is down or slow, or an internal failure:
+ *   Postfix defers and retries; a sender that needs no store never gets
+ *   it), LOOKUP_BADREQ (the request itself is broken, e.g. an unknown map
+ *   name; set by the protocol handlers, never by lookup_srs).
+ *   note.reason is srs's enum srs_reason, and the log level follows it:
+ *   a rewrite or a reverse at debug; an address left unchanged at debug,
+ *   except one whose rewritten local part would exceed 64 octets with no
+ *   store to keep it (info: that mail will likely fail SPF at the next
+ *   hop), an alias the store does not hold (info: its bounce is refused),
+ *   an alias with no store configured (warning) and a stored value that is
+ *   not what its key names (error); a temporary failure at error; a bad
+ *   request at warning.
  * SECURITY
  *   Keys longer than LOOKUP_KEY_MAX octets or holding a NUL are NOTFOUND
  *   without reaching the SRS code. Keys and results are client data: log
  *   them only through log_msg, which neutralises control characters.
  * DIAGNOSTICS
- *   note.why is a static reason for every outcome but LOOKUP_FOUND.
+ *   note.why is the reason for every outcome but LOOKUP_FOUND: static
+ *   text, or note.detail (the store's own words), which lives as long as
+ *   the note.
  */
 #ifndef FWDAUTHD_LOOKUP_H
 #define FWDAUTHD_LOOKUP_H
@@ -45,7 +53,9 @@ enum lookup_kind { LOOKUP_FOUND, LOOKUP_NOTFOUND, LOOKUP_TEMP, LOOKUP_BADREQ };
 struct lookup_note {
     int dir;         /* enum lookup_dir */
     int kind;        /* enum lookup_kind */
-    const char *why; /* static text; NULL when found */
+    int reason;      /* enum srs_reason; SRS_R_NONE when found or not asked */
+    const char *why; /* static text or detail; NULL when found */
+    char detail[160];
     const char *key; /* the key looked up (or the bad map name), not NUL-terminated */
     size_t key_len;
     const char *result; /* the answer when found, not NUL-terminated */

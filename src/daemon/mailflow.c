@@ -887,16 +887,18 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
     const char *sender = milter_sender(s);
     if (d.srs && m->role != MF_STAGE1) {
         char out[SRS_ADDR_MAX];
-        const char *why = NULL;
-        int r = srs_forward(m->rt->srs, sender, strlen(sender), time(NULL), out, sizeof(out), &why);
+        struct srs_why why;
+        /* The forwarded recipients choose the SRS domain (srs_domain_map). */
+        int r = srs_forward_ex(m->rt->srs, m->fwd_rcpt, m->nfwd_rcpt, sender, strlen(sender),
+                               time(NULL), out, sizeof(out), &why);
         if (r == SRS_OK) {
             if (milter_mods_change_from(mods, out, NULL) < 0)
                 FAIL("changing the sender");
             line_add(&what, " srs=<%s>", out);
             m->srs_rewritten = 1;
         } else if (r == SRS_UNCHANGED) {
-            log_msg(why == srs_why_too_long ? FA_LOG_INFO : FA_LOG_DEBUG,
-                    "msg %s: sender <%s> not rewritten: %s", qid, sender, why);
+            log_msg(why.reason == SRS_R_TOO_LONG ? FA_LOG_INFO : FA_LOG_DEBUG,
+                    "msg %s: sender <%s> not rewritten: %s", qid, sender, why.text);
         } else {
             FAIL("SRS");
         }
@@ -913,6 +915,7 @@ done:
         log_msg(FA_LOG_ERROR, "msg %s: from=<%s> tempfailed: %s failed%s", qid, milter_sender(s),
                 failed, what.buf);
     free(a);
+            log_msg(FA_LOG_ERROR, "msg %s: sender <%s>: %s", qid, sender, why.text);
     free_changes(&c);
     mf_edit_free(&e);
     return status;

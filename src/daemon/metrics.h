@@ -40,6 +40,12 @@
  *         (forward_signing_key) | arc (an ARC set)
  *     fwdauth_milter_srs_rewrites_total, fwdauth_milter_from_rewrites_total
  *         counters, on messages that went on
+ *     fwdauth_srs_store_requests_total{op,result} counter: requests to
+ *         the SRS store (srs_store): op get (reverse of an alias) with
+ *         result hit | miss | error, op put (a sender stored) with result
+ *         ok | error; error = down, slow, refused or an unreadable reply
+ *     fwdauth_srs_store_duration_seconds{op} histogram: get | put, each
+ *         request to the SRS store, connect included
  *     fwdauth_spf_results_total, fwdauth_dkim_results_total,
  *     fwdauth_dmarc_results_total, fwdauth_arc_results_total {result}
  *         counters: one per inbound message checked, per method; the
@@ -61,9 +67,10 @@
  *     fwdauth_config_last_reload_success_timestamp_seconds gauge (the start
  *         counts as the first successful load)
  *     fwdauth_start_time_seconds gauge; fwdauth_build_info{version} gauge 1
- *   Histogram buckets: signing 0.0001 0.00025 0.0005 0.001 0.0025 0.005
- *   0.01 0.025 0.05 0.1 0.25 0.5 1 seconds; DNS 0.0005 0.001 0.0025 0.005
- *   0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 seconds. Sums are kept in
+ *   Histogram buckets: signing and the SRS store 0.0001 0.00025 0.0005
+ *   0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 seconds;
+ *   DNS 0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10
+ *   seconds. Sums are kept in
  *   nanoseconds and written exactly as seconds.
  *   metrics_render writes "# HELP" and "# TYPE" once per family, then its
  *   samples; label values are escaped (\\, \", \n) as the format wants.
@@ -147,3 +154,7 @@ int metrics_render(const struct metrics *m, char *buf, size_t cap, size_t *len);
 long metrics_escape_label(const char *in, char *out, size_t outsz);
 
 #endif
+/* One SRS store request, with the shape of srsstore_observe_fn
+ * (srsstore.h) so that the store calls it directly: m is the struct
+ * metrics, op an enum srsstore_op, result an enum srs_store_result. */
+void metrics_srs_store(void *m, int op, int result, double seconds);

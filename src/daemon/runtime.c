@@ -251,7 +251,8 @@ struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metri
     const struct fa_config *c = &rt->cfg;
     int tables = c->socketmap_listen[0] || c->tcp_forward_listen[0] || c->tcp_reverse_listen[0];
     if (tables || c->srs_domain[0] || c->srs_secrets[0]) {
-        rt->srs = srs_from_config(c, secrets_owner, err); /* checks the settings too */
+        /* checks the settings too; the store counts into the metrics */
+        rt->srs = srs_from_config_observed(c, secrets_owner, metrics_srs_store, rt->metrics, err);
         if (!rt->srs)
             goto fail;
     }

@@ -64,8 +64,10 @@ int socketmap_handle(const srs *s, time_t now, const uint8_t *req, size_t n, cha
     case LOOKUP_NOTFOUND:
         return frame(reply, replysz, "NOTFOUND ", "", 0);
     default: {
-        static const char msg[] = "internal error";
-        return frame(reply, replysz, "TEMP ", msg, sizeof(msg) - 1);
+        /* The store's own words stay in our log; Postfix logs this. */
+        const char *msg =
+            note->reason == SRS_R_STORE_FAILED ? "SRS store unavailable" : "internal error";
+        return frame(reply, replysz, "TEMP ", msg, strlen(msg));
     }
     }
 }

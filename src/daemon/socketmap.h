@@ -7,7 +7,9 @@
  *     OK <address>          the key was rewritten (map "forward": SRS0/SRS1;
  *                           map "reverse": the original sender)
  *     NOTFOUND <space>      nothing to rewrite: Postfix keeps the address
- *     TEMP <reason>         internal failure: Postfix defers and retries
+ *     TEMP <reason>         the SRS store is down or slow ("SRS store
+ *                           unavailable"), or an internal failure: Postfix
+ *                           defers and retries
  *     PERM <reason>         a broken request or an unknown map name
  * SYNOPSIS
  *   char reply[SOCKETMAP_REPLY_MAX]; struct lookup_note note;
@@ -22,8 +24,9 @@
  *   and a request without the space between name and key ("PERM malformed
  *   request"). The key is everything after the first space, spaces included
  *   (Postfix's internal address form may contain them).
- *   A pure function: no I/O, no allocation, no global state; the connection
- *   loop and the fuzz target call it alike.
+ *   No I/O of its own, no allocation, no global state: the only I/O is the
+ *   SRS store's, when the engine has one and the address needs it (srs.h);
+ *   the connection loop and the fuzz target (no store) call it alike.
  * SECURITY
  *   The request is any bytes (it comes from the network) and is read only
  *   within req[0..n). The reply never exceeds replysz, and replies are at most

@@ -132,6 +132,8 @@ int tcptable_handle(const srs *s, int dir, time_t now, const uint8_t *line, size
     default:
         note->key = (const char *)line + 4;
         note->key_len = n - 4;
-        return reply_text(reply, replysz, "400", "temporary failure");
+        return reply_text(reply, replysz, "400",
+                          note->reason == SRS_R_STORE_FAILED ? "SRS store unavailable"
+                                                             : "temporary failure");
     }
 }

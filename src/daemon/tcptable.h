@@ -7,7 +7,8 @@
  *   %XX-encoded; replies are one line each:
  *     200 <encoded address>   rewritten
  *     500 <reason>            not found (also: a malformed request)
- *     400 <reason>            temporary failure: Postfix retries
+ *     400 <reason>            temporary failure (the SRS store is down or
+ *                             slow, or an internal failure): Postfix retries
  *   A listener serves one direction (forward or reverse), fixed by its
  *   configuration key (tcp_forward_listen, tcp_reverse_listen).
  * SYNOPSIS
@@ -27,7 +28,8 @@
  *   that may succeed later: it gets "500 malformed request" and the
  *   connection stays usable. Only an over-long line closes the connection,
  *   because the end of the request cannot be found reliably after it.
- *   Pure functions: no I/O, no allocation, no global state.
+ *   No I/O of their own, no allocation, no global state (the SRS store's
+ *   I/O, when the engine has one, is the only I/O: srs.h).
  * SECURITY
  *   Input is any bytes; every write is bounded by the output size given.
  * DIAGNOSTICS

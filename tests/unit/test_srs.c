@@ -1,5 +1,9 @@
 /* Unit tests for srs: the published PostSRSd vector, SRS0/SRS1, expiry and
- * the 1024-day wrap, alphabets, case, quoting, limits and key rotation. */
+ * the 1024-day wrap, alphabets, case, quoting, limits and key rotation; with
+ * a store (a fake one that counts what it is asked, and a fake clock): the
+ * alias format and key scheme (PostSRSd 2's), hybrid and database modes,
+ * forged and expired aliases refused without a lookup, what the store
+ * answers; and the SRS domain per forwarding domain. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -341,6 +345,436 @@ static void test_bad_params(void **state)
     assert_null(srs_new(&p, secrets, lens, 1, &err));
 }
 
+/* ---- with a store: a fake one in memory, counting what it is asked ---- */
+
+#define FAKE_MAX 16
+struct fake_store {
+    struct srs_store iface;
+    char key[FAKE_MAX][SRS_STORE_KEY_LEN + 1];
+    char val[FAKE_MAX][SRS_STORE_VALUE_MAX + 1];
+    time_t expires[FAKE_MAX];
+    size_t n;
+    int gets, puts, frees;
+    int down; /* every request fails */
+};
+
+static int fake_put(struct srs_store *st, const char *key, const char *value, size_t vlen,
+                    unsigned ttl, time_t now, fa_err *err)
+{
+    struct fake_store *f = (struct fake_store *)st;
+    f->puts++;
+    if (f->down)
+        return fa_err_set(err, "fake store down"), SRS_STORE_ERROR;
+    size_t i = 0;
+    while (i < f->n && strcmp(f->key[i], key) != 0)
+        i++;
+    if (i == f->n) {
+        assert_true(f->n < FAKE_MAX);
+        f->n++;
+    }
+    assert_int_equal(strlen(key), SRS_STORE_KEY_LEN);
+    strcpy(f->key[i], key);
+    memcpy(f->val[i], value, vlen);
+    f->val[i][vlen] = '\0';
+    f->expires[i] = now + (time_t)ttl;
+    return SRS_STORE_OK;
+}
+
+static int fake_get(struct srs_store *st, const char *key, time_t now, char *value, size_t valsz,
+                    size_t *vlen, fa_err *err)
+{
+    struct fake_store *f = (struct fake_store *)st;
+    f->gets++;
+    if (f->down)
+        return fa_err_set(err, "fake store down"), SRS_STORE_ERROR;
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->key[i], key) == 0 && now < f->expires[i]) {
+            size_t n = strlen(f->val[i]);
+            assert_true(n < valsz);
+            memcpy(value, f->val[i], n + 1);
+            *vlen = n;
+            return SRS_STORE_OK;
+        }
+    }
+    return SRS_STORE_MISS;
+}
+
+static void fake_free(struct srs_store *st)
+{
+    ((struct fake_store *)st)->frees++;
+}
+
+static void fake_init(struct fake_store *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->iface.put = fake_put;
+    f->iface.get = fake_get;
+    f->iface.free = fake_free;
+}
+
+static srs *make_stored(struct fake_store *f, int mode, const char *domain)
+{
+    static const char *const secrets[] = {"tops3cr3t"};
+    size_t lens[] = {9};
+    struct srs_params p = {
+        .domain = domain,
+        .hash_length = 4,
+        .max_age = 21,
+        .separator = '=',
+        .alphabet = FA_SRS_BASE64URL,
+        .mode = mode,
+        .store = &f->iface,
+    };
+    fa_err err;
+    srs *s = srs_new(&p, secrets, lens, 1, &err);
+    if (!s)
+        fail_msg("srs_new: %s", err.msg);
+    return s;
+}
+
+static int fwd_ex(const srs *s, const char *in, time_t now, char *out, struct srs_why *why)
+{
+    return srs_forward_ex(s, NULL, 0, in, strlen(in), now, out, SRS_ADDR_MAX, why);
+}
+
+static int rev_ex(const srs *s, const char *in, time_t now, char *out, struct srs_why *why)
+{
+    return srs_reverse_ex(s, in, strlen(in), now, out, SRS_ADDR_MAX, why);
+}
+
+static size_t local_len(const char *addr)
+{
+    return (size_t)(strrchr(addr, '@') - addr);
+}
+
+/* The key scheme and alias format are PostSRSd 2's: base32hex(SHA-1) of the
+ * sender, "@1", and the SRS0 that srs_forward makes of "KEY@1". */
+static void test_alias_format(void **state)
+{
+    (void)state;
+    char key[SRS_STORE_KEY_LEN + 1];
+    assert_int_equal(srs_store_key("test@otherdomain.com", 20, key), 0);
+    assert_string_equal(key, "DCJGDE6N24LCRT41A4T0G1UIF0DTKKQJ@1"); /* Python's b32hexencode */
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_DATABASE, "example.com");
+    char out[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(s, "test@otherdomain.com", VECTOR_TIME, out, &why), SRS_OK);
+    /* libsrs2's hash over TT, "1" and the key, computed by the Python model */
+    assert_string_equal(out, "SRS0=bxzH=2W=1=DCJGDE6N24LCRT41A4T0G1UIF0DTKKQJ@example.com");
+    assert_int_equal(f.puts, 1);
+    assert_string_equal(f.key[0], key);
+    assert_string_equal(f.val[0], "test@otherdomain.com");
+    /* srs_max_age days, and the rest of the day the stamp counts from */
+    assert_int_equal(f.expires[0], VECTOR_TIME + 22 * DAY);
+    /* ...which is what PostSRSd 2 does: forward "KEY@1" statelessly. */
+    srs *plain = vector_srs(FA_SRS_BASE64URL);
+    char same[SRS_ADDR_MAX];
+    const char *w;
+    assert_int_equal(fwd(plain, key, VECTOR_TIME, same, &w), SRS_OK);
+    assert_string_equal(same, out);
+    srs_free(plain);
+    srs_free(s);
+    assert_int_equal(f.frees, 1); /* srs owns its store */
+}
+
+static const char long_sender[] =
+    "newsletter-bounces+subscriber.number.12345@mailing-lists.example-company.com";
+
+static void test_hybrid_stores_only_what_does_not_fit(void **state)
+{
+    (void)state;
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_HYBRID, "fwd.example.net");
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(s, "test@otherdomain.com", VECTOR_TIME, out, &why), SRS_OK);
+    assert_true(strncmp(out, "SRS0=", 5) == 0 && strstr(out, "=otherdomain.com=test@"));
+    assert_int_equal(f.puts, 0); /* fits: stateless */
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_int_equal(f.gets, 0);
+
+    assert_int_equal(fwd_ex(s, long_sender, VECTOR_TIME, out, &why), SRS_OK);
+    assert_int_equal(f.puts, 1);
+    assert_true(strncmp(out, "SRS0=", 5) == 0 && strstr(out, "=1="));
+    assert_int_equal(local_len(out), 47); /* 43 + hash_length */
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME + 20 * DAY, back, &why), SRS_OK);
+    assert_string_equal(back, long_sender);
+    assert_int_equal(f.gets, 1);
+    /* Relays change case: the key is looked up upper case. */
+    char lower[SRS_ADDR_MAX];
+    for (size_t i = 0; out[i]; i++)
+        lower[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] + 32 : out[i]), lower[i + 1] = 0;
+    assert_int_equal(rev_ex(s, lower, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, long_sender);
+    /* The same sender again: the same key, refreshed, not a new entry. */
+    assert_int_equal(fwd_ex(s, long_sender, VECTOR_TIME + DAY, out, &why), SRS_OK);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.expires[0], VECTOR_TIME + 23 * DAY);
+    srs_free(s);
+}
+
+/* A forged or expired alias is refused before the store is asked. */
+static void test_alias_forged_or_expired_costs_no_lookup(void **state)
+{
+    (void)state;
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_HYBRID, "fwd.example.net");
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX], bad[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(s, long_sender, VECTOR_TIME, out, &why), SRS_OK);
+    /* a changed hash */
+    strcpy(bad, out);
+    bad[5] = bad[5] == 'A' ? 'B' : 'A';
+    assert_int_equal(rev_ex(s, bad, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_BAD_HASH);
+    /* a key of someone else's choosing under our hash */
+    strcpy(bad, out);
+    char *k = strstr(bad, "=1=") + 3;
+    k[0] = k[0] == '0' ? '1' : '0';
+    assert_int_equal(rev_ex(s, bad, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_BAD_HASH);
+    /* a changed time stamp */
+    strcpy(bad, out);
+    bad[11] = bad[11] == 'A' ? 'B' : 'A';
+    assert_int_equal(rev_ex(s, bad, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_BAD_HASH);
+    /* expired: the fake clock says 22 days later (max age 21) */
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME + 22 * DAY, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_EXPIRED);
+    assert_int_equal(f.gets, 0);
+    /* while the genuine one is still served on its last valid day (the
+     * stamp counts whole days: VECTOR_TIME is early on day 2W) */
+    time_t last = VECTOR_TIME - VECTOR_TIME % DAY + 22 * DAY - 1;
+    assert_int_equal(rev_ex(s, out, last, back, &why), SRS_OK);
+    assert_int_equal(f.gets, 1);
+    srs_free(s);
+}
+
+static void test_alias_store_answers(void **state)
+{
+    (void)state;
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_HYBRID, "fwd.example.net");
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(s, long_sender, VECTOR_TIME, out, &why), SRS_OK);
+    /* a value that does not hash to its key: corruption, or a foreign write */
+    f.val[0][0] = 'X';
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_BAD_VALUE);
+    /* the store lost it (a restart without persistence) */
+    f.n = 0;
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_UNKNOWN_KEY);
+    /* down: a temporary answer for what needs it, nothing else affected */
+    f.down = 1;
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_TEMP);
+    assert_int_equal(why.reason, SRS_R_STORE_FAILED);
+    assert_non_null(strstr(why.text, "fake store down"));
+    assert_int_equal(fwd_ex(s, long_sender, VECTOR_TIME, out, &why), SRS_TEMP);
+    assert_int_equal(why.reason, SRS_R_STORE_FAILED);
+    int puts = f.puts, gets = f.gets;
+    assert_int_equal(fwd_ex(s, "test@otherdomain.com", VECTOR_TIME, out, &why), SRS_OK);
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_int_equal(f.puts + f.gets, puts + gets);
+    srs_free(s);
+
+    /* an alias reaching a stateless engine with no store at all */
+    fake_init(&f);
+    s = make_stored(&f, SRS_MODE_HYBRID, "fwd.example.net");
+    assert_int_equal(fwd_ex(s, long_sender, VECTOR_TIME, out, &why), SRS_OK);
+    srs_free(s);
+    static const char *const secrets[] = {"tops3cr3t"};
+    srs *none = make("fwd.example.net", secrets, 1, FA_SRS_BASE64URL, 4, 0, '=');
+    assert_int_equal(rev_ex(none, out, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_NO_STORE);
+    srs_free(none);
+}
+
+/* The issue's example: SRS1 of this SRS0 would be 65 octets. */
+static void test_srs0_of_another_forwarder(void **state)
+{
+    (void)state;
+    static const char srs0[] = "SRS0=AbCd=2W=origin.example=someone@other-forwarder.example";
+    static const char *const secrets[] = {"tops3cr3t"};
+    srs *stateless = make("fwd.example.net", secrets, 1, FA_SRS_BASE64URL, 4, 0, '=');
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(stateless, srs0, VECTOR_TIME, out, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_TOO_LONG);
+    srs_free(stateless);
+
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_HYBRID, "fwd.example.net");
+    assert_int_equal(fwd_ex(s, srs0, VECTOR_TIME, out, &why), SRS_OK);
+    assert_true(local_len(out) < 65);
+    assert_true(strncmp(out, "SRS0=", 5) == 0 && strstr(out, "=1=")); /* our alias */
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, srs0); /* the bounce goes back to the first forwarder */
+    /* one that fits stays an ordinary SRS1, not stored */
+    int puts = f.puts;
+    assert_int_equal(fwd_ex(s, "SRS0=AbCd=2W=o.example=me@hop1.example", VECTOR_TIME, out, &why),
+                     SRS_OK);
+    assert_true(strncmp(out, "SRS1=", 5) == 0);
+    assert_int_equal(f.puts, puts);
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, "SRS0=AbCd=2W=o.example=me@hop1.example");
+    srs_free(s);
+}
+
+static void test_database_mode(void **state)
+{
+    (void)state;
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_DATABASE, "fwd.example.net");
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(s, "a@b.example", VECTOR_TIME, out, &why), SRS_OK);
+    assert_int_equal(f.puts, 1); /* every plain sender */
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, "a@b.example");
+    /* SRS addresses of others: SRS1 as usual */
+    assert_int_equal(fwd_ex(s, "SRS0=AbCd=2W=o.example=me@hop1.example", VECTOR_TIME, out, &why),
+                     SRS_OK);
+    assert_true(strncmp(out, "SRS1=", 5) == 0);
+    assert_int_equal(f.puts, 1);
+    /* still not: the null sender, our domain */
+    assert_int_equal(fwd_ex(s, "", VECTOR_TIME, out, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_EMPTY);
+    assert_int_equal(fwd_ex(s, "x@fwd.example.net", VECTOR_TIME, out, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_OURS);
+    srs_free(s);
+}
+
+/* A sender in the domain "1" would read as an alias: stored when possible. */
+static void test_sender_in_domain_one(void **state)
+{
+    (void)state;
+    struct fake_store f;
+    fake_init(&f);
+    srs *s = make_stored(&f, SRS_MODE_HYBRID, "fwd.example.net");
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+    struct srs_why why;
+    static const char looks_like_key[] = "DCJGDE6N24LCRT41A4T0G1UIF0DTKKQJ@1";
+    assert_int_equal(fwd_ex(s, looks_like_key, VECTOR_TIME, out, &why), SRS_OK);
+    assert_int_equal(f.puts, 1);
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, looks_like_key);
+    srs_free(s);
+}
+
+static void test_store_settings(void **state)
+{
+    (void)state;
+    const char *secrets[] = {"x"};
+    size_t lens[] = {1};
+    fa_err err;
+    struct fake_store f;
+    fake_init(&f);
+    struct srs_params p = {.domain = "d.example",
+                           .hash_length = 4,
+                           .max_age = 21,
+                           .separator = '=',
+                           .mode = SRS_MODE_HYBRID};
+    assert_null(srs_new(&p, secrets, lens, 1, &err)); /* hybrid needs a store */
+    p.mode = SRS_MODE_DATABASE;
+    assert_null(srs_new(&p, secrets, lens, 1, &err));
+    p.store = &f.iface;
+    p.hash_length = SRS_ALIAS_HASH_MAX + 1; /* the alias would not fit */
+    assert_null(srs_new(&p, secrets, lens, 1, &err));
+    assert_int_equal(f.frees, 1); /* refused, and freed all the same */
+    fake_init(&f);
+    p.hash_length = SRS_ALIAS_HASH_MAX;
+    srs *s = srs_new(&p, secrets, lens, 1, &err);
+    assert_non_null(s);
+    char out[SRS_ADDR_MAX];
+    struct srs_why why;
+    assert_int_equal(fwd_ex(s, "a@b.example", VECTOR_TIME, out, &why), SRS_OK);
+    assert_int_equal(local_len(out), 64);
+    srs_free(s);
+}
+
+static void test_value_check(void **state)
+{
+    (void)state;
+    char key[SRS_STORE_KEY_LEN + 1];
+    const char *why;
+    assert_int_equal(srs_store_key("a@b.example", 11, key), 0);
+    assert_int_equal(srs_store_value_check(key, "a@b.example", 11, &why), 0);
+    assert_int_equal(srs_store_value_check(key, "A@b.example", 11, &why), -1);
+    assert_int_equal(srs_store_value_check(key, "a@b.example\n", 12, &why), -1);
+    assert_int_equal(srs_store_value_check(key, "", 0, &why), -1);
+    assert_int_equal(srs_store_value_check(key, "no-at-sign", 10, &why), -1);
+    assert_true(srs_store_key_valid("dcjgde6n24lcrt41a4t0g1uif0dtkkqj", 32));
+    assert_false(srs_store_key_valid("DCJGDE6N24LCRT41A4T0G1UIF0DTKKQW", 32)); /* W: not b32hex */
+    assert_false(srs_store_key_valid("DCJGDE6N24LCRT41A4T0G1UIF0DTKKQ", 31));
+}
+
+/* ---- SRS domain per forwarding domain ---------------------------------- */
+
+static void test_domain_per_forwarding_domain(void **state)
+{
+    (void)state;
+    static const char *const secrets[] = {"tops3cr3t"};
+    static const char *const own[] = {"customer-two-secret"};
+    size_t own_len[] = {strlen(own[0])};
+    srs *s = make("srs.example.net", secrets, 1, FA_SRS_BASE64URL, 4, 0, '=');
+    fa_err err;
+    assert_int_equal(srs_add_domain(s, "one.example", "srs.one.example", NULL, NULL, 0, &err), 0);
+    assert_int_equal(srs_add_domain(s, ".two.example", "srs.two.example", own, own_len, 1, &err),
+                     0);
+    assert_int_equal(srs_add_domain(s, "x.two.example", "srs.one.example", NULL, NULL, 0, &err), 0);
+    /* refused: a forwarding domain twice, an SRS domain with other secrets */
+    assert_int_equal(srs_add_domain(s, "ONE.example", "srs.three.example", NULL, NULL, 0, &err),
+                     -1);
+    assert_int_equal(srs_add_domain(s, "four.example", "srs.two.example", NULL, NULL, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "other secrets"));
+    assert_int_equal(srs_add_domain(s, "five.example", "1", NULL, NULL, 0, &err), -1);
+    assert_int_equal(srs_domain_count(s), 3);
+
+    char out[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+    struct srs_why why;
+    char *r1[] = {"<alias@one.example>"};
+    char *r2[] = {"local@ours.example", "alias@deep.two.example"};
+    char *r3[] = {"a@x.two.example"}; /* the longest pattern wins */
+    const char *in = "test@otherdomain.com";
+    assert_int_equal(srs_forward_ex(s, r1, 1, in, strlen(in), VECTOR_TIME, out, sizeof(out), &why),
+                     SRS_OK);
+    assert_string_equal(out, "SRS0=vmyz=2W=otherdomain.com=test@srs.one.example");
+    assert_int_equal(srs_forward_ex(s, r3, 1, in, strlen(in), VECTOR_TIME, out, sizeof(out), &why),
+                     SRS_OK);
+    assert_string_equal(out, "SRS0=vmyz=2W=otherdomain.com=test@srs.one.example");
+    assert_int_equal(srs_forward_ex(s, r2, 2, in, strlen(in), VECTOR_TIME, out, sizeof(out), &why),
+                     SRS_OK);
+    assert_true(strncmp(out, "SRS0=vmyz", 9) != 0); /* its own secret */
+    assert_non_null(strstr(out, "@srs.two.example"));
+    /* reverse accepts every SRS domain, each with its own secrets */
+    assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, in);
+    char moved[SRS_ADDR_MAX];
+    snprintf(moved, sizeof(moved), "%.*s@srs.one.example", (int)local_len(out), out);
+    assert_int_equal(rev_ex(s, moved, VECTOR_TIME, back, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_BAD_HASH);
+    /* an address in a domain that is none of ours: every domain's secrets */
+    snprintf(moved, sizeof(moved), "%.*s@old-name.example", (int)local_len(out), out);
+    assert_int_equal(rev_ex(s, moved, VECTOR_TIME, back, &why), SRS_OK);
+    /* no forwarded recipient, or none mapped: the default */
+    assert_int_equal(
+        srs_forward_ex(s, NULL, 0, in, strlen(in), VECTOR_TIME, out, sizeof(out), &why), SRS_OK);
+    assert_string_equal(out, "SRS0=vmyz=2W=otherdomain.com=test@srs.example.net");
+    /* every SRS domain is ours: never rewritten again */
+    assert_int_equal(fwd_ex(s, "x@srs.two.example", VECTOR_TIME, out, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_OURS);
+    srs_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +791,16 @@ int main(void)
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_hash_length_separator),
         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_alias_format),
+        cmocka_unit_test(test_hybrid_stores_only_what_does_not_fit),
+        cmocka_unit_test(test_alias_forged_or_expired_costs_no_lookup),
+        cmocka_unit_test(test_alias_store_answers),
+        cmocka_unit_test(test_srs0_of_another_forwarder),
+        cmocka_unit_test(test_database_mode),
+        cmocka_unit_test(test_sender_in_domain_one),
+        cmocka_unit_test(test_store_settings),
+        cmocka_unit_test(test_value_check),
+        cmocka_unit_test(test_domain_per_forwarding_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

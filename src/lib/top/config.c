@@ -5,6 +5,7 @@
 #include "fileread.h"
 #include "listenaddr.h"
 #include "nets.h"
+#include "srsstore.h"
 #include "strlist.h"
 
 #include <arpa/inet.h>
@@ -51,6 +52,7 @@ enum value_kind {
     V_DNS_SERVER,   /* ADDR or ADDR@PORT, numeric, several */
     V_USER,         /* a user name, not empty */
     V_SELECTOR,     /* a DKIM selector */
+    V_SRS_STORE,    /* srsstore_parse */
     V_KEYNAME,      /* a KeyTable name */
     V_TOKEN,        /* printable ASCII */
 };
@@ -66,6 +68,7 @@ struct key_def {
 };
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
+static const char *const srs_modes[] = {"stateless", "hybrid", "database", NULL}; /* srs.h */
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
 static const char *const booleans[] = {"no", "yes", NULL};
@@ -101,6 +104,11 @@ static const struct key_def keys[] = {
     UINT(srs_hash_length, "4", 1, 27),
     UINT(srs_hash_minimum, "0", 0, 27),
     UINT(srs_max_age, "21", 1, 1023),
+    CHOICE(srs_mode, T_ENUM, "hybrid", srs_modes),
+    STR(srs_store, "", V_SRS_STORE),
+    STR(srs_store_password, "", V_PATH),
+    UINT(srs_store_timeout_ms, "1000", 10, 60000),
+    STR(srs_domain_map, "", V_PATH),
     CHOICE(srs_separator, T_CHAR, "=", separators),
     CHOICE(srs_hash_alphabet, T_ENUM, "base64url", alphabets),
     STR(socketmap_listen, "", V_LISTEN),
@@ -355,6 +363,13 @@ static const char *check_value(enum value_kind kind, const char *v)
     }
     return "a known type (internal error)";
 }
+    case V_SRS_STORE: {
+        struct srsstore_spec spec;
+        return srsstore_parse(v, &spec, NULL) == 0
+                   ? NULL
+                   : "sqlite:/PATH, redis:unix:/PATH, redis:inet:HOST:PORT or "
+                     "redis:inet:[IPV6]:PORT";
+    }
 
 /* A value as an error may show it: bounded, control characters as "?". */
 static void shown(const char *v, char *out, size_t sz)
@@ -871,3 +886,19 @@ int config_check_srs(const struct fa_config *cfg, fa_err *err)
             cfg->srs_hash_minimum, cfg->srs_hash_length, config_where(cfg, "srs_hash_length"));
     return 0;
 }
+    /* hybrid is the default: with no store it can only be stateless. */
+    if (cfg->srs_mode != SRS_MODE_STATELESS && !cfg->srs_store[0] &&
+        cfg->set_at[find_key("srs_mode") - keys])
+        return config_fail(cfg, "srs_mode", err,
+                           "srs_mode = %s needs srs_store (where senders that do not fit are "
+                           "kept)",
+                           srs_modes[cfg->srs_mode]);
+    if (cfg->srs_store[0] && cfg->srs_hash_length > SRS_ALIAS_HASH_MAX)
+        return config_fail(cfg, "srs_hash_length", err,
+                           "srs_hash_length (%u) may be at most %d with srs_store (%s): the "
+                           "aliases of stored senders must fit in 64 octets",
+                           cfg->srs_hash_length, SRS_ALIAS_HASH_MAX,
+                           config_where(cfg, "srs_store"));
+    if (cfg->srs_store_password[0] && strncmp(cfg->srs_store, "redis:", 6) != 0)
+        return config_fail(cfg, "srs_store_password", err,
+                           "srs_store_password is for a redis srs_store only");
