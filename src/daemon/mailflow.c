@@ -900,6 +900,7 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
             log_msg(why.reason == SRS_R_TOO_LONG ? FA_LOG_INFO : FA_LOG_DEBUG,
                     "msg %s: sender <%s> not rewritten: %s", qid, sender, why.text);
         } else {
+            log_msg(FA_LOG_ERROR, "msg %s: sender <%s>: %s", qid, sender, why.text);
             FAIL("SRS");
         }
     }
@@ -915,7 +916,6 @@ done:
         log_msg(FA_LOG_ERROR, "msg %s: from=<%s> tempfailed: %s failed%s", qid, milter_sender(s),
                 failed, what.buf);
     free(a);
-            log_msg(FA_LOG_ERROR, "msg %s: sender <%s>: %s", qid, sender, why.text);
     free_changes(&c);
     mf_edit_free(&e);
     return status;

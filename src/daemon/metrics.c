@@ -33,11 +33,11 @@ struct histogram {
 };
 
 enum dns_type_label { DT_A, DT_AAAA, DT_MX, DT_PTR, DT_TXT, DT_OTHER, DT_N };
-enum dns_error_label { DE_TIMEOUT, DE_SERVFAIL, DE_OTHER, DE_N };
 /* SRS store results: get hit|miss|error, put ok|error. */
 enum store_result_label { SR_HIT, SR_MISS, SR_OK, SR_ERROR, SR_N };
 #define STORE_OPS 2 /* enum srsstore_op: get, put */
 _Static_assert(SRSSTORE_GET == 0 && SRSSTORE_PUT == 1, "store_op_names");
+enum dns_error_label { DE_TIMEOUT, DE_SERVFAIL, DE_OTHER, DE_N };
 
 #define AUTH_VALUES_MAX 7 /* the most results of one method (SPF, DKIM) */
 static const int auth_nvalues[METRICS_NAUTH] = {SPF_PERMERROR + 1, DKIM_PERMERROR + 1,
@@ -55,9 +55,9 @@ struct metrics {
     counter auth[METRICS_NAUTH][AUTH_VALUES_MAX];
     struct histogram sign[METRICS_NSIGNKINDS];
     struct histogram dns[DT_N];
-    counter dns_errors[DE_N];
     counter store[STORE_OPS][SR_N];
     struct histogram store_time[STORE_OPS];
+    counter dns_errors[DE_N];
     counter conns[METRICS_NLISTENERS];
     counter refused[METRICS_NLISTENERS];
     atomic_int_least64_t active[METRICS_NLISTENERS];
@@ -75,6 +75,8 @@ static const char *const sig_names[METRICS_NSIGS] = {"dkim", "forwarder", "arc"}
 static const char *const sign_names[METRICS_NSIGNKINDS] = {"dkim", "arc"};
 static const char *const dns_type_names[DT_N] = {"a", "aaaa", "mx", "ptr", "txt", "other"};
 static const char *const dns_error_names[DE_N] = {"timeout", "servfail", "other"};
+static const char *const store_op_names[STORE_OPS] = {"get", "put"};
+static const char *const store_result_names[SR_N] = {"hit", "miss", "ok", "error"};
 static const char *const listener_names[METRICS_NLISTENERS] = {"socketmap", "tcp_forward",
                                                                "tcp_reverse", "milter"};
 static const char *const reload_names[METRICS_NRELOADS] = {"success", "failure"};
@@ -83,8 +85,6 @@ static const char *const reload_names[METRICS_NRELOADS] = {"success", "failure"}
 #define LOAD(c) atomic_load_explicit(&(c), memory_order_relaxed)
 #define IN(i, n) ((i) >= 0 && (i) < (n))
 
-static const char *const store_op_names[STORE_OPS] = {"get", "put"};
-static const char *const store_result_names[SR_N] = {"hit", "miss", "ok", "error"};
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -165,6 +165,19 @@ void metrics_sign_duration(struct metrics *m, int kind, double seconds)
         observe(&m->sign[kind], sign_buckets, SIGN_NBUCKETS, seconds);
 }
 
+void metrics_srs_store(void *arg, int op, int result, double seconds)
+{
+    struct metrics *m = arg;
+    if (!m || !IN(op, STORE_OPS))
+        return;
+    int r = result == SRS_STORE_ERROR  ? SR_ERROR
+            : result == SRS_STORE_MISS ? SR_MISS
+            : op == SRSSTORE_PUT       ? SR_OK
+                                       : SR_HIT;
+    INC(m->store[op][r]);
+    observe(&m->store_time[op], sign_buckets, SIGN_NBUCKETS, seconds);
+}
+
 static int dns_type_label(int type)
 {
     switch (type) {
@@ -206,19 +219,6 @@ void metrics_connection_open(struct metrics *m, int listener)
 
 void metrics_connection_close(struct metrics *m, int listener)
 {
-void metrics_srs_store(void *arg, int op, int result, double seconds)
-{
-    struct metrics *m = arg;
-    if (!m || !IN(op, STORE_OPS))
-        return;
-    int r = result == SRS_STORE_ERROR  ? SR_ERROR
-            : result == SRS_STORE_MISS ? SR_MISS
-            : op == SRSSTORE_PUT       ? SR_OK
-                                       : SR_HIT;
-    INC(m->store[op][r]);
-    observe(&m->store_time[op], sign_buckets, SIGN_NBUCKETS, seconds);
-}
-
     if (m && IN(listener, METRICS_NLISTENERS))
         atomic_fetch_sub_explicit(&m->active[listener], 1, memory_order_relaxed);
 }
@@ -390,6 +390,23 @@ static void render(const struct metrics *mc, struct writer *w)
                 put_u64(w, n, "", l, 3, LOAD(m->srs[p][k][r]));
             }
 
+    n = "fwdauth_srs_store_requests_total";
+    family(w, n, "counter", "Requests to the SRS store, by operation and result.");
+    for (int o = 0; o < STORE_OPS; o++)
+        for (int r = 0; r < SR_N; r++) {
+            /* get: hit, miss, error; put: ok, error */
+            if (o == SRSSTORE_GET ? r == SR_OK : (r == SR_HIT || r == SR_MISS))
+                continue;
+            struct label l[2] = {{"op", store_op_names[o]}, {"result", store_result_names[r]}};
+            put_u64(w, n, "", l, 2, LOAD(m->store[o][r]));
+        }
+    n = "fwdauth_srs_store_duration_seconds";
+    family(w, n, "histogram", "Time of each request to the SRS store, in seconds.");
+    for (int o = 0; o < STORE_OPS; o++) {
+        struct label l = {"op", store_op_names[o]};
+        put_histogram(w, n, &m->store_time[o], sign_buckets, SIGN_NBUCKETS, &l);
+    }
+
     n = "fwdauth_milter_messages_total";
     family(w, n, "counter", "Milter messages by the final answer given to the MTA.");
     for (int a = 0; a < METRICS_NACTIONS; a++) {
@@ -431,23 +448,6 @@ static void render(const struct metrics *mc, struct writer *w)
     n = "fwdauth_sign_duration_seconds";
     family(w, n, "histogram", "Time to make one DKIM signature or one ARC seal, in seconds.");
     for (int k = 0; k < METRICS_NSIGNKINDS; k++) {
-    n = "fwdauth_srs_store_requests_total";
-    family(w, n, "counter", "Requests to the SRS store, by operation and result.");
-    for (int o = 0; o < STORE_OPS; o++)
-        for (int r = 0; r < SR_N; r++) {
-            /* get: hit, miss, error; put: ok, error */
-            if (o == SRSSTORE_GET ? r == SR_OK : (r == SR_HIT || r == SR_MISS))
-                continue;
-            struct label l[2] = {{"op", store_op_names[o]}, {"result", store_result_names[r]}};
-            put_u64(w, n, "", l, 2, LOAD(m->store[o][r]));
-        }
-    n = "fwdauth_srs_store_duration_seconds";
-    family(w, n, "histogram", "Time of each request to the SRS store, in seconds.");
-    for (int o = 0; o < STORE_OPS; o++) {
-        struct label l = {"op", store_op_names[o]};
-        put_histogram(w, n, &m->store_time[o], sign_buckets, SIGN_NBUCKETS, &l);
-    }
-
         struct label l = {"kind", sign_names[k]};
         put_histogram(w, n, &m->sign[k], sign_buckets, SIGN_NBUCKETS, &l);
     }

@@ -30,6 +30,12 @@
  *         | temp (temporary failure: socketmap TEMP, tcp_table 400) |
  *         error (malformed request: socketmap PERM, tcp_table 500, also
  *         for a tcp_table line over 4096 octets)
+ *     fwdauth_srs_store_requests_total{op,result} counter: requests to
+ *         the SRS store (srs_store): op get (reverse of an alias) with
+ *         result hit | miss | error, op put (a sender stored) with result
+ *         ok | error; error = down, slow, refused or an unreadable reply
+ *     fwdauth_srs_store_duration_seconds{op} histogram: get | put, each
+ *         request to the SRS store, connect included
  *     fwdauth_milter_messages_total{action} counter: messages that got a
  *         final answer: accept | continue (went on, with our changes) |
  *         reject | tempfail | discard | quarantine (went on, held)
@@ -40,12 +46,6 @@
  *         (forward_signing_key) | arc (an ARC set)
  *     fwdauth_milter_srs_rewrites_total, fwdauth_milter_from_rewrites_total
  *         counters, on messages that went on
- *     fwdauth_srs_store_requests_total{op,result} counter: requests to
- *         the SRS store (srs_store): op get (reverse of an alias) with
- *         result hit | miss | error, op put (a sender stored) with result
- *         ok | error; error = down, slow, refused or an unreadable reply
- *     fwdauth_srs_store_duration_seconds{op} histogram: get | put, each
- *         request to the SRS store, connect included
  *     fwdauth_spf_results_total, fwdauth_dkim_results_total,
  *     fwdauth_dmarc_results_total, fwdauth_arc_results_total {result}
  *         counters: one per inbound message checked, per method; the
@@ -141,6 +141,10 @@ void metrics_sign_duration(struct metrics *m, int kind, double seconds);
 /* type: enum dns_type; failure: enum dns_failure (dns.h). Has the shape
  * of dns_observe_fn but for status, which it does not need. */
 void metrics_dns_query(struct metrics *m, int type, double seconds, int failure);
+/* One SRS store request, with the shape of srsstore_observe_fn
+ * (srsstore.h) so that the store calls it directly: m is the struct
+ * metrics, op an enum srsstore_op, result an enum srs_store_result. */
+void metrics_srs_store(void *m, int op, int result, double seconds);
 void metrics_connection_open(struct metrics *m, int listener);
 void metrics_connection_close(struct metrics *m, int listener);
 void metrics_connection_refused(struct metrics *m, int listener);
@@ -154,7 +158,3 @@ int metrics_render(const struct metrics *m, char *buf, size_t cap, size_t *len);
 long metrics_escape_label(const char *in, char *out, size_t outsz);
 
 #endif
-/* One SRS store request, with the shape of srsstore_observe_fn
- * (srsstore.h) so that the store calls it directly: m is the struct
- * metrics, op an enum srsstore_op, result an enum srs_store_result. */
-void metrics_srs_store(void *m, int op, int result, double seconds);

@@ -52,9 +52,9 @@ enum value_kind {
     V_DNS_SERVER,   /* ADDR or ADDR@PORT, numeric, several */
     V_USER,         /* a user name, not empty */
     V_SELECTOR,     /* a DKIM selector */
-    V_SRS_STORE,    /* srsstore_parse */
     V_KEYNAME,      /* a KeyTable name */
     V_TOKEN,        /* printable ASCII */
+    V_SRS_STORE,    /* srsstore_parse */
 };
 
 struct key_def {
@@ -68,9 +68,9 @@ struct key_def {
 };
 
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
-static const char *const srs_modes[] = {"stateless", "hybrid", "database", NULL}; /* srs.h */
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
+static const char *const srs_modes[] = {"stateless", "hybrid", "database", NULL}; /* srs.h */
 static const char *const booleans[] = {"no", "yes", NULL};
 static const char *const enforce_modes[] = {"off", "tag", "quarantine", "reject", NULL};
 static const char *const rewrite_modes[] = {"off", "reject", "reject-and-quarantine", "always",
@@ -104,13 +104,13 @@ static const struct key_def keys[] = {
     UINT(srs_hash_length, "4", 1, 27),
     UINT(srs_hash_minimum, "0", 0, 27),
     UINT(srs_max_age, "21", 1, 1023),
+    CHOICE(srs_separator, T_CHAR, "=", separators),
+    CHOICE(srs_hash_alphabet, T_ENUM, "base64url", alphabets),
     CHOICE(srs_mode, T_ENUM, "hybrid", srs_modes),
     STR(srs_store, "", V_SRS_STORE),
     STR(srs_store_password, "", V_PATH),
     UINT(srs_store_timeout_ms, "1000", 10, 60000),
     STR(srs_domain_map, "", V_PATH),
-    CHOICE(srs_separator, T_CHAR, "=", separators),
-    CHOICE(srs_hash_alphabet, T_ENUM, "base64url", alphabets),
     STR(socketmap_listen, "", V_LISTEN),
     STR(tcp_forward_listen, "", V_LISTEN),
     STR(tcp_reverse_listen, "", V_LISTEN),
@@ -360,9 +360,6 @@ static const char *check_value(enum value_kind kind, const char *v)
                    : "a KeyTable name (printable, no white space or \"#\", at most 127 octets)";
     case V_TOKEN:
         return all_graphic(v) ? NULL : "printable ASCII without white space";
-    }
-    return "a known type (internal error)";
-}
     case V_SRS_STORE: {
         struct srsstore_spec spec;
         return srsstore_parse(v, &spec, NULL) == 0
@@ -370,6 +367,9 @@ static const char *check_value(enum value_kind kind, const char *v)
                    : "sqlite:/PATH, redis:unix:/PATH, redis:inet:HOST:PORT or "
                      "redis:inet:[IPV6]:PORT";
     }
+    }
+    return "a known type (internal error)";
+}
 
 /* A value as an error may show it: bounded, control characters as "?". */
 static void shown(const char *v, char *out, size_t sz)
@@ -884,8 +884,6 @@ int config_check_srs(const struct fa_config *cfg, fa_err *err)
         return config_fail(
             cfg, "srs_hash_minimum", err, "srs_hash_minimum (%u) exceeds srs_hash_length (%u, %s)",
             cfg->srs_hash_minimum, cfg->srs_hash_length, config_where(cfg, "srs_hash_length"));
-    return 0;
-}
     /* hybrid is the default: with no store it can only be stateless. */
     if (cfg->srs_mode != SRS_MODE_STATELESS && !cfg->srs_store[0] &&
         cfg->set_at[find_key("srs_mode") - keys])
@@ -902,3 +900,5 @@ int config_check_srs(const struct fa_config *cfg, fa_err *err)
     if (cfg->srs_store_password[0] && strncmp(cfg->srs_store, "redis:", 6) != 0)
         return config_fail(cfg, "srs_store_password", err,
                            "srs_store_password is for a redis srs_store only");
+    return 0;
+}
