@@ -8,7 +8,11 @@ BUILD := build
 ASAN_BUILD := build-asan
 BENCH_BUILD := build-bench
 
-.PHONY: all deps build run test test-plain test-asan bench fuzz install format format-check clean
+# make deb writes the package (and its lintian and systemd-analyze logs) here.
+DEB_OUT ?= $(BUILD)/deb
+
+.PHONY: all deps build run test test-plain test-asan bench fuzz install deb test-package \
+	format format-check clean
 
 all: build
 
@@ -58,8 +62,23 @@ fuzz: deps
 	        2>&1 | tail -n 2 || exit 1; \
 	done
 
-install: build
-	@DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+# The unit names the installed fwdauthd, so the build is configured for
+# PREFIX (CMake makes etc/fwdauthd.service.in into the unit at configure time).
+install: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# The Debian package, built with debhelper from debian/ (a copy of the tree
+# under DEB_OUT), checked with lintian and systemd-analyze verify.
+deb: deps
+	@JOBS=$(JOBS) bash scripts/deb.sh $(DEB_OUT)
+
+# The package installed into a clean Debian root (debootstrap) booted with
+# systemd (systemd-nspawn): install, configure, start, reload, upgrade, purge.
+test-package: deb
+	@cd tests/package && FWDAUTH_SOURCE=$(CURDIR) FWDAUTH_DEB_OUT=$(abspath $(DEB_OUT)) \
+	    PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -v test_package
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
