@@ -224,7 +224,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t cmd;
         const uint8_t *d;
         size_t dl, used;
-        if (milter_frame(data + off, size - off, &cmd, &d, &dl, &used) != MILTER_FRAME_OK)
+        int fr = milter_frame(data + off, size - off, &cmd, &d, &dl, &used);
+        if (fr == MILTER_FRAME_SKIP) { /* dropped as milter_conn drops it */
+            if (cmd != SMFIC_HEADER || dl + 5 != used || used <= MILTER_PACKET_HELD + 4)
+                abort();
+            if (milter_session_want_flush(s, cmd))
+                check_output(s);
+            int rc = milter_session_skipped(s, cmd, dl, MILTER_SKIP_TOO_LARGE);
+            off += used < size - off ? used : size - off;
+            if (rc != MILTER_OK)
+                break;
+            continue;
+        }
+        if (fr != MILTER_FRAME_OK)
             break;
         if (used > size - off || dl + 5 != used)
             abort();

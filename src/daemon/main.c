@@ -360,6 +360,14 @@ static int check_config(const char *path)
         report_problem(&ck, err.msg);
     else if (with_metrics)
         probe_listener(&cfg, "metrics_listen", &maddr, &ck);
+    /* The descriptors the connection limits need (server.h). */
+    char why[FA_ERR_MAX];
+    if (server_nofile_fit(&cfg, &err) < 0)
+        report_problem(&ck, err.msg);
+    if (server_limits_warning(&cfg, why, sizeof(why))) {
+        ck.warnings++;
+        fprintf(stderr, "fwdauthd: warning: %s\n", why);
+    }
     check_postfix_checks(&cfg, &ck);
     config_free(&cfg);
 
@@ -582,6 +590,10 @@ int main(int argc, char **argv)
         }
     }
 
+    /* As root, before the drop: the hard limit can still be raised. */
+    if (server_nofile_fit(&rt->cfg, &err) < 0)
+        fatal("%s", err.msg);
+
     /* Signals: blocked in every thread, read from a signalfd here. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
@@ -624,7 +636,7 @@ int main(int argc, char **argv)
      * blocked, so that the HTTP thread inherits the mask. */
     struct metrics_http *http = NULL;
     if (mfd >= 0) {
-        http = metrics_http_start(mfd, metrics, &err);
+        http = metrics_http_start(mfd, metrics, rt->cfg.metrics_connection_limit, &err);
         if (!http)
             fatal("%s", err.msg);
         log_msg(FA_LOG_INFO, "listening: metrics (HTTP GET /metrics) on %s", mname);

@@ -89,7 +89,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ok;
 }
 
-struct metrics_http *metrics_http_start(int fd, const struct metrics *m, fa_err *err)
+struct metrics_http *metrics_http_start(int fd, const struct metrics *m, unsigned limit,
+                                        fa_err *err)
 {
     struct metrics_http *h = calloc(1, sizeof(*h));
     if (!h) {
@@ -101,8 +102,8 @@ struct metrics_http *metrics_http_start(int fd, const struct metrics *m, fa_err 
     h->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                               handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)METRICS_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)METRICS_HTTP_TIMEOUT, MHD_OPTION_END);
+                              limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT,
+                              MHD_OPTION_END);
     if (!h->mhd) {
         close(fd);
         free(h);

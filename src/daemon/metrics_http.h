@@ -8,19 +8,24 @@
  * SYNOPSIS
  *   int fd = listen_open(&addr, &err);           as root, before privs_drop
  *   ... privs_drop, daemonize (fork) ...
- *   struct metrics_http *h = metrics_http_start(fd, metrics, &err);
+ *   struct metrics_http *h = metrics_http_start(fd, metrics, cfg.metrics_connection_limit, &err);
  *   ... server_run ...
  *   metrics_http_stop(h);                        on SIGTERM; closes fd
  * DESCRIPTION
- *   Requests, answered by one internal libmicrohttpd thread:
+ *   Requests, answered by libmicrohttpd's internal polling thread (epoll
+ *   on Linux: an idle or slow client costs a descriptor, never a wait for
+ *   the others):
  *     GET or HEAD /metrics  200, Content-Type "text/plain; version=0.0.4;
  *                           charset=utf-8", the text of metrics_render
  *     GET or HEAD elsewhere 404
  *     any other method      405 with "Allow: GET, HEAD"
- *   A query string is ignored. At most METRICS_HTTP_CONNECTIONS clients at
- *   once, each cut off after METRICS_HTTP_TIMEOUT idle seconds. The
- *   thread only reads atomic counters: a scrape never blocks the mail
- *   path, and a slow or stuck scraper only holds its own connection.
+ *   A query string is ignored. At most `limit` clients at once
+ *   (metrics_connection_limit, default 32: a scraper or two, and room for
+ *   idle keep-alive connections); a client beyond it waits in the listen
+ *   queue until one closes. Each is cut off after METRICS_HTTP_TIMEOUT
+ *   idle seconds. The thread only reads atomic counters: a scrape never
+ *   blocks the mail path, and a slow or stuck scraper only holds its own
+ *   connection.
  *   Start it after any fork(2) (threads do not survive one) and with the
  *   daemon's signals blocked in the calling thread, so that the HTTP
  *   thread inherits the mask and signals keep going to the signalfd.
@@ -40,12 +45,12 @@
 #include "err.h"
 #include "metrics.h"
 
-#define METRICS_HTTP_CONNECTIONS 8
 #define METRICS_HTTP_TIMEOUT 10 /* seconds */
 
 struct metrics_http;
 
-struct metrics_http *metrics_http_start(int fd, const struct metrics *m, fa_err *err);
+struct metrics_http *metrics_http_start(int fd, const struct metrics *m, unsigned limit,
+                                        fa_err *err);
 void metrics_http_stop(struct metrics_http *h);
 
 #endif

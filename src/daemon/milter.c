@@ -140,6 +140,15 @@ int milter_frame(const uint8_t *p, size_t n, uint8_t *cmd, const uint8_t **data,
     if (len == 0 || len > MILTER_PACKET_MAX)
         return MILTER_FRAME_BAD;
     *used = 4 + (size_t)len;
+    if (len > MILTER_PACKET_HELD) {
+        if (n < 5)
+            return MILTER_FRAME_MORE; /* the command decides */
+        if (p[4] != SMFIC_HEADER)
+            return MILTER_FRAME_BAD;
+        *cmd = p[4];
+        *dlen = (size_t)len - 1;
+        return MILTER_FRAME_SKIP;
+    }
     if (n < *used)
         return MILTER_FRAME_MORE;
     *cmd = p[4];
@@ -705,6 +714,33 @@ static int do_header(struct milter_session *s, const uint8_t *d, size_t len)
                                   (size_t)vl),
                      "header");
     return finish_step(s, MILTER_STEP_HEADER, SMFIP_NR_HDR, st);
+}
+
+int milter_session_skipped(struct milter_session *s, uint8_t cmd, size_t len, int why)
+{
+    if (s->error)
+        return MILTER_ERROR;
+    if (s->phase != PH_CONNECTED || !s->in_msg)
+        return proto_error(s, "message command outside a message");
+    int rc;
+    if (cmd == SMFIC_HEADER) {
+        s->nhdr++;
+        if (why == MILTER_SKIP_TOO_LARGE)
+            refuse_for_good(s, "552 5.3.4 Header field too long or without a name for this server",
+                            "header name empty or header over its length limit");
+        else
+            decide(s, MILTER_TEMPFAIL, "no memory for a large header field (milter_buffer_memory)");
+        rc = finish_step(s, MILTER_STEP_HEADER, SMFIP_NR_HDR, MILTER_CONTINUE);
+    } else if (cmd == SMFIC_BODY && why == MILTER_SKIP_NO_MEMORY) {
+        s->body += len;
+        decide(s, MILTER_TEMPFAIL, "no memory for a large body chunk (milter_buffer_memory)");
+        rc = finish_step(s, MILTER_STEP_BODY, SMFIP_NR_BODY, MILTER_CONTINUE);
+    } else {
+        return proto_error(s, "packet too large");
+    }
+    if (rc < 0)
+        return proto_error(s, "output buffer full");
+    return s->error ? MILTER_ERROR : MILTER_OK;
 }
 
 static int body_chunk(struct milter_session *s, const uint8_t *d, size_t len)

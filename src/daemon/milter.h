@@ -22,7 +22,11 @@
  *   the data, then the command octet, then the data. Strings are
  *   NUL-terminated. Lengths of 0 (no command) or above MILTER_PACKET_MAX are
  *   refused: the stream cannot be trusted after that and the connection is
- *   closed (Postfix then applies milter_default_action: tempfail).
+ *   closed (Postfix then applies milter_default_action: tempfail). So is
+ *   any packet above MILTER_PACKET_HELD but a header (MTAs send body
+ *   chunks of at most 65535 octets unless a larger size was negotiated,
+ *   which this layer never offers); a header packet above it is dropped
+ *   unread and the message refused as for any header over its limit.
  *
  *   Negotiation. The MTA offers a version and masks of actions and protocol
  *   steps. Versions 2, 3, 4 and >= 6 are accepted and answered with
@@ -129,6 +133,13 @@
 
 #define MILTER_PACKET_MAX (1024 * 1024) /* largest packet accepted, command included */
 #define MILTER_CHUNK_MAX 65535          /* body chunk size MTAs use */
+/* Largest packet handed to the session whole, command included: a header
+ * field of MILTER_HEADER_MAX octets (defined below). A header packet above
+ * it, up to MILTER_PACKET_MAX, is refused by the session anyway: the
+ * connection loop drops its octets as they arrive (milter_frame says
+ * MILTER_FRAME_SKIP) and tells the session with milter_session_skipped,
+ * so no connection ever holds more than this. */
+#define MILTER_PACKET_HELD (256 * 1024 + 1)
 
 /* Commands from the MTA (SMFIC_*). */
 #define SMFIC_ABORT 'A'
@@ -219,6 +230,7 @@
 #define MILTER_HEADERS_MAX 2000
 #define MILTER_HEADER_NAME_MAX 998
 #define MILTER_HEADER_MAX (256 * 1024) /* one header: name + value */
+_Static_assert(MILTER_PACKET_HELD == MILTER_HEADER_MAX + 1, "a held packet fits one header");
 /* End-of-message changes: enough to delete every header field the
  * header section may hold (MILTER_HEADERS_MAX, at most 34 octets each for
  * the names the filter deletes) on top of the fields it adds. */
@@ -423,15 +435,39 @@ size_t milter_mods_count(const struct milter_mods *m);
 /* ---- the session (driven by the connection loop) ------------------------- */
 
 enum milter_result { MILTER_OK, MILTER_CLOSE, MILTER_ERROR };
-enum milter_frame_result { MILTER_FRAME_OK, MILTER_FRAME_MORE, MILTER_FRAME_BAD };
+enum milter_frame_result {
+    MILTER_FRAME_OK,
+    MILTER_FRAME_MORE,
+    MILTER_FRAME_BAD,
+    MILTER_FRAME_SKIP
+};
 
 /* Look at the start of a stream: with a complete packet in p[0..n), sets
  * *cmd, *data (p + 5), *dlen and *used (5 + dlen) and returns
  * MILTER_FRAME_OK; MILTER_FRAME_MORE when more bytes are needed (*used is
  * then the total size of the packet when its length is known, else 5);
- * MILTER_FRAME_BAD for a length of 0 or above MILTER_PACKET_MAX. */
+ * MILTER_FRAME_BAD for a length of 0 or above MILTER_PACKET_MAX, or a
+ * packet other than a header above MILTER_PACKET_HELD;
+ * MILTER_FRAME_SKIP for a header packet above MILTER_PACKET_HELD, as soon
+ * as its command octet is in p: *cmd, *dlen and *used (its total size)
+ * are set, *data is not. The caller drops *used octets from the stream
+ * (those already in p and those still to come), then calls
+ * milter_session_skipped(s, cmd, dlen, MILTER_SKIP_TOO_LARGE). */
 int milter_frame(const uint8_t *p, size_t n, uint8_t *cmd, const uint8_t **data, size_t *dlen,
                  size_t *used);
+
+/* A header (SMFIC_HEADER) or body chunk (SMFIC_BODY) packet of len data
+ * octets that the caller dropped instead of handing it over:
+ *   MILTER_SKIP_TOO_LARGE  above MILTER_PACKET_HELD (headers only): counts
+ *                          as a header over its limit (552 5.3.4, see
+ *                          Limits)
+ *   MILTER_SKIP_NO_MEMORY  the caller had no memory for it (a daemon-wide
+ *                          budget): the message is tempfailed, logged
+ * The step is answered as for a packet (nothing when it is a no-reply
+ * step). Any other command, or one outside a message, is a protocol
+ * error. Returns as milter_session_packet. */
+enum milter_skip_reason { MILTER_SKIP_TOO_LARGE, MILTER_SKIP_NO_MEMORY };
+int milter_session_skipped(struct milter_session *s, uint8_t cmd, size_t len, int why);
 
 /* NULL when out of memory. filter and env must outlive the session. */
 struct milter_session *milter_session_new(const struct milter_filter *f,

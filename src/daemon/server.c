@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -39,21 +40,37 @@
 struct conn {
     int fd;
     int kind;
+    int li; /* index of its listener in server_run's array */
     int warned;
+    int evicted;                /* under reg_lock: closed to make room */
+    _Atomic int64_t idle_since; /* monoclock ms when it began waiting between
+                                   requests; 0 while a request is under way */
     struct metrics *metrics;
     struct conn *prev, *next;
+    pthread_t thread; /* under reg_lock, once has_thread: woken for a drain */
+    int has_thread;
     char peer[64];
     size_t cap, off, len;
     uint8_t out[OUT_MAX];
     uint8_t in[]; /* cap bytes */
 };
 
-/* Daemon-wide connection registry, so that a stop can wake idle threads. */
+/* Daemon-wide connection registry, so that a stop can wake idle threads,
+ * with the count per listener that its limit is checked against. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reg_empty = PTHREAD_COND_INITIALIZER;
 static struct conn *reg_head;
-static size_t reg_count;
+static size_t reg_count, reg_evicting;
+static size_t reg_per[SERVER_LISTENERS_MAX], reg_per_evicting[SERVER_LISTENERS_MAX];
 static atomic_int stopping;
+/* Drain (server.h): table connections are handed over when idle. */
+static atomic_int draining;
+static struct server_handover handover = {-1, NULL, NULL, NULL};
+
+void server_set_handover(const struct server_handover *h)
+{
+    handover = *h;
+}
 
 const char *server_kind_name(int kind)
 {
@@ -78,6 +95,7 @@ static void reg_add(struct conn *c)
         reg_head->prev = c;
     reg_head = c;
     reg_count++;
+    reg_per[c->li]++;
     pthread_mutex_unlock(&reg_lock);
 }
 
@@ -93,6 +111,11 @@ static void reg_remove_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     reg_count--;
+    reg_per[c->li]--;
+    if (c->evicted) {
+        reg_evicting--;
+        reg_per_evicting[c->li]--;
+    }
     close(c->fd);
     if (reg_count == 0)
         pthread_cond_broadcast(&reg_empty);
@@ -198,6 +221,12 @@ static void count_answer(const struct conn *c, const struct lookup_note *n)
 
 enum batch_result { BATCH_OK, BATCH_CLOSE };
 
+/* A reply must be written within request_timeout (sockio.h). */
+static long send_ms(const struct runtime *rt)
+{
+    return (long)rt->cfg.request_timeout * 1000;
+}
+
 /* Answer every complete request in c->in[off..len), in order, with as few
  * writes as possible. */
 static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
@@ -252,7 +281,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
         }
         (*completed)++;
         if (OUT_MAX - outlen < REPLY_ROOM) {
-            if (sockio_send_all(c->fd, c->out, outlen) < 0)
+            if (sockio_send_all(c->fd, c->out, outlen, send_ms(*rtp)) < 0)
                 return BATCH_CLOSE;
             outlen = 0;
         }
@@ -275,7 +304,7 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
         log_note(c, &note);
         c->off += used;
     }
-    if (outlen > 0 && sockio_send_all(c->fd, c->out, outlen) < 0) {
+    if (outlen > 0 && sockio_send_all(c->fd, c->out, outlen, send_ms(*rtp)) < 0) {
         if (log_enabled(FA_LOG_DEBUG))
             log_msg(FA_LOG_DEBUG, "%s client %s: write failed: %s", server_kind_name(c->kind),
                     c->peer, strerror(errno));
@@ -287,6 +316,10 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
 static void *conn_main(void *arg)
 {
     struct conn *c = arg;
+    pthread_mutex_lock(&reg_lock);
+    c->thread = pthread_self(); /* for a drain to wake it */
+    c->has_thread = 1;
+    pthread_mutex_unlock(&reg_lock);
     if (c->kind == SERVER_MILTER) {
         peer_name(c->fd, c->peer, sizeof(c->peer));
         milter_conn_serve(c->fd, c->peer);
@@ -299,7 +332,6 @@ static void *conn_main(void *arg)
     peer_name(c->fd, c->peer, sizeof(c->peer));
     if (log_enabled(FA_LOG_DEBUG))
         log_msg(FA_LOG_DEBUG, "%s: connect from %s", server_kind_name(c->kind), c->peer);
-    set_timeout(c->fd, SO_SNDTIMEO, (long)rt->cfg.request_timeout * 1000);
     long cur_tmo = -1, req_start = 0;
     int have_start = 0;
 
@@ -316,6 +348,14 @@ static void *conn_main(void *arg)
         }
         if (atomic_load(&stopping))
             break;
+        if (atomic_load(&draining) && c->len == 0) {
+            /* Between requests: the newer worker answers the next one. */
+            if (handover.give && handover.give(handover.arg, c->fd, c->kind) == 0 &&
+                log_enabled(FA_LOG_DEBUG))
+                log_msg(FA_LOG_DEBUG, "%s: connection from %s handed over to the new worker",
+                        server_kind_name(c->kind), c->peer);
+            break;
+        }
         long want;
         if (c->len == 0) {
             have_start = 0;
@@ -340,7 +380,13 @@ static void *conn_main(void *arg)
             conn_problem(c, "request larger than the buffer, closing");
             break;
         }
+        /* Waiting between requests: the accept loop may close it to make
+         * room when the listener is full (see accept_all). */
+        if (c->len == 0)
+            atomic_store(&c->idle_since, monoclock_ms());
         ssize_t n = read(c->fd, c->in + c->len, c->cap - c->len);
+        if (c->len == 0)
+            atomic_store(&c->idle_since, 0);
         if (n > 0) {
             c->len += (size_t)n;
             continue;
@@ -349,7 +395,14 @@ static void *conn_main(void *arg)
             continue;
         if (atomic_load(&stopping))
             break;
-        if (n == 0) {
+        pthread_mutex_lock(&reg_lock);
+        int evicted = c->evicted;
+        pthread_mutex_unlock(&reg_lock);
+        if (evicted) {
+            if (log_enabled(FA_LOG_DEBUG))
+                log_msg(FA_LOG_DEBUG, "%s: closed idle connection from %s to make room",
+                        server_kind_name(c->kind), c->peer);
+        } else if (n == 0) {
             if (c->len > 0)
                 conn_problem(c, "connection closed in the middle of a request");
             else if (log_enabled(FA_LOG_DEBUG))
@@ -374,19 +427,24 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-static int start_conn(int fd, int kind, struct metrics *metrics)
+static int start_conn(int fd, const struct server_listener *l, int li, struct metrics *metrics)
 {
+    int kind = l->kind;
     size_t cap = kind == SERVER_SOCKETMAP ? SOCKETMAP_BUF
                  : kind == SERVER_MILTER  ? 0 /* milter_conn has its own buffers */
                                           : TCP_BUF;
     struct conn *c = malloc(sizeof(*c) + cap);
     if (!c)
         return -1;
-    memset(c, 0, sizeof(*c));
+    /* Only the fields: the buffers are written before they are read, and
+     * leaving their pages untouched keeps an idle connection small. */
+    memset(c, 0, offsetof(struct conn, out));
     c->fd = fd;
     c->kind = kind;
+    c->li = li;
     c->cap = cap;
     c->metrics = metrics;
+    atomic_init(&c->idle_since, 0);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -406,13 +464,133 @@ static int start_conn(int fd, int kind, struct metrics *metrics)
     return 0;
 }
 
+/* ---- limits --------------------------------------------------------------- */
+
+unsigned server_listener_limit(const struct fa_config *cfg, int kind)
+{
+    return kind == SERVER_MILTER ? cfg->milter_connection_limit : cfg->table_connection_limit;
+}
+
+/* The table and milter listeners configured, and their limits summed. */
+static unsigned long listener_sum(const struct fa_config *cfg, unsigned *tables, unsigned *milters)
+{
+    *tables = (cfg->socketmap_listen[0] != 0) + (cfg->tcp_forward_listen[0] != 0) +
+              (cfg->tcp_reverse_listen[0] != 0);
+    *milters = cfg->milter_listen[0] != 0;
+    return (unsigned long)*tables * cfg->table_connection_limit +
+           (unsigned long)*milters * cfg->milter_connection_limit;
+}
+
+int server_limits_warning(const struct fa_config *cfg, char *buf, size_t size)
+{
+    unsigned tables, milters;
+    unsigned long sum = listener_sum(cfg, &tables, &milters);
+    if (tables + milters < 2 || cfg->connection_limit >= sum)
+        return 0;
+    char parts[200] = "";
+    if (tables)
+        snprintf(parts, sizeof(parts), "%u x table_connection_limit %u", tables,
+                 cfg->table_connection_limit);
+    if (milters)
+        snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts),
+                 "%smilter_connection_limit %u", tables ? " + " : "", cfg->milter_connection_limit);
+    snprintf(buf, size,
+             "connection_limit (%u) is below the sum of the listener limits (%lu = %s): once it "
+             "is reached, the clients of one listener keep out those of the others; raise it or "
+             "lower the listener limits",
+             cfg->connection_limit, sum, parts);
+    return 1;
+}
+
+unsigned long server_nofile_need(const struct fa_config *cfg)
+{
+    unsigned tables, milters;
+    unsigned long conns = listener_sum(cfg, &tables, &milters);
+    if (conns > cfg->connection_limit)
+        conns = cfg->connection_limit;
+    unsigned long n = conns + tables + milters + SERVER_NOFILE_FILES;
+    if (milters)
+        n += SERVER_NOFILE_DNS;
+    if (cfg->metrics_listen[0])
+        n += 1 + (unsigned long)cfg->metrics_connection_limit;
+    return n;
+}
+
+int server_nofile_fit(const struct fa_config *cfg, fa_err *err)
+{
+    unsigned long need = server_nofile_need(cfg);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return fa_err_errno(err, errno, "getrlimit(RLIMIT_NOFILE)");
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return 0;
+    unsigned long was = (unsigned long)rl.rlim_cur;
+    struct rlimit want = rl;
+    want.rlim_cur = need;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+        want.rlim_max = need; /* only root (CAP_SYS_RESOURCE) may, up to fs.nr_open */
+    if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+        int e = errno;
+        return fa_err_set(err,
+                          "the connection limits need %lu file descriptors, but RLIMIT_NOFILE is "
+                          "%lu (hard limit %lu) and cannot be raised (%s): raise the limit "
+                          "(systemd: LimitNOFILE= in the unit; a shell: ulimit -n) or lower "
+                          "table_connection_limit, milter_connection_limit, "
+                          "metrics_connection_limit or connection_limit",
+                          need, was,
+                          rl.rlim_max == RLIM_INFINITY ? 0UL : (unsigned long)rl.rlim_max,
+                          strerror(e));
+    }
+    log_msg(FA_LOG_INFO, "RLIMIT_NOFILE raised from %lu to %lu for the connection limits", was,
+            need);
+    return 0;
+}
+
+/* A reload may raise the limits: fit the soft limit again if it can be
+ * (the hard one is out of reach after the privilege drop). */
+static void refit_nofile(const struct runtime *rt)
+{
+    fa_err err = {{0}};
+    if (server_nofile_fit(&rt->cfg, &err) < 0)
+        log_msg(FA_LOG_WARNING, "%s; until then accept(2) may fail with EMFILE", err.msg);
+}
+
 struct accept_state {
-    int limit_logged;
+    unsigned limit_logged; /* bit per listener, and the top bit for connection_limit */
     int error_logged;
+    unsigned long generation;
     struct metrics *metrics;
 };
+#define TOTAL_BIT (1u << SERVER_LISTENERS_MAX)
 
-static void accept_all(const struct server_listener *l, struct accept_state *st)
+/* The table connection of listener li that has waited longest between
+ * requests: shut down so that its thread ends (a Postfix table client
+ * reconnects at its next lookup). The newest connections, which may not
+ * have sent their first request yet, go last. Under reg_lock. Returns 1
+ * when one was found. */
+static int evict_idle(int li)
+{
+    int64_t oldest = 0;
+    struct conn *pick = NULL;
+    for (struct conn *c = reg_head; c; c = c->next) {
+        if (c->li != li || c->evicted)
+            continue;
+        int64_t since = atomic_load(&c->idle_since);
+        if (since != 0 && (!pick || since < oldest)) {
+            pick = c;
+            oldest = since;
+        }
+    }
+    if (!pick)
+        return 0;
+    pick->evicted = 1;
+    reg_evicting++;
+    reg_per_evicting[li]++;
+    shutdown(pick->fd, SHUT_RDWR);
+    return 1;
+}
+
+static void accept_all(const struct server_listener *l, int li, struct accept_state *st)
 {
     for (int i = 0; i < 64; i++) {
         int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -430,26 +608,61 @@ static void accept_all(const struct server_listener *l, struct accept_state *st)
         }
         st->error_logged = 0;
         struct runtime *rt = runtime_acquire();
-        unsigned limit = rt ? rt->cfg.connection_limit : 1;
+        unsigned total = 1, mine_limit = 1;
+        if (rt) {
+            total = rt->cfg.connection_limit;
+            mine_limit = server_listener_limit(&rt->cfg, l->kind);
+            if (rt->generation != st->generation) {
+                st->generation = rt->generation;
+                refit_nofile(rt);
+            }
+        }
         runtime_release(rt);
+        unsigned bit = 1u << li;
+        int over = 0, evicted = 0;
         pthread_mutex_lock(&reg_lock);
-        size_t active = reg_count;
+        size_t mine = reg_per[li] - reg_per_evicting[li];
+        if (mine >= mine_limit && l->kind != SERVER_MILTER && evict_idle(li)) {
+            mine--;
+            evicted = 1;
+        }
+        if (mine >= mine_limit)
+            over = 1;
+        else if (reg_count - reg_evicting >= total)
+            over = 2;
         pthread_mutex_unlock(&reg_lock);
-        if (active >= limit) {
-            if (!st->limit_logged)
-                log_msg(FA_LOG_WARNING,
-                        "connection_limit (%u) reached: refusing new connections until "
-                        "some close",
-                        limit);
-            st->limit_logged = 1;
+        if (evicted && !(st->limit_logged & bit)) {
+            log_msg(FA_LOG_WARNING,
+                    "%s %s: table_connection_limit (%u) reached: closing the connections idle "
+                    "longest to make room",
+                    server_kind_name(l->kind), l->name, mine_limit);
+            st->limit_logged |= bit;
+        }
+        if (over) {
+            unsigned b = over == 1 ? bit : TOTAL_BIT;
+            if (!(st->limit_logged & b)) {
+                if (over == 1)
+                    log_msg(FA_LOG_WARNING,
+                            "%s %s: %s_connection_limit (%u) reached: refusing its new "
+                            "connections until some close",
+                            server_kind_name(l->kind), l->name,
+                            l->kind == SERVER_MILTER ? "milter" : "table", mine_limit);
+                else
+                    log_msg(FA_LOG_WARNING,
+                            "connection_limit (%u) reached: refusing new connections until "
+                            "some close",
+                            total);
+            }
+            st->limit_logged |= b;
             metrics_connection_refused(st->metrics, listener_label(l->kind));
             close(fd);
             continue;
         }
-        st->limit_logged = 0;
+        if (!evicted)
+            st->limit_logged &= ~(bit | TOTAL_BIT);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
-        int rc = start_conn(fd, l->kind, st->metrics);
+        int rc = start_conn(fd, l, li, st->metrics);
         if (rc < 0) {
             log_msg(FA_LOG_ERROR, "cannot start a connection thread: %s", strerror(errno));
             if (rc == -1)
@@ -458,22 +671,86 @@ static void accept_all(const struct server_listener *l, struct accept_state *st)
     }
 }
 
+/* A connection another worker handed over (server.h): serve it on the
+ * listener of its kind. */
+static void adopt(struct server_listener *ls, size_t n, struct metrics *metrics)
+{
+    int kind;
+    int fd = handover.take(handover.arg, &kind);
+    if (fd < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (ls[i].kind == kind && ls[i].fd >= 0) {
+            if (start_conn(fd, &ls[i], (int)i, metrics) == -1)
+                close(fd);
+            return;
+        }
+    close(fd);
+}
+
+static void wake_handler(int sig)
+{
+    (void)sig; /* only to make a blocking read return EINTR */
+}
+
+/* Drain: hand over or close table connections as they go idle, let milter
+ * connections end. 0 when none is left, -1 when a signal says stop. */
+static int drain(int sigfd, server_signal_fn on_signal, void *ctx)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = wake_handler; /* no SA_RESTART */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SERVER_WAKE_SIGNAL, &sa, NULL);
+    atomic_store(&draining, 1);
+    for (;;) {
+        pthread_mutex_lock(&reg_lock);
+        /* Again and again: a wake-up just before the read is lost. */
+        for (struct conn *c = reg_head; c; c = c->next)
+            if (c->kind != SERVER_MILTER && c->has_thread && atomic_load(&c->idle_since))
+                pthread_kill(c->thread, SERVER_WAKE_SIGNAL);
+        size_t left = reg_count;
+        pthread_mutex_unlock(&reg_lock);
+        if (left == 0)
+            return 0;
+        struct pollfd p = {sigfd, POLLIN, 0};
+        if (poll(&p, 1, 200) > 0) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                int what = on_signal((int)si.ssi_signo, ctx);
+                if (what && what != SERVER_DRAIN)
+                    return -1;
+            }
+        }
+    }
+}
+
 int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn on_signal,
                void *ctx, struct metrics *metrics)
 {
-    struct pollfd pfd[8];
-    if (n + 1 > sizeof(pfd) / sizeof(pfd[0]))
-        n = sizeof(pfd) / sizeof(pfd[0]) - 1;
+    struct pollfd pfd[SERVER_LISTENERS_MAX + 2];
+    if (n > SERVER_LISTENERS_MAX)
+        n = SERVER_LISTENERS_MAX;
     for (size_t i = 0; i < n; i++) {
         pfd[i].fd = ls[i].fd;
         pfd[i].events = POLLIN;
     }
     pfd[n].fd = sigfd;
     pfd[n].events = POLLIN;
-    struct accept_state st = {0, 0, metrics};
-    int stop = 0;
+    pfd[n + 1].fd = handover.take ? handover.fd : -1; /* poll skips -1 */
+    pfd[n + 1].events = POLLIN;
+    struct accept_state st = {0, 0, 0, metrics};
+    struct runtime *rt = runtime_acquire();
+    if (rt) {
+        char why[1024];
+        if (server_limits_warning(&rt->cfg, why, sizeof(why)))
+            log_msg(FA_LOG_WARNING, "%s", why);
+        st.generation = rt->generation;
+    }
+    runtime_release(rt);
+    int stop = 0, drained = 0;
     while (!stop) {
-        int r = poll(pfd, n + 1, -1);
+        int r = poll(pfd, n + 2, -1);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -483,12 +760,15 @@ int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn
         if (pfd[n].revents & POLLIN) {
             struct signalfd_siginfo si;
             ssize_t got = read(sigfd, &si, sizeof(si));
-            if (got == (ssize_t)sizeof(si) && on_signal((int)si.ssi_signo, ctx))
-                stop = 1;
+            int what = got == (ssize_t)sizeof(si) ? on_signal((int)si.ssi_signo, ctx) : 0;
+            drained = what == SERVER_DRAIN;
+            stop = what != 0;
         }
+        if (!stop && (pfd[n + 1].revents & POLLIN))
+            adopt(ls, n, metrics);
         for (size_t i = 0; i < n && !stop; i++)
             if (pfd[i].revents & (POLLIN | POLLERR))
-                accept_all(&ls[i], &st);
+                accept_all(&ls[i], (int)i, &st);
     }
 
     /* Stop: no new connections; wake threads that wait for a request. */
@@ -496,6 +776,8 @@ int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn
         close(ls[i].fd);
         ls[i].fd = -1;
     }
+    if (drained && drain(sigfd, on_signal, ctx) == 0)
+        return 0;
     atomic_store(&stopping, 1);
     pthread_mutex_lock(&reg_lock);
     for (struct conn *c = reg_head; c; c = c->next)

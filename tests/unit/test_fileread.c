@@ -120,12 +120,82 @@ static void test_secret(void **state)
     }
 }
 
+/* Files writable by others, and files in folders writable by others
+ * without the sticky bit (or reached through one, or through a link into
+ * one), are refused, secret or not; the sticky bit (as on /tmp) and a
+ * group-writable folder are fine. */
+static void test_open_folders(void **state)
+{
+    (void)state;
+    char *d;
+    size_t n;
+    fa_err err;
+    /* Writable by others. */
+    write_file("w", "x = 1\n", 0646);
+    assert_int_equal(file_read(path_of("w"), 100, 0, 0, &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, "writable by others (chmod o-w)"));
+
+    /* A folder open to all, without the sticky bit: config and secret refused. */
+    assert_int_equal(mkdir(path_of("open"), 0700), 0);
+    assert_int_equal(chmod(path_of("open"), 0777), 0);
+    write_file("open/c", "x = 1\n", 0644);
+    write_file("open/s", "s3cret\n", 0600);
+    char want[400];
+    snprintf(want, sizeof(want), "the folder %s is writable by others without the sticky bit",
+             path_of("open"));
+    assert_int_equal(file_read(path_of("open/c"), 100, 0, 0, &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "chmod o-w"));
+    assert_null(d);
+    assert_int_equal(file_read(path_of("open/s"), 100, FILE_SECRET, getuid(), &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, want));
+    assert_null(strstr(err.msg, "s3cret"));
+
+    /* Deeper: a safe folder inside the open one is still reachable by
+     * renaming it; the open ancestor is named. */
+    assert_int_equal(mkdir(path_of("open/sub"), 0755), 0);
+    write_file("open/sub/c", "x = 1\n", 0644);
+    assert_int_equal(file_read(path_of("open/sub/c"), 100, 0, 0, &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, want));
+
+    /* A link from a safe folder to a file in the open one. */
+    char target[256];
+    snprintf(target, sizeof(target), "%s", path_of("open/c"));
+    assert_int_equal(symlink(target, path_of("tolink")), 0);
+    assert_int_equal(file_read(path_of("tolink"), 100, 0, 0, &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, want));
+
+    /* A relative path: "." and its prefixes are looked at too. */
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(path_of("open")), 0);
+    assert_int_equal(file_read("c", 100, 0, 0, &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, "the folder . is writable by others"));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(file_read("open/c", 100, 0, 0, &d, &n, &err), -1);
+    assert_non_null(strstr(err.msg, "the folder open is writable by others"));
+    assert_int_equal(chdir(cwd), 0);
+
+    /* The sticky bit (as /tmp), or group-writable only: accepted. */
+    assert_int_equal(chmod(path_of("open"), 01777), 0);
+    assert_int_equal(file_read(path_of("open/c"), 100, 0, 0, &d, &n, &err), 0);
+    file_free(d, n);
+    assert_int_equal(file_read(path_of("open/s"), 100, FILE_SECRET, getuid(), &d, &n, &err), 0);
+    file_free(d, n);
+    assert_int_equal(file_read(path_of("tolink"), 100, 0, 0, &d, &n, &err), 0);
+    file_free(d, n);
+    assert_int_equal(chmod(path_of("open"), 0775), 0);
+    assert_int_equal(file_read(path_of("open/sub/c"), 100, 0, 0, &d, &n, &err), 0);
+    file_free(d, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_fifo_does_not_block),
         cmocka_unit_test(test_secret),
+        cmocka_unit_test(test_open_folders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

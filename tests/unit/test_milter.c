@@ -229,7 +229,7 @@ static int run(const struct milter_filter *f)
         const uint8_t *data;
         size_t dlen, used;
         int fr = milter_frame(in.b + off, in.n - off, &cmd, &data, &dlen, &used);
-        if (fr != MILTER_FRAME_OK) {
+        if (fr != MILTER_FRAME_OK && fr != MILTER_FRAME_SKIP) {
             rc = fr == MILTER_FRAME_BAD ? MILTER_ERROR : MILTER_FRAME_MORE + 10;
             break;
         }
@@ -239,7 +239,16 @@ static int run(const struct milter_filter *f)
             put(&out, p, n);
             milter_session_consumed(s);
         }
-        rc = milter_session_packet(s, cmd, data, dlen);
+        /* A packet too large to hold is dropped, as milter_conn does. */
+        if (fr == MILTER_FRAME_SKIP) {
+            if (off + used > in.n) {
+                rc = MILTER_FRAME_MORE + 10;
+                break;
+            }
+            rc = milter_session_skipped(s, cmd, dlen, MILTER_SKIP_TOO_LARGE);
+        } else {
+            rc = milter_session_packet(s, cmd, data, dlen);
+        }
         off += used;
         if (rc != MILTER_OK)
             break;
@@ -491,9 +500,27 @@ static void test_framing(void **state)
     assert_int_equal(milter_frame(zero, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_BAD);
     static const uint8_t huge[] = {0, 0x10, 0, 1, 'B'}; /* 1 MiB + 1 */
     assert_int_equal(milter_frame(huge, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_BAD);
-    static const uint8_t max[] = {0, 0x10, 0, 0, 'B'}; /* exactly 1 MiB: allowed, incomplete */
-    assert_int_equal(milter_frame(max, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_MORE);
+    static const uint8_t hugeh[] = {0, 0x10, 0, 1, 'L'}; /* 1 MiB + 1, even a header */
+    assert_int_equal(milter_frame(hugeh, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_BAD);
+    /* Exactly 1 MiB: a header is dropped as it arrives (SKIP, as soon as
+     * the command octet is there), anything else refused. */
+    static const uint8_t max[] = {0, 0x10, 0, 0, 'L'};
+    assert_int_equal(milter_frame(max, 4, &cmd, &data, &dlen, &used), MILTER_FRAME_MORE);
+    assert_int_equal(milter_frame(max, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_SKIP);
+    assert_int_equal(cmd, 'L');
     assert_int_equal(used, 4 + 1024 * 1024);
+    assert_int_equal(dlen, 1024 * 1024 - 1);
+    static const uint8_t maxb[] = {0, 0x10, 0, 0, 'B'};
+    assert_int_equal(milter_frame(maxb, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_BAD);
+    /* MILTER_PACKET_HELD itself is held, whatever the command; one more is not. */
+    static const uint8_t held[] = {0, 0x04, 0, 1, 'B'};
+    _Static_assert(MILTER_PACKET_HELD == 0x040001, "held[] spells MILTER_PACKET_HELD");
+    assert_int_equal(milter_frame(held, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_MORE);
+    assert_int_equal(used, 4 + MILTER_PACKET_HELD);
+    static const uint8_t over[] = {0, 0x04, 0, 2, 'B'};
+    assert_int_equal(milter_frame(over, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_BAD);
+    static const uint8_t overh[] = {0, 0x04, 0, 2, 'L'};
+    assert_int_equal(milter_frame(overh, 5, &cmd, &data, &dlen, &used), MILTER_FRAME_SKIP);
     static const uint8_t trunc[] = {0, 0, 0, 9, 'L', 'S', 0};
     assert_int_equal(milter_frame(trunc, sizeof(trunc), &cmd, &data, &dlen, &used),
                      MILTER_FRAME_MORE);
@@ -517,6 +544,89 @@ static void test_framing(void **state)
 
 /* Version 2 (no NR, no leading space): every step is answered, and one
  * leading space is dropped from added values. */
+/* Feed everything in `in` to s (complete packets only), output to `out`;
+ * empties `in`. Returns the last result. */
+static int feed(struct milter_session *s)
+{
+    size_t off = 0;
+    int rc = MILTER_OK;
+    while (off < in.n && rc == MILTER_OK) {
+        uint8_t cmd;
+        const uint8_t *data;
+        size_t dlen, used;
+        assert_int_equal(milter_frame(in.b + off, in.n - off, &cmd, &data, &dlen, &used),
+                         MILTER_FRAME_OK);
+        rc = milter_session_packet(s, cmd, data, dlen);
+        off += used;
+    }
+    size_t n;
+    const uint8_t *p = milter_session_output(s, &n);
+    put(&out, p, n);
+    milter_session_consumed(s);
+    in.n = 0;
+    return rc;
+}
+
+/* Packets the connection loop dropped instead of holding (a header too
+ * large to hold, or no memory left in milter_buffer_memory): a header or
+ * body chunk decides its message (552 for a header over the limit, a
+ * tempfail for no memory) and the connection goes on; anything else, or a
+ * dropped packet outside a message, is a protocol error. */
+static void test_skipped(void **state)
+{
+    (void)state;
+    struct milter_session *s = milter_session_new(&full, &env);
+    assert_non_null(s);
+    out.n = 0;
+    optneg(&in, 6, 0x1FF, 0x1FFFFF);
+    PKT(&in, 'C', "h\0U");
+    assert_int_equal(feed(s), MILTER_OK);
+    /* Outside a message. */
+    assert_int_equal(milter_session_skipped(s, 'L', 300000, MILTER_SKIP_TOO_LARGE), MILTER_ERROR);
+    milter_session_free(s);
+
+    s = milter_session_new(&full, &env);
+    out.n = 0;
+    optneg(&in, 6, 0x1FF, 0x1FFFFF);
+    PKT(&in, 'C', "h\0U");
+    PKT(&in, 'M', "<a@x>\0");
+    assert_int_equal(feed(s), MILTER_OK);
+    assert_int_equal(milter_session_skipped(s, 'L', 300000, MILTER_SKIP_TOO_LARGE), MILTER_OK);
+    assert_int_equal(milter_header_count(s), 1);
+    PKT(&in, 'E', "");
+    PKT(&in, 'M', "<a@x>\0");
+    PKT(&in, 'L', "Subject\0 hi\0");
+    assert_int_equal(feed(s), MILTER_OK);
+    assert_int_equal(milter_session_skipped(s, 'L', 100000, MILTER_SKIP_NO_MEMORY), MILTER_OK);
+    PKT(&in, 'E', "");
+    PKT(&in, 'M', "<a@x>\0");
+    PKT(&in, 'N', "");
+    assert_int_equal(feed(s), MILTER_OK);
+    assert_int_equal(milter_session_skipped(s, 'B', 65535, MILTER_SKIP_NO_MEMORY), MILTER_OK);
+    assert_int_equal(milter_body_size(s), 65535);
+    PKT(&in, 'E', "");
+    assert_int_equal(feed(s), MILTER_OK);
+    expect_optneg_full();
+    PKT(&exp_out, 'y', "552 5.3.4 Header field too long or without a name for this server\0");
+    PKT(&exp_out, 't', "");
+    PKT(&exp_out, 't', "");
+    assert_out();
+    assert_int_equal(R.ended, 3);
+    /* A body chunk is never too large to hold but refused; nor is anything
+     * but a header or body chunk ever dropped. */
+    PKT(&in, 'M', "<a@x>\0");
+    assert_int_equal(feed(s), MILTER_OK);
+    assert_int_equal(milter_session_skipped(s, 'B', 300000, MILTER_SKIP_TOO_LARGE), MILTER_ERROR);
+    milter_session_free(s);
+    s = milter_session_new(&full, &env);
+    optneg(&in, 6, 0x1FF, 0x1FFFFF);
+    PKT(&in, 'C', "h\0U");
+    PKT(&in, 'M', "<a@x>\0");
+    assert_int_equal(feed(s), MILTER_OK);
+    assert_int_equal(milter_session_skipped(s, 'R', 20000, MILTER_SKIP_NO_MEMORY), MILTER_ERROR);
+    milter_session_free(s);
+}
+
 static void test_version2(void **state)
 {
     (void)state;
@@ -844,6 +954,7 @@ int main(void)
         cmocka_unit_test_setup(test_quit_nc, setup),
         cmocka_unit_test_setup(test_deferred_decision, setup),
         cmocka_unit_test_setup(test_macros, setup),
+        cmocka_unit_test_setup(test_skipped, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,15 @@
  *   regular file of at most max octets. The data gets a NUL after it (not
  *   counted in *len), so text can be used as a string; a file that shrinks
  *   while read gives what was there.
+ *   Every file is refused when others may write it, or when a folder on
+ *   its way is writable by others without the sticky bit (S_ISVTX, as
+ *   /tmp has): whoever can write such a folder can replace or rename
+ *   what is in it, so the configuration, a key table or a footer there
+ *   is whatever a local user wants it to be. The folders checked are
+ *   those in which a name of the path is looked up ("." first for a
+ *   relative path), and, when the path goes through links, those of the
+ *   path they resolve to (realpath). A group-writable folder is allowed
+ *   (a group of administrators).
  *   With FILE_SECRET the file is also opened with O_NOFOLLOW (a symbolic
  *   link is refused: whoever can write the directory could point it
  *   anywhere) and must be owned by root or by owner, neither readable nor
@@ -26,7 +35,8 @@
  * DIAGNOSTICS
  *   0 with *data (malloc'd) and *len, or -1 with err: cannot open (the
  *   errno text; ELOOP for a link with FILE_SECRET), not a regular file,
- *   over max octets, refused permissions (which one), out of memory, a
+ *   over max octets, refused permissions (which one, and the chmod that
+ *   fixes it), a folder writable by others (which one), out of memory, a
  *   read error. *data is NULL after -1.
  * SECURITY
  *   Error texts name the path and the problem, never the contents.

@@ -5,7 +5,6 @@
 #include "fileread.h"
 #include "listenaddr.h"
 #include "nets.h"
-#include "srsstore.h"
 #include "strlist.h"
 
 #include <arpa/inet.h>
@@ -54,7 +53,6 @@ enum value_kind {
     V_SELECTOR,     /* a DKIM selector */
     V_KEYNAME,      /* a KeyTable name */
     V_TOKEN,        /* printable ASCII */
-    V_SRS_STORE,    /* srsstore_parse */
 };
 
 struct key_def {
@@ -70,7 +68,6 @@ struct key_def {
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
-static const char *const srs_modes[] = {"stateless", "hybrid", "database", NULL}; /* srs.h */
 static const char *const booleans[] = {"no", "yes", NULL};
 static const char *const enforce_modes[] = {"off", "tag", "quarantine", "reject", NULL};
 static const char *const rewrite_modes[] = {"off", "reject", "reject-and-quarantine", "always",
@@ -106,11 +103,6 @@ static const struct key_def keys[] = {
     UINT(srs_max_age, "21", 1, 1023),
     CHOICE(srs_separator, T_CHAR, "=", separators),
     CHOICE(srs_hash_alphabet, T_ENUM, "base64url", alphabets),
-    CHOICE(srs_mode, T_ENUM, "hybrid", srs_modes),
-    STR(srs_store, "", V_SRS_STORE),
-    STR(srs_store_password, "", V_PATH),
-    UINT(srs_store_timeout_ms, "1000", 10, 60000),
-    STR(srs_domain_map, "", V_PATH),
     STR(socketmap_listen, "", V_LISTEN),
     STR(tcp_forward_listen, "", V_LISTEN),
     STR(tcp_reverse_listen, "", V_LISTEN),
@@ -146,7 +138,11 @@ static const struct key_def keys[] = {
     STR(postfix_config_directory, "", V_PATH),
     STR(user, "nobody", V_USER),
     STR(chroot, "", V_PATH),
-    UINT(connection_limit, "500", 1, 10000),
+    UINT(connection_limit, "2000", 1, 40000),
+    UINT(table_connection_limit, "500", 1, 10000),
+    UINT(milter_connection_limit, "500", 1, 10000),
+    UINT(metrics_connection_limit, "32", 1, 1000),
+    UINT(milter_buffer_memory, "64", 1, 4096),
     UINT(request_timeout, "100", 1, 3600),
     UINT(idle_timeout, "300", 1, 86400),
     CHOICE(log_level, T_ENUM, "info", log_levels),
@@ -360,13 +356,6 @@ static const char *check_value(enum value_kind kind, const char *v)
                    : "a KeyTable name (printable, no white space or \"#\", at most 127 octets)";
     case V_TOKEN:
         return all_graphic(v) ? NULL : "printable ASCII without white space";
-    case V_SRS_STORE: {
-        struct srsstore_spec spec;
-        return srsstore_parse(v, &spec, NULL) == 0
-                   ? NULL
-                   : "sqlite:/PATH, redis:unix:/PATH, redis:inet:HOST:PORT or "
-                     "redis:inet:[IPV6]:PORT";
-    }
     }
     return "a known type (internal error)";
 }
@@ -884,21 +873,5 @@ int config_check_srs(const struct fa_config *cfg, fa_err *err)
         return config_fail(
             cfg, "srs_hash_minimum", err, "srs_hash_minimum (%u) exceeds srs_hash_length (%u, %s)",
             cfg->srs_hash_minimum, cfg->srs_hash_length, config_where(cfg, "srs_hash_length"));
-    /* hybrid is the default: with no store it can only be stateless. */
-    if (cfg->srs_mode != SRS_MODE_STATELESS && !cfg->srs_store[0] &&
-        cfg->set_at[find_key("srs_mode") - keys])
-        return config_fail(cfg, "srs_mode", err,
-                           "srs_mode = %s needs srs_store (where senders that do not fit are "
-                           "kept)",
-                           srs_modes[cfg->srs_mode]);
-    if (cfg->srs_store[0] && cfg->srs_hash_length > SRS_ALIAS_HASH_MAX)
-        return config_fail(cfg, "srs_hash_length", err,
-                           "srs_hash_length (%u) may be at most %d with srs_store (%s): the "
-                           "aliases of stored senders must fit in 64 octets",
-                           cfg->srs_hash_length, SRS_ALIAS_HASH_MAX,
-                           config_where(cfg, "srs_store"));
-    if (cfg->srs_store_password[0] && strncmp(cfg->srs_store, "redis:", 6) != 0)
-        return config_fail(cfg, "srs_store_password", err,
-                           "srs_store_password is for a redis srs_store only");
     return 0;
 }
