@@ -21,6 +21,14 @@ void log_open(int foreground)
         openlog("fwdauthd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+void log_reopen(void)
+{
+    if (!atomic_load(&log_foreground)) {
+        closelog();
+        openlog("fwdauthd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+    }
+}
+
 void log_set_level(int level)
 {
     if (level < FA_LOG_ERROR)

@@ -9,6 +9,7 @@
  *   they are formatted.
  * SYNOPSIS
  *   log_open(foreground);
+ *   log_reopen();           in a forked child that closed its inherited descriptors
  *   log_set_level(FA_LOG_INFO);
  *   if (log_enabled(FA_LOG_DEBUG)) log_msg(FA_LOG_DEBUG, "srs forward: %s -> %s", a, b);
  * DESCRIPTION
@@ -21,7 +22,9 @@
  *   log lines or make one event span two lines.
  *   Thread-safe: each line is written with one write(2) or syslog(3) call.
  *   log_open connects to syslog at once (LOG_NDELAY), so logging keeps
- *   working after a chroot.
+ *   working after a chroot; log_reopen connects again (a child of the
+ *   master closes every descriptor it does not need, the syslog socket
+ *   too: call it before chroot).
  * DIAGNOSTICS
  *   None: a line that cannot be written is lost.
  */
@@ -33,6 +36,7 @@
 #define LOG_LINE_MAX 2048
 
 void log_open(int foreground);
+void log_reopen(void);
 void log_set_level(int level);
 int log_get_level(void);
 int log_enabled(int level);

@@ -4,13 +4,14 @@
  * SUMMARY
  *   fwdauthd -c FILE [-f] [-t | -n | -a] [-h] [-V]
  * DESCRIPTION
- *   Loads FILE (fwdauthd.conf(5)), builds the SRS state, binds every
- *   configured listener as root, drops to `user` (optionally in `chroot`)
- *   and serves Postfix's socketmap and tcp_table lookups and its milter
- *   connections (server.h, milter_conn.h), and, with metrics_listen, the
- *   Prometheus metrics over HTTP (metrics.h, metrics_http.h). The metrics
- *   registry is created here, before the first configuration is loaded,
- *   and lives until exit: reloads keep counting into it.
+ *   Reads FILE (fwdauthd.conf(5)), binds every configured listener as
+ *   root and becomes the master (master.h): it forks a signer (signer.h),
+ *   the one process that holds the private keys, and a worker (worker.h)
+ *   that serves Postfix's socketmap and tcp_table lookups, its milter
+ *   connections and the Prometheus metrics as `user` (optionally inside
+ *   `chroot`), with no key. The metrics registry is made here, in memory
+ *   the children share, before the first worker: reloads and restarts
+ *   keep counting into it.
  *   -f  stay in the foreground and log to standard error (else: background,
  *       syslog facility mail)
  *   -t  check the configuration and exit: every setting by its type (all
@@ -23,16 +24,19 @@
  *   -n  print the settings that differ from their defaults, -a every
  *       setting, as "name = value" lines that load back unchanged
  *       (postconf -n, postconf)
- *   Signals are read from a signalfd in the main thread; handlers do no
- *   work. SIGHUP reloads the configuration and the secrets: listener
- *   addresses, user and chroot need a restart and keep their old values;
- *   a bad new configuration keeps the old one and the log says why.
- *   SIGTERM and SIGINT stop: no new connections, requests being answered
- *   finish, the metrics listener stops, then exit 0. Reloads are counted
- *   (fwdauth_config_reloads_total).
+ *   Signals go to the master (master.h): SIGHUP reloads by starting a
+ *   new signer and worker from the file and, once they serve, draining
+ *   the old ones; listener addresses, user and chroot need a restart and
+ *   keep their old values; a bad new configuration keeps the old one and
+ *   the log says why. SIGTERM and SIGINT stop: no new connections,
+ *   requests being answered finish, then exit 0. Reloads are counted
+ *   (fwdauth_config_reloads_total). In the background (no -f) the
+ *   command returns when the first worker serves: 0, or 2 with the
+ *   reason on standard error.
  * SECURITY
- *   The daemon refuses to keep running as root after the drop, and never
- *   logs secrets (only how many there are).
+ *   Only the master stays root, and it parses no network input; workers
+ *   refuse to serve as root. Nothing logs secrets (only how many there
+ *   are) or key material.
  * DIAGNOSTICS
  *   Exit 0 on a clean stop, a good -t, or -n/-a printed; 1 when -t, -n or
  *   -a found a problem in the configuration (each written to standard
@@ -43,10 +47,12 @@
 #include "fileread.h"
 #include "listen.h"
 #include "log.h"
+#include "master.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "pfcheck.h"
 #include "privs.h"
+#include "proctitle.h"
 #include "runtime.h"
 #include "server.h"
 #include "srs.h"
@@ -66,12 +72,6 @@
 #include <unistd.h>
 
 #define DEFAULT_CONFIG "/etc/fwdauth/fwdauthd.conf"
-
-struct daemon_state {
-    const char *config_path;
-    uid_t secrets_owner;
-    struct metrics *metrics;
-};
 
 static int foreground;
 
@@ -402,75 +402,30 @@ static int dump_config(const char *path, int all)
     return rc;
 }
 
-static int on_signal(int signo, void *ctx)
+/* Background: the parent waits until the master says the first
+ * generation serves (one octet on the pipe), so that a failed start is
+ * still its exit status and on the terminal. Returns the pipe's write end. */
+static int daemonize(void)
 {
-    struct daemon_state *ds = ctx;
-    if (signo == SIGTERM || signo == SIGINT) {
-        log_msg(FA_LOG_INFO, "stopping on signal %s", signo == SIGTERM ? "TERM" : "INT");
-        return 1;
-    }
-    if (signo != SIGHUP)
-        return 0;
-    fa_err err = {{0}};
-    struct runtime *fresh = runtime_load(ds->config_path, ds->secrets_owner, ds->metrics, &err);
-    if (!fresh) {
-        log_msg(FA_LOG_ERROR, "reload failed, keeping the old configuration: %s", err.msg);
-        metrics_reload(ds->metrics, 0, time(NULL));
-        return 0;
-    }
-    struct runtime *old = runtime_acquire();
-    if (old) {
-        runtime_keep_restart(fresh, old);
-        runtime_release(old);
-    }
-    log_set_level(fresh->cfg.log_level);
-    size_t nsecrets = runtime_srs_secrets(fresh);
-    runtime_install(fresh);
-    metrics_reload(ds->metrics, 1, time(NULL));
-    log_msg(FA_LOG_INFO, "reloaded %s: srs_domain %s, %zu SRS secret%s", ds->config_path,
-            fresh->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
-    return 0;
-}
-
-/* A reload runs as `user` (and inside the chroot): say at start when it
- * could not read the files it needs, instead of failing at the first SIGHUP. */
-static void warn_unreloadable(const char *config_path, const char *secrets_path, const char *user)
-{
-    const char *paths[] = {config_path, secrets_path};
-    for (size_t i = 0; i < 2; i++) {
-        if (!paths[i][0])
-            continue;
-        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            close(fd);
-            continue;
-        }
-        log_msg(FA_LOG_WARNING,
-                "SIGHUP will not be able to reload: cannot read %s as %s (%s); make it readable "
-                "by that user (e.g. group-readable, mode 0640) or restart instead of reloading",
-                paths[i], user ? user : "this user", strerror(errno));
-    }
-}
-
-static void daemonize(void)
-{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        fatal("pipe: %s", strerror(errno));
     pid_t pid = fork();
     if (pid < 0)
         fatal("fork: %s", strerror(errno));
-    if (pid > 0)
-        _exit(0);
+    if (pid > 0) {
+        close(p[1]);
+        char c;
+        ssize_t n;
+        do
+            n = read(p[0], &c, 1);
+        while (n < 0 && errno == EINTR);
+        _exit(n == 1 ? 0 : 2);
+    }
+    close(p[0]);
     if (setsid() < 0)
         fatal("setsid: %s", strerror(errno));
-    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (fd >= 0) {
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (fd > 2)
-            close(fd);
-    }
-    if (chdir("/") < 0)
-        fatal("chdir /: %s", strerror(errno));
+    return p[1];
 }
 
 int main(int argc, char **argv)
@@ -528,43 +483,41 @@ int main(int argc, char **argv)
     }
     log_open(foreground);
 
-    /* The user first: its uid decides who may own the secrets file. */
-    struct fa_config pre;
+    /* The master reads the file once per generation: its text goes to the
+     * signer and the worker, so that both see the same configuration. */
+    char *text;
+    size_t text_len;
     fa_err err = {{0}};
-    config_init(&pre);
-    if (config_load_file(&pre, config_path, &err) < 0) {
-        config_free(&pre);
+    if (file_read(config_path, CONFIG_MAX_FILE, 0, 0, &text, &text_len, &err) < 0)
         fatal("%s", err.msg);
-    }
-    struct privs_user user;
-    if (privs_lookup(pre.user, &user, &err) < 0) {
+    static struct fa_config cfg; /* the start configuration: lives as long as the master */
+    config_init(&cfg);
+    if (config_load_buf(&cfg, config_path, text, text_len, &err) < 0)
+        fatal("%s", err.msg);
+    static struct privs_user user;
+    if (privs_lookup(cfg.user, &user, &err) < 0) {
         fa_err msg;
-        config_fail(&pre, "user", &msg, "user: %s", err.msg);
-        config_free(&pre);
+        config_fail(&cfg, "user", &msg, "user: %s", err.msg);
         fatal("%s", msg.msg);
     }
-    config_free(&pre);
     int as_root = geteuid() == 0;
-    /* The registry outlives every configuration snapshot (and reload). */
-    struct metrics *metrics = metrics_new();
+    log_set_level(cfg.log_level);
+    /* The registry outlives every worker: in memory the children share. */
+    struct metrics *metrics = metrics_new_shared();
     if (!metrics)
         fatal("out of memory");
-    struct daemon_state ds = {config_path, as_root ? user.uid : geteuid(), metrics};
 
-    struct runtime *rt = runtime_load(config_path, ds.secrets_owner, metrics, &err);
-    if (!rt)
-        fatal("%s", err.msg);
     struct listen_addr addrs[NLISTENERS];
     int kinds[NLISTENERS];
     const char *keys[NLISTENERS];
-    int n = parse_listeners(&rt->cfg, addrs, kinds, keys, &err);
+    int n = parse_listeners(&cfg, addrs, kinds, keys, &err);
     struct listen_addr maddr;
-    int with_metrics = n < 0 ? 0 : parse_metrics(&rt->cfg, &maddr, &err);
+    int with_metrics = n < 0 ? 0 : parse_metrics(&cfg, &maddr, &err);
     if (n < 0 || with_metrics < 0)
         fatal("%s", err.msg);
-    log_set_level(rt->cfg.log_level);
 
-    struct server_listener ls[NLISTENERS];
+    /* Every listener bound here, as root; the workers inherit them. */
+    static struct server_listener ls[NLISTENERS];
     for (int i = 0; i < n; i++) {
         ls[i].kind = kinds[i];
         if (listen_format(&addrs[i], ls[i].name, sizeof(ls[i].name)) < 0)
@@ -572,12 +525,11 @@ int main(int argc, char **argv)
         ls[i].fd = listen_open(&addrs[i], &err);
         if (ls[i].fd < 0) {
             fa_err msg;
-            config_fail(&rt->cfg, keys[i], &msg, "%s: %s", keys[i], err.msg);
+            config_fail(&cfg, keys[i], &msg, "%s: %s", keys[i], err.msg);
             fatal("%s", msg.msg);
         }
     }
-    /* Bound now, as root; libmicrohttpd takes it after the drop and fork. */
-    char mname[SERVER_NAME_MAX] = "";
+    static char mname[SERVER_NAME_MAX] = "";
     int mfd = -1;
     if (with_metrics) {
         if (listen_format(&maddr, mname, sizeof(mname)) < 0)
@@ -585,69 +537,50 @@ int main(int argc, char **argv)
         mfd = listen_open(&maddr, &err);
         if (mfd < 0) {
             fa_err msg;
-            config_fail(&rt->cfg, "metrics_listen", &msg, "metrics_listen: %s", err.msg);
+            config_fail(&cfg, "metrics_listen", &msg, "metrics_listen: %s", err.msg);
             fatal("%s", msg.msg);
         }
     }
 
-    /* As root, before the drop: the hard limit can still be raised. */
-    if (server_nofile_fit(&rt->cfg, &err) < 0)
+    /* As root: the hard limit can still be raised; the children inherit it. */
+    if (server_nofile_fit(&cfg, &err) < 0)
         fatal("%s", err.msg);
 
-    /* Signals: blocked in every thread, read from a signalfd here. */
+    /* Signals: blocked, read from a signalfd by the master. */
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGHUP);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+    sigaddset(&mask, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
         fatal("cannot block signals");
-    int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sigfd < 0)
         fatal("signalfd: %s", strerror(errno));
 
-    switch (privs_drop(&user, rt->cfg.chroot, &err)) {
-    case PRIVS_DROPPED:
-        break;
-    case PRIVS_NOT_ROOT:
-        log_msg(FA_LOG_INFO, "not started as root: no privilege drop, running as uid %u",
-                (unsigned)geteuid());
-        break;
-    default:
-        fatal("cannot drop privileges: %s", err.msg);
-    }
-    if (as_root && (getuid() == 0 || geteuid() == 0))
-        fatal("still running as root after the privilege drop: refusing to serve");
-    /* Fork only now, so that a failed drop is still reported on the terminal. */
-    if (!foreground)
-        daemonize();
-    warn_unreloadable(config_path, rt->cfg.srs_secrets, as_root ? user.name : NULL);
-
-    size_t nsecrets = runtime_srs_secrets(rt);
-    log_msg(FA_LOG_INFO,
-            "fwdauthd %s starting: user %s (uid %u, gid %u)%s%s, srs_domain %s, %zu SRS secret%s",
-            FWDAUTH_VERSION, as_root ? user.name : "(unchanged)", (unsigned)getuid(),
-            (unsigned)getgid(), rt->cfg.chroot[0] ? ", chroot " : "", rt->cfg.chroot,
-            rt->cfg.srs_domain, nsecrets, nsecrets == 1 ? "" : "s");
+    int ready_fd = foreground ? -1 : daemonize();
     for (int i = 0; i < n; i++)
         log_msg(FA_LOG_INFO, "listening: %s on %s", server_kind_name(ls[i].kind), ls[i].name);
-    /* After the fork (threads do not survive it) and with the signals
-     * blocked, so that the HTTP thread inherits the mask. */
-    struct metrics_http *http = NULL;
-    if (mfd >= 0) {
-        http = metrics_http_start(mfd, metrics, rt->cfg.metrics_connection_limit, &err);
-        if (!http)
-            fatal("%s", err.msg);
+    if (mfd >= 0)
         log_msg(FA_LOG_INFO, "listening: metrics (HTTP GET /metrics) on %s", mname);
-    }
-    runtime_install(rt);
-
-    int busy = server_run(ls, (size_t)n, sigfd, on_signal, &ds, metrics) < 0;
-    metrics_http_stop(http);
-    /* Connection threads still running use the registry: keep it then. */
-    if (!busy)
-        metrics_free(metrics);
-    log_msg(FA_LOG_INFO, "stopped");
-    return 0;
+    proctitle_init(argc, argv);
+    struct master_args ma = {
+        .config_path = config_path,
+        .start = &cfg,
+        .config_text = text,
+        .config_len = text_len,
+        .user = as_root ? &user : NULL,
+        .secrets_owner = as_root ? user.uid : geteuid(),
+        .ls = ls,
+        .nls = (size_t)n,
+        .metrics_fd = mfd,
+        .metrics_name = mname,
+        .metrics = metrics,
+        .sigfd = sigfd,
+        .foreground = foreground,
+        .ready_fd = ready_fd,
+    };
+    return master_run(&ma);
 }

@@ -73,9 +73,15 @@ static int all_or_none(const struct fa_config *c, const char *const *names, char
                        names[first], unset, nunset == 1 ? "is" : "are", all);
 }
 
+/* The key loader of runtime_load: the file, read in this process. */
+static struct fa_key *load_local(void *arg, const char *path, fa_err *err)
+{
+    return key_load_private(path, *(const uid_t *)arg, err);
+}
+
 /* The milter's parts: resolver, keys, internal networks, authserv-id.
  * Every error names the FILE:LINE of the setting it is about. */
-static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
+static int load_milter(struct runtime *rt, const struct key_loader *ld, fa_err *err)
 {
     const struct fa_config *c = &rt->cfg;
     fa_err e;
@@ -93,7 +99,7 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
     if (all_or_none(c, dkim_names, dkim_values, 2, err) < 0)
         return -1;
     if (c->dkim_key_table[0]) {
-        rt->keys = keytable_load(c->dkim_key_table, c->dkim_signing_table, key_owner, &e);
+        rt->keys = keytable_load_with(c->dkim_key_table, c->dkim_signing_table, ld, &e);
         if (!rt->keys) {
             const char *key =
                 about_table(e.msg, c->dkim_signing_table) && !about_table(e.msg, c->dkim_key_table)
@@ -128,7 +134,7 @@ static int load_milter(struct runtime *rt, uid_t key_owner, fa_err *err)
     char *const arc_values[] = {c->arc_key, c->arc_domain, c->arc_selector};
     if (all_or_none(c, arc_names, arc_values, 3, err) < 0)
         return -1;
-    if (c->arc_key[0] && !(rt->arc_key = key_load_private(c->arc_key, key_owner, &e)))
+    if (c->arc_key[0] && !(rt->arc_key = ld->load(ld->arg, c->arc_key, &e)))
         return config_fail(c, "arc_key", err, "arc_key: %s", e.msg);
     for (size_t i = 0; i < c->trusted_authserv_ids.n; i++) {
         const char *t = c->trusted_authserv_ids.v[i];
@@ -183,7 +189,7 @@ static int load_footer_file(const struct fa_config *c, const char *key, const ch
 }
 
 /* The forwarder's own changes and the two-stage keys. */
-static int load_changes(struct runtime *rt, uid_t key_owner, fa_err *err)
+static int load_changes(struct runtime *rt, uid_t secrets_owner, fa_err *err)
 {
     const struct fa_config *c = &rt->cfg;
     fa_err e;
@@ -231,7 +237,7 @@ static int load_changes(struct runtime *rt, uid_t key_owner, fa_err *err)
     if (all_or_none(c, stage_names, stage_values, 2, err) < 0)
         return -1;
     if (c->stage_secrets[0] &&
-        !(rt->stage_keys = stagehdr_keys_load(c->stage_secrets, key_owner, &e)))
+        !(rt->stage_keys = stagehdr_keys_load(c->stage_secrets, secrets_owner, &e)))
         return config_fail(c, "stage_secrets", err, "stage_secrets: %s", e.msg);
     return 0;
 }
@@ -239,15 +245,28 @@ static int load_changes(struct runtime *rt, uid_t key_owner, fa_err *err)
 struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metrics *metrics,
                              fa_err *err)
 {
+    struct runtime_opts o = {.secrets_owner = secrets_owner, .metrics = metrics};
+    return runtime_load_with(path, &o, err);
+}
+
+struct runtime *runtime_load_with(const char *path, const struct runtime_opts *o, fa_err *err)
+{
     struct runtime *rt = calloc(1, sizeof(*rt));
     if (!rt) {
         fa_err_set(err, "out of memory");
         return NULL;
     }
-    rt->metrics = metrics;
+    rt->metrics = o->metrics;
     config_init(&rt->cfg);
-    if (config_load_file(&rt->cfg, path, err) < 0)
+    if ((o->config_text ? config_load_buf(&rt->cfg, path, o->config_text, o->config_len, err)
+                        : config_load_file(&rt->cfg, path, err)) < 0)
         goto fail;
+    if (o->keep)
+        runtime_keep_restart(&rt->cfg, o->keep, 0);
+    uid_t secrets_owner = o->secrets_owner;
+    uid_t key_owner = secrets_owner;
+    struct key_loader local = {load_local, &key_owner};
+    const struct key_loader *ld = o->keys ? o->keys : &local;
     const struct fa_config *c = &rt->cfg;
     int tables = c->socketmap_listen[0] || c->tcp_forward_listen[0] || c->tcp_reverse_listen[0];
     if (tables || c->srs_domain[0] || c->srs_secrets[0]) {
@@ -256,7 +275,7 @@ struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metri
         if (!rt->srs)
             goto fail;
     }
-    if (load_milter(rt, secrets_owner, err) < 0 ||
+    if (load_milter(rt, ld, err) < 0 ||
         (c->milter_listen[0] && load_changes(rt, secrets_owner, err) < 0))
         goto fail;
     atomic_init(&rt->refs, 1);
@@ -271,7 +290,7 @@ size_t runtime_srs_secrets(const struct runtime *rt)
     return rt->srs ? srs_secret_count(rt->srs) : 0;
 }
 
-static void keep_string(char **fresh, char *const *old, const char *key)
+static void keep_string(char **fresh, char *const *old, const char *key, int log)
 {
     if (strcmp(*fresh, *old) == 0)
         return;
@@ -280,20 +299,21 @@ static void keep_string(char **fresh, char *const *old, const char *key)
         log_msg(FA_LOG_ERROR, "out of memory keeping %s", key);
         return;
     }
-    log_msg(FA_LOG_WARNING, "changed %s needs a restart; keeping %s = %s", key, key, *old);
+    if (log)
+        log_msg(FA_LOG_WARNING, "changed %s needs a restart; keeping %s = %s", key, key, *old);
     free(*fresh);
     *fresh = copy;
 }
 
-void runtime_keep_restart(struct runtime *fresh, const struct runtime *old)
+void runtime_keep_restart(struct fa_config *fresh, const struct fa_config *old, int log)
 {
-    keep_string(&fresh->cfg.socketmap_listen, &old->cfg.socketmap_listen, "socketmap_listen");
-    keep_string(&fresh->cfg.tcp_forward_listen, &old->cfg.tcp_forward_listen, "tcp_forward_listen");
-    keep_string(&fresh->cfg.tcp_reverse_listen, &old->cfg.tcp_reverse_listen, "tcp_reverse_listen");
-    keep_string(&fresh->cfg.milter_listen, &old->cfg.milter_listen, "milter_listen");
-    keep_string(&fresh->cfg.metrics_listen, &old->cfg.metrics_listen, "metrics_listen");
-    keep_string(&fresh->cfg.user, &old->cfg.user, "user");
-    keep_string(&fresh->cfg.chroot, &old->cfg.chroot, "chroot");
+    keep_string(&fresh->socketmap_listen, &old->socketmap_listen, "socketmap_listen", log);
+    keep_string(&fresh->tcp_forward_listen, &old->tcp_forward_listen, "tcp_forward_listen", log);
+    keep_string(&fresh->tcp_reverse_listen, &old->tcp_reverse_listen, "tcp_reverse_listen", log);
+    keep_string(&fresh->milter_listen, &old->milter_listen, "milter_listen", log);
+    keep_string(&fresh->metrics_listen, &old->metrics_listen, "metrics_listen", log);
+    keep_string(&fresh->user, &old->user, "user", log);
+    keep_string(&fresh->chroot, &old->chroot, "chroot", log);
 }
 
 static void runtime_free(struct runtime *rt)

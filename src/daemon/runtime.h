@@ -2,14 +2,17 @@
  * NAME
  *   runtime - the daemon's current configuration snapshot, swapped on SIGHUP
  * SUMMARY
- *   A struct runtime holds one loaded configuration and the srs object built
- *   from it. It never changes after runtime_load; a reload builds a new one
- *   and runtime_install publishes it. Connection threads hold a reference
- *   while they use one, so the old snapshot is freed when its last user
- *   lets go, and a long-lived Postfix connection switches at its next
- *   request.
+ *   A struct runtime holds one loaded configuration and what is built from
+ *   it (SRS, resolver, keys, ...). It never changes after it is loaded. A
+ *   worker (worker.h) loads one at start and runtime_install publishes it;
+ *   a SIGHUP replaces the worker (master.h), not the snapshot. Connection
+ *   threads hold a reference while they use one. fwdauthd -t loads one to
+ *   check a configuration.
  * SYNOPSIS
- *   struct runtime *rt = runtime_load(path, secrets_owner, metrics, &err);
+ *   struct runtime *rt = runtime_load(path, secrets_owner, metrics, &err);   keys read here
+ *   struct runtime_opts o = {.config_text = t, .config_len = n, .keep = &start_cfg,
+ *                            .keys = &loader, .secrets_owner = uid, .metrics = m};
+ *   rt = runtime_load_with(path, &o, &err);   a worker: keys through its signer
  *   runtime_install(rt);                      publishes; drops the old one
  *   struct runtime *cur = runtime_acquire();  +1 reference
  *   if (runtime_generation() != cur->generation) ... a newer one exists
@@ -25,9 +28,16 @@
  *   internal_hosts, the authserv-id (this host's name by default), the ARC
  *   sealing key (arc_key with arc_domain and arc_selector, all or none) and
  *   the From-rewrite settings (from_rewrite_address within the
- *   forward_signing_key's domain, so the rewritten From: aligns). runtime_keep_restart
- *   copies into a new snapshot the settings that only a restart can change
- *   (listen addresses, user, chroot) and logs "changed X needs a restart"
+ *   forward_signing_key's domain, so the rewritten From: aligns).
+ *   runtime_load_with does the same from o->config_text when set (the
+ *   text the master read, named path in errors), else from the file;
+ *   loads the key files through o->keys when set (keys.h: a worker's
+ *   loader returns remote keys, signer_client.h), else reads them here
+ *   (owned by root or o->secrets_owner); and first copies into the
+ *   configuration the restart-only settings of o->keep when set.
+ *   runtime_keep_restart copies into fresh the settings that only a
+ *   restart can change (listen addresses, user, chroot) from old, and
+ *   with log nonzero logs "changed X needs a restart; keeping X = old"
  *   for each that differs.
  *   metrics (metrics.h, may be NULL) is the daemon's registry, owned by
  *   main and outliving every snapshot: each snapshot keeps the pointer for
@@ -83,9 +93,18 @@ struct runtime {
 size_t runtime_srs_secrets(const struct runtime *rt);
 
 struct metrics;
+struct runtime_opts {
+    const char *config_text; /* NULL: read path */
+    size_t config_len;
+    const struct fa_config *keep;  /* restart-only settings to keep; NULL: none */
+    const struct key_loader *keys; /* NULL: key files read here */
+    uid_t secrets_owner;           /* accepted owner of secrets (and keys) besides root */
+    struct metrics *metrics;       /* may be NULL */
+};
 struct runtime *runtime_load(const char *path, uid_t secrets_owner, struct metrics *metrics,
                              fa_err *err);
-void runtime_keep_restart(struct runtime *fresh, const struct runtime *old);
+struct runtime *runtime_load_with(const char *path, const struct runtime_opts *o, fa_err *err);
+void runtime_keep_restart(struct fa_config *fresh, const struct fa_config *old, int log);
 void runtime_install(struct runtime *rt);
 struct runtime *runtime_acquire(void);
 void runtime_release(struct runtime *rt);

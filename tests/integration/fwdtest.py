@@ -177,6 +177,38 @@ class Daemon:
             return f.read().decode("utf-8", "replace")
 
 
+def children(ppid, title=None):
+    """PIDs of the processes whose parent is ppid, in order, optionally only
+    those whose command line (ps's title) starts with title, such as
+    "fwdauthd: worker" (fwdauthd's master, signer and workers: README)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                ppid_of = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().split(b"\0", 1)[0].decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if ppid_of == ppid and (title is None or cmd.startswith(title)):
+            out.append(int(name))
+    return sorted(out)
+
+
+def child_pid(ppid, title, timeout=10.0):
+    """The one child of ppid titled title (waiting for it to appear)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = children(ppid, title)
+        if len(pids) == 1:
+            return pids[0]
+        if time.monotonic() > deadline:
+            raise AssertionError("%d processes %r under pid %d" % (len(pids), title, ppid))
+        time.sleep(0.05)
+
+
 def run(cmd, **kw):
     """subprocess.run with text output captured, never raising on exit status."""
     kw.setdefault("capture_output", True)

@@ -575,7 +575,9 @@ class TestPrivileges(DaemonTest):
     def test_drops_to_nobody(self):
         d = self.start_daemon(self.settings())
         nobody = pwd.getpwnam("nobody")
-        uid, gid, groups = self.ids(d.proc.pid)
+        # The master stays root and parses nothing (test_privsep.py); the
+        # worker that serves has dropped.
+        uid, gid, groups = self.ids(fwdtest.child_pid(d.proc.pid, "fwdauthd: worker"))
         self.assertEqual(uid, [nobody.pw_uid] * 4)
         self.assertEqual(gid, [nobody.pw_gid] * 4)
         self.assertEqual(groups, [nobody.pw_gid])

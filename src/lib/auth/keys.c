@@ -39,12 +39,18 @@ struct fa_key {
     EVP_PKEY_CTX *rsa_sign256, *rsa_verify256;
     EVP_MD_CTX *ed_sign;   /* the same for private Ed25519 keys */
     EVP_MD *sha256, *sha1; /* fetched once per key */
+    /* A remote key (key_remote): no pkey, signing through ops. */
+    int remote;
+    struct key_remote_ops ops;
+    void *arg;
 };
 
 void key_free(struct fa_key *k)
 {
     if (!k)
         return;
+    if (k->remote && k->ops.release)
+        k->ops.release(k->arg);
     EVP_PKEY_CTX_free(k->rsa_sign256);
     EVP_PKEY_CTX_free(k->rsa_verify256);
     EVP_MD_CTX_free(k->ed_sign);
@@ -215,6 +221,36 @@ struct fa_key *key_load_private(const char *path, uid_t owner_uid, fa_err *err)
     return k;
 }
 
+struct fa_key *key_remote(int type, unsigned bits, const struct key_remote_ops *ops, void *arg,
+                          fa_err *err)
+{
+    if (!ops || !ops->sign) {
+        fa_err_set(err, "a remote key needs a sign function");
+        return NULL;
+    }
+    if (type == KEY_RSA ? bits < KEY_RSA_MIN_BITS || bits > KEY_RSA_MAX_BITS
+                        : type != KEY_ED25519 || bits != 256) {
+        fa_err_set(err, "remote key: %s key of %u bits is not usable for DKIM",
+                   type == KEY_RSA       ? "RSA"
+                   : type == KEY_ED25519 ? "Ed25519"
+                                         : "an unknown",
+                   bits);
+        return NULL;
+    }
+    struct fa_key *k = calloc(1, sizeof(*k));
+    if (!k) {
+        fa_err_set(err, "out of memory");
+        return NULL;
+    }
+    k->type = type;
+    k->bits = bits;
+    k->priv = 1;
+    k->remote = 1;
+    k->ops = *ops;
+    k->arg = arg;
+    return k;
+}
+
 struct fa_key *key_generate(int type, unsigned bits, fa_err *err)
 {
     EVP_PKEY *pkey;
@@ -245,7 +281,7 @@ struct fa_key *key_generate(int type, unsigned bits, fa_err *err)
 
 int key_write_private(const struct fa_key *k, const char *path, fa_err *err)
 {
-    if (!k->priv)
+    if (!k->priv || k->remote)
         return fa_err_set(err, "%s: no private key to write", path);
     ERR_clear_error();
     BIO *b = BIO_new(BIO_s_mem());
@@ -309,6 +345,8 @@ int key_public_b64(const struct fa_key *k, char *out, size_t outsz)
 {
     uint8_t der[KEY_DER_MAX];
     size_t n;
+    if (k->remote)
+        return -1; /* its public half is with its signer */
     if (k->type == KEY_ED25519) {
         n = sizeof(der);
         if (EVP_PKEY_get_raw_public_key(k->pkey, der, &n) != 1 || n != KEY_ED25519_RAW) {
@@ -531,7 +569,7 @@ struct fa_key *key_from_dns_p(int type, const char *b64, size_t len, fa_err *err
 
 int key_public_equal(const struct fa_key *a, const struct fa_key *b)
 {
-    if (!a || !b || a->type != b->type)
+    if (!a || !b || a->type != b->type || a->remote || b->remote)
         return 0;
     int r = EVP_PKEY_eq(a->pkey, b->pkey);
     ERR_clear_error();
@@ -554,6 +592,26 @@ static int check_digest(const struct fa_key *k, int md, size_t dlen, fa_err *err
     return 0;
 }
 
+/* The length a signature of k has: RSA that of the modulus, Ed25519 64 octets. */
+static size_t sig_length(const struct fa_key *k)
+{
+    return k->type == KEY_ED25519 ? 64 : (k->bits + 7) / 8;
+}
+
+static int sign_remote(const struct fa_key *k, int md, const uint8_t *digest, size_t dlen,
+                       uint8_t *sig, size_t *siglen, fa_err *err)
+{
+    size_t n = 0;
+    if (k->ops.sign(k->arg, md, digest, dlen, sig, &n, err) < 0)
+        return -1;
+    /* Nothing else is checked: the signer is trusted with the key, but a
+     * reply of the wrong size would be a broken field in every message. */
+    if (n != sig_length(k) || n > KEY_SIG_MAX)
+        return fa_err_set(err, "the key's signer returned %zu octets, not %zu", n, sig_length(k));
+    *siglen = n;
+    return 0;
+}
+
 int key_sign_digest(const struct fa_key *k, int md, const uint8_t *digest, size_t dlen,
                     uint8_t *sig, size_t *siglen, fa_err *err)
 {
@@ -564,6 +622,8 @@ int key_sign_digest(const struct fa_key *k, int md, const uint8_t *digest, size_
         return -1;
     if (md == KEY_MD_SHA1)
         return fa_err_set(err, "rsa-sha1 is for verifying only (RFC 8301)");
+    if (k->remote)
+        return sign_remote(k, md, digest, dlen, sig, siglen, err);
     size_t n = KEY_SIG_MAX;
     int ok;
     if (k->type == KEY_RSA) {
@@ -585,6 +645,8 @@ int key_sign_digest(const struct fa_key *k, int md, const uint8_t *digest, size_
 int key_verify_digest(const struct fa_key *k, int md, const uint8_t *digest, size_t dlen,
                       const uint8_t *sig, size_t siglen, fa_err *err)
 {
+    if (k->remote)
+        return fa_err_set(err, "a remote key has no public key here to verify with");
     if (check_digest(k, md, dlen, err) < 0)
         return -1;
     int r;

@@ -10,15 +10,44 @@
  *   both base64); public keys parsed back from such a p= value; signing and
  *   verifying a precomputed digest, which is what DKIM needs (RFC 8463
  *   signs the SHA-256 of the header data with PureEdDSA).
+ *   A remote key (key_remote) has no key material in this process: it
+ *   knows its type and size, and its signing is a call to the function
+ *   the caller gave (fwdauthd's workers ask the signer process, which
+ *   holds the private keys). This module knows nothing of how: the
+ *   library stays free of sockets and processes.
  * SYNOPSIS
  *   struct fa_key *k = key_load_private("/etc/fwdauth/sel.key", getuid(), &err);
  *   key_sign_digest(k, KEY_MD_SHA256, digest, 32, sig, &siglen, &err);
  *   key_dns_record(k, txt, sizeof txt);          "v=DKIM1; k=rsa; p=MIIB..."
  *   key_free(k);
+ *   struct key_remote_ops ops = {my_sign, my_release};
+ *   struct fa_key *r = key_remote(KEY_RSA, 2048, &ops, arg, &err);   signs through my_sign
+ *   struct key_loader ld = {my_load, arg};      how a key table loads its key files
+ * DESCRIPTION
+ *   Remote keys: key_type, key_bits and key_is_private (1: it can sign)
+ *   answer from what key_remote was given; key_sign_digest checks the
+ *   digest as for a local key (SHA-256, 32 octets) and then calls
+ *   ops->sign, whose signature must fit KEY_SIG_MAX octets and, for RSA,
+ *   have as many octets as the modulus (Ed25519: 64), or the call fails;
+ *   key_verify_digest, key_public_b64, key_dns_record, key_dns_zone_line,
+ *   key_public_equal and key_write_private fail (there is no key here).
+ *   key_free calls ops->release(arg) (when set) once.
+ *   A struct key_loader names the function that turns a key file path
+ *   into a key (keytable.h takes one): key_load_private for a process
+ *   that may read the file, a remote key for one that may not.
  * SECURITY
  *   Private key material never appears in errors. Keys under 1024 bits are
  *   refused for signing and for verifying (RFC 8301). Objects are immutable
- *   after creation and safe to share between threads.
+ *   after creation and safe to share between threads (a remote key as
+ *   safe as its ops->sign is: fwdauthd's serializes its requests).
+ *   A remote key's signature is checked for its length only: the function
+ *   behind it is trusted to sign with the key it describes.
+ * DIAGNOSTICS
+ *   Functions that return a pointer return NULL with the reason in err;
+ *   int functions return -1 (key_verify_digest: 0 for a bad signature),
+ *   with the reason in err where they take one. key_remote fails for an
+ *   unknown type, an RSA size outside 1024..4096 bits or an Ed25519 size
+ *   other than 256, and a missing ops->sign.
  */
 #ifndef FWDAUTH_KEYS_H
 #define FWDAUTH_KEYS_H
@@ -44,6 +73,26 @@ struct fa_key *key_generate(int type, unsigned bits, fa_err *err);
 /* Write the private key as PKCS#8 PEM, mode 0600, refusing to overwrite. */
 int key_write_private(const struct fa_key *k, const char *path, fa_err *err);
 void key_free(struct fa_key *k);
+
+/* A key signed elsewhere: sign is called by key_sign_digest with a checked
+ * digest (md is KEY_MD_SHA256); it fills sig (room for KEY_SIG_MAX octets)
+ * and *siglen, returns 0, or -1 with the reason in err. release (may be
+ * NULL) is called with arg by key_free. */
+struct key_remote_ops {
+    int (*sign)(void *arg, int md, const uint8_t *digest, size_t dlen, uint8_t *sig, size_t *siglen,
+                fa_err *err);
+    void (*release)(void *arg);
+};
+struct fa_key *key_remote(int type, unsigned bits, const struct key_remote_ops *ops, void *arg,
+                          fa_err *err);
+
+/* How a key table (keytable.h) turns a key file path into a key: load
+ * returns a new key (the table frees it with key_free), or NULL with the
+ * reason in err. */
+struct key_loader {
+    struct fa_key *(*load)(void *arg, const char *path, fa_err *err);
+    void *arg;
+};
 
 int key_type(const struct fa_key *k);
 unsigned key_bits(const struct fa_key *k); /* 256 for Ed25519 */

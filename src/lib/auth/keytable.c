@@ -80,11 +80,11 @@ static int copy_field(char *dst, size_t sz, const char *src)
     return 0;
 }
 
-typedef int (*line_fn)(struct keytable *kt, char **f, size_t nf, const char *where, uid_t owner,
-                       fa_err *err);
+typedef int (*line_fn)(struct keytable *kt, char **f, size_t nf, const char *where,
+                       const struct key_loader *ld, fa_err *err);
 
 static int each_line(struct keytable *kt, const char *name, const char *text, size_t len,
-                     line_fn fn, uid_t owner, fa_err *err)
+                     line_fn fn, const struct key_loader *ld, fa_err *err)
 {
     size_t lineno = 0;
     for (size_t off = 0; off < len;) {
@@ -108,14 +108,14 @@ static int each_line(struct keytable *kt, const char *name, const char *text, si
         snprintf(where, sizeof(where), "%s:%zu", name, lineno);
         if (nf > 3)
             return fa_err_set(err, "%s: too many fields", where);
-        if (fn(kt, f, nf, where, owner, err) < 0)
+        if (fn(kt, f, nf, where, ld, err) < 0)
             return -1;
     }
     return 0;
 }
 
-static int key_line(struct keytable *kt, char **f, size_t nf, const char *where, uid_t owner,
-                    fa_err *err)
+static int key_line(struct keytable *kt, char **f, size_t nf, const char *where,
+                    const struct key_loader *ld, fa_err *err)
 {
     if (nf != 2)
         return fa_err_set(err, "%s: expected \"NAME DOMAIN:SELECTOR:KEYFILE\"", where);
@@ -151,7 +151,7 @@ static int key_line(struct keytable *kt, char **f, size_t nf, const char *where,
         if (copy_field(nl[li].path, sizeof(nl[li].path), path) < 0)
             return fa_err_set(err, "%s: key path too long", where);
         fa_err kerr;
-        nl[li].key = key_load_private(path, owner, &kerr);
+        nl[li].key = ld->load(ld->arg, path, &kerr);
         if (!nl[li].key)
             return fa_err_set(err, "%s: %s", where, kerr.msg);
         kt->nloaded++;
@@ -161,10 +161,10 @@ static int key_line(struct keytable *kt, char **f, size_t nf, const char *where,
     return 0;
 }
 
-static int sign_line(struct keytable *kt, char **f, size_t nf, const char *where, uid_t owner,
-                     fa_err *err)
+static int sign_line(struct keytable *kt, char **f, size_t nf, const char *where,
+                     const struct key_loader *ld, fa_err *err)
 {
-    (void)owner;
+    (void)ld;
     if (nf < 2)
         return fa_err_set(err, "%s: expected \"PATTERN KEYNAME [SIGNER]\"", where);
     size_t k = 0;
@@ -186,9 +186,24 @@ static int sign_line(struct keytable *kt, char **f, size_t nf, const char *where
     return 0;
 }
 
+/* The loader of keytable_load and keytable_parse: the file, read here. */
+static struct fa_key *load_local(void *arg, const char *path, fa_err *err)
+{
+    return key_load_private(path, *(const uid_t *)arg, err);
+}
+
 struct keytable *keytable_parse(const char *kt_name, const char *kt_text, size_t kt_len,
                                 const char *st_name, const char *st_text, size_t st_len,
                                 int st_is_regex, uid_t key_owner, fa_err *err)
+{
+    struct key_loader ld = {load_local, &key_owner};
+    return keytable_parse_with(kt_name, kt_text, kt_len, st_name, st_text, st_len, st_is_regex, &ld,
+                               err);
+}
+
+struct keytable *keytable_parse_with(const char *kt_name, const char *kt_text, size_t kt_len,
+                                     const char *st_name, const char *st_text, size_t st_len,
+                                     int st_is_regex, const struct key_loader *ld, fa_err *err)
 {
     struct keytable *kt = calloc(1, sizeof(*kt));
     if (!kt) {
@@ -196,8 +211,8 @@ struct keytable *keytable_parse(const char *kt_name, const char *kt_text, size_t
         return NULL;
     }
     kt->regex = st_is_regex;
-    if (each_line(kt, kt_name, kt_text, kt_len, key_line, key_owner, err) < 0 ||
-        each_line(kt, st_name, st_text, st_len, sign_line, key_owner, err) < 0) {
+    if (each_line(kt, kt_name, kt_text, kt_len, key_line, ld, err) < 0 ||
+        each_line(kt, st_name, st_text, st_len, sign_line, ld, err) < 0) {
         keytable_free(kt);
         return NULL;
     }
@@ -227,6 +242,13 @@ static char *read_text(const char *path, size_t *len, fa_err *err)
 struct keytable *keytable_load(const char *key_table, const char *signing_table, uid_t key_owner,
                                fa_err *err)
 {
+    struct key_loader ld = {load_local, &key_owner};
+    return keytable_load_with(key_table, signing_table, &ld, err);
+}
+
+struct keytable *keytable_load_with(const char *key_table, const char *signing_table,
+                                    const struct key_loader *ld, fa_err *err)
+{
     int regex = 0;
     if (strncmp(signing_table, "refile:", 7) == 0) {
         regex = 1;
@@ -246,7 +268,7 @@ struct keytable *keytable_load(const char *key_table, const char *signing_table,
         return NULL;
     }
     struct keytable *kt =
-        keytable_parse(key_table, kt_text, kl, signing_table, st_text, sl, regex, key_owner, err);
+        keytable_parse_with(key_table, kt_text, kl, signing_table, st_text, sl, regex, ld, err);
     free(kt_text);
     free(st_text);
     return kt;

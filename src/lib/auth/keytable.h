@@ -16,16 +16,25 @@
  *   struct keytable_match m;
  *   if (keytable_find(kt, "alice", "example.org", &m)) sign with m.domain, m.selector, m.key
  *   keytable_free(kt);
+ *   struct key_loader ld = {my_load, arg};       keys.h
+ *   kt = keytable_load_with(key_table, signing_table, &ld, &err);
  * DESCRIPTION
  *   Every key is loaded (and checked) when the tables are loaded, once per
  *   file, so a bad key is a load error, not a failure at the first message.
+ *   keytable_load reads each key file itself (key_load_private, owned by
+ *   root or key_owner); keytable_load_with and keytable_parse_with hand
+ *   each key file's path, once, to the loader instead (fwdauthd's workers
+ *   get remote keys from their signer process that way: they never open
+ *   a key file).
  *   "#" starts a comment; blank lines are ignored. Keys inline in the
  *   KeyTable (OpenDKIM allows PEM there) are not supported: use a file.
  * SECURITY
- *   Key files go through secfile_read (no world-readable keys).
+ *   Key files go through secfile_read (no world-readable keys) when this
+ *   module reads them; a loader decides for itself.
  * DIAGNOSTICS
  *   keytable_load fails with FILE:LINE for malformed lines, unknown key
- *   names in the SigningTable, and unreadable or unsafe keys.
+ *   names in the SigningTable, and unreadable or unsafe keys (with a
+ *   loader: FILE:LINE and the loader's error).
  */
 #ifndef FWDAUTH_KEYTABLE_H
 #define FWDAUTH_KEYTABLE_H
@@ -47,6 +56,8 @@ struct keytable_match {
 
 struct keytable *keytable_load(const char *key_table, const char *signing_table, uid_t key_owner,
                                fa_err *err);
+struct keytable *keytable_load_with(const char *key_table, const char *signing_table,
+                                    const struct key_loader *ld, fa_err *err);
 void keytable_free(struct keytable *kt);
 
 /* Find the signing key for sender local@domain; 1 found, 0 not. */
@@ -74,5 +85,8 @@ int keytable_entry(const struct keytable *kt, size_t i, struct keytable_entry *e
 struct keytable *keytable_parse(const char *kt_name, const char *kt_text, size_t kt_len,
                                 const char *st_name, const char *st_text, size_t st_len,
                                 int st_is_regex, uid_t key_owner, fa_err *err);
+struct keytable *keytable_parse_with(const char *kt_name, const char *kt_text, size_t kt_len,
+                                     const char *st_name, const char *st_text, size_t st_len,
+                                     int st_is_regex, const struct key_loader *ld, fa_err *err);
 
 #endif
