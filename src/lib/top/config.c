@@ -5,6 +5,7 @@
 #include "fileread.h"
 #include "listenaddr.h"
 #include "nets.h"
+#include "srsstore.h"
 #include "strlist.h"
 
 #include <arpa/inet.h>
@@ -53,6 +54,7 @@ enum value_kind {
     V_SELECTOR,     /* a DKIM selector */
     V_KEYNAME,      /* a KeyTable name */
     V_TOKEN,        /* printable ASCII */
+    V_SRS_STORE,    /* srsstore_parse */
 };
 
 struct key_def {
@@ -68,6 +70,7 @@ struct key_def {
 static const char *const log_levels[] = {"error", "warning", "info", "debug", NULL};
 static const char *const alphabets[] = {"base64url", "base64", NULL};
 static const char *const separators[] = {"=", "+", "-", NULL};
+static const char *const srs_modes[] = {"stateless", "hybrid", "database", NULL}; /* srs.h */
 static const char *const booleans[] = {"no", "yes", NULL};
 static const char *const enforce_modes[] = {"off", "tag", "quarantine", "reject", NULL};
 static const char *const rewrite_modes[] = {"off", "reject", "reject-and-quarantine", "always",
@@ -103,6 +106,11 @@ static const struct key_def keys[] = {
     UINT(srs_max_age, "21", 1, 1023),
     CHOICE(srs_separator, T_CHAR, "=", separators),
     CHOICE(srs_hash_alphabet, T_ENUM, "base64url", alphabets),
+    CHOICE(srs_mode, T_ENUM, "hybrid", srs_modes),
+    STR(srs_store, "", V_SRS_STORE),
+    STR(srs_store_password, "", V_PATH),
+    UINT(srs_store_timeout_ms, "1000", 10, 60000),
+    STR(srs_domain_map, "", V_PATH),
     STR(socketmap_listen, "", V_LISTEN),
     STR(tcp_forward_listen, "", V_LISTEN),
     STR(tcp_reverse_listen, "", V_LISTEN),
@@ -356,6 +364,13 @@ static const char *check_value(enum value_kind kind, const char *v)
                    : "a KeyTable name (printable, no white space or \"#\", at most 127 octets)";
     case V_TOKEN:
         return all_graphic(v) ? NULL : "printable ASCII without white space";
+    case V_SRS_STORE: {
+        struct srsstore_spec spec;
+        return srsstore_parse(v, &spec, NULL) == 0
+                   ? NULL
+                   : "sqlite:/PATH, redis:unix:/PATH, redis:inet:HOST:PORT or "
+                     "redis:inet:[IPV6]:PORT";
+    }
     }
     return "a known type (internal error)";
 }
@@ -873,5 +888,21 @@ int config_check_srs(const struct fa_config *cfg, fa_err *err)
         return config_fail(
             cfg, "srs_hash_minimum", err, "srs_hash_minimum (%u) exceeds srs_hash_length (%u, %s)",
             cfg->srs_hash_minimum, cfg->srs_hash_length, config_where(cfg, "srs_hash_length"));
+    /* hybrid is the default: with no store it can only be stateless. */
+    if (cfg->srs_mode != SRS_MODE_STATELESS && !cfg->srs_store[0] &&
+        cfg->set_at[find_key("srs_mode") - keys])
+        return config_fail(cfg, "srs_mode", err,
+                           "srs_mode = %s needs srs_store (where senders that do not fit are "
+                           "kept)",
+                           srs_modes[cfg->srs_mode]);
+    if (cfg->srs_store[0] && cfg->srs_hash_length > SRS_ALIAS_HASH_MAX)
+        return config_fail(cfg, "srs_hash_length", err,
+                           "srs_hash_length (%u) may be at most %d with srs_store (%s): the "
+                           "aliases of stored senders must fit in 64 octets",
+                           cfg->srs_hash_length, SRS_ALIAS_HASH_MAX,
+                           config_where(cfg, "srs_store"));
+    if (cfg->srs_store_password[0] && strncmp(cfg->srs_store, "redis:", 6) != 0)
+        return config_fail(cfg, "srs_store_password", err,
+                           "srs_store_password is for a redis srs_store only");
     return 0;
 }

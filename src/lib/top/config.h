@@ -31,8 +31,9 @@
  *   absolute file paths (srs_secrets, arc_key, dkim_key_table and
  *   dkim_signing_table with their file:/refile: prefixes, dns_zone_file,
  *   chroot), listen addresses (listenaddr.h; metrics_listen inet only),
- *   dns_server (ADDR or ADDR@PORT, numeric), user (a user name), a DKIM
- *   selector (arc_selector), a KeyTable name (forward_signing_key),
+ *   dns_server (ADDR or ADDR@PORT, numeric), srs_store (srsstore.h:
+ *   sqlite:/PATH, redis:unix:/PATH or redis:inet:HOST:PORT), user (a user
+ *   name), a DKIM selector (arc_selector), a KeyTable name (forward_signing_key),
  *   numbers in a range, choices and booleans. `fwdauthd.conf(5)` documents
  *   them. Host names are ASCII (write internationalized names as A-labels).
  *   Later lines win over earlier ones, as in Postfix, and each key
@@ -79,18 +80,23 @@ enum fa_forward_policies { FA_FWDPOL_REJECT, FA_FWDPOL_REJECT_AND_QUARANTINE };
 enum fa_from_unreadable { FA_UNREADABLE_REJECT, FA_UNREADABLE_TEMPFAIL, FA_UNREADABLE_ACCEPT };
 
 /* Room for every key's "where it was set" (config.c asserts it is enough). */
-#define CONFIG_KEYS_MAX 64
+#define CONFIG_KEYS_MAX 96
 
 struct fa_config {
     /* SRS (srs.h) */
-    char *srs_domain;             /* domain of rewritten senders */
-    char *srs_secrets;            /* path: one secret per line; first signs */
-    struct fa_list local_domains; /* never rewritten; ".example.net" = subdomains */
-    unsigned srs_hash_length;     /* base64 characters emitted (libsrs2: 4) */
-    unsigned srs_hash_minimum;    /* characters accepted on reverse; 0 = hash_length */
-    unsigned srs_max_age;         /* days a rewritten address stays valid */
-    char srs_separator;           /* '=', '+' or '-' after SRS0/SRS1 */
-    int srs_hash_alphabet;        /* enum fa_srs_alphabet (srs.h), emitted; both accepted */
+    char *srs_domain;              /* domain of rewritten senders */
+    char *srs_secrets;             /* path: one secret per line; first signs */
+    struct fa_list local_domains;  /* never rewritten; ".example.net" = subdomains */
+    unsigned srs_hash_length;      /* base64 characters emitted (libsrs2: 4) */
+    unsigned srs_hash_minimum;     /* characters accepted on reverse; 0 = hash_length */
+    unsigned srs_max_age;          /* days a rewritten address stays valid */
+    char srs_separator;            /* '=', '+' or '-' after SRS0/SRS1 */
+    int srs_hash_alphabet;         /* enum fa_srs_alphabet (srs.h), emitted; both accepted */
+    int srs_mode;                  /* enum srs_mode (srs.h): stateless, hybrid, database */
+    char *srs_store;               /* sqlite:/PATH, redis:unix:/PATH, redis:inet:HOST:PORT */
+    char *srs_store_password;      /* file: the Redis password (AUTH); empty = none */
+    unsigned srs_store_timeout_ms; /* every store connect, read and write */
+    char *srs_domain_map;          /* file: forwarding domain -> SRS domain [secrets] */
 
     /* fwdauthd listeners, in Postfix syntax: inet:HOST:PORT, inet:[::1]:PORT, unix:/path */
     char *socketmap_listen;
@@ -203,7 +209,9 @@ char *config_dump(const struct fa_config *cfg, int all);
 int config_valid_name(const char *s, int allow_final_dot);
 
 /* Check that the SRS settings form a usable whole (srs_domain and
- * srs_secrets set, hash_minimum <= hash_length, ...). */
+ * srs_secrets set, hash_minimum <= hash_length, srs_mode hybrid or
+ * database set explicitly only with srs_store, a hash short enough for
+ * aliases with a store, srs_store_password only with Redis). */
 int config_check_srs(const struct fa_config *cfg, fa_err *err);
 
 /* Names for enum fa_log_level, for logs and --help. */
