@@ -32,8 +32,8 @@ const char *lint_level_name(int level)
 
 const char *lint_check_name(int check)
 {
-    static const char *const names[] = {"spf", "dmarc", "dkim"};
-    return check >= LINT_SPF && check <= LINT_DKIM ? names[check] : "?";
+    static const char *const names[] = {"spf", "dmarc", "dkim", "mx"};
+    return check >= LINT_SPF && check <= LINT_MX ? names[check] : "?";
 }
 
 const char *lint_state_name(int state)
@@ -999,6 +999,117 @@ int lint_dkim(struct dns *d, const char *domain, const char *selector, const str
                              mine_name, r, &one);
             if (one.state == LINT_USABLE)
                 *out = one;
+        }
+    }
+    dns_answer_free(a);
+    free(a);
+    return out->state;
+}
+
+/* ----------------------------------------------------------------- MX */
+
+/* Does name have an address (A, else AAAA)? 1 yes, 0 no, -1 the lookup
+ * failed (then *why says why). */
+static int has_address(struct dns *d, const char *name, const char **why)
+{
+    static const int types[] = {DNS_T_A, DNS_T_AAAA};
+    int failed = 0;
+    for (size_t i = 0; i < 2; i++) {
+        struct dns_answer a;
+        dns_query(d, name, types[i], &a);
+        int st = a.status;
+        if (is_dns_error(st)) {
+            failed = 1;
+            *why = a.why ? a.why : dns_status_name(st);
+        }
+        dns_answer_free(&a);
+        if (st == DNS_OK)
+            return 1;
+    }
+    return failed ? -1 : 0;
+}
+
+int lint_mx(struct dns *d, const char *domain, struct lint_report *r, struct lint_mx *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct dns_answer *a = malloc(sizeof(*a));
+    if (!a) {
+        add(r, LINT_ERROR, LINT_MX, "out of memory");
+        return out->state = LINT_UNKNOWN;
+    }
+    dns_query(d, domain, DNS_T_MX, a);
+    const char *why = "";
+    if (is_dns_error(a->status)) {
+        add(r, LINT_ERROR, LINT_MX, "could not look up the MX records of %s: %s", domain,
+            dns_trouble(a));
+        out->state = LINT_UNKNOWN;
+    } else if (a->status == DNS_NXDOMAIN) {
+        add(r, LINT_PROBLEM, LINT_MX,
+            "%s does not exist in DNS (NXDOMAIN): mail to it cannot be delivered; publish an MX "
+            "record naming the host that receives its mail",
+            domain);
+        out->state = LINT_ABSENT;
+    } else if (a->status != DNS_OK) {
+        int has = has_address(d, domain, &why);
+        if (has < 0) {
+            add(r, LINT_ERROR, LINT_MX, "could not look up the address of %s: %s", domain, why);
+            out->state = LINT_UNKNOWN;
+        } else if (has) {
+            out->implicit = 1;
+            out->state = LINT_USABLE;
+            add(r, LINT_WARNING, LINT_MX,
+                "%s has no MX record: senders deliver to its own address (RFC 5321 implicit "
+                "MX); publish an MX record to say so explicitly",
+                domain);
+        } else {
+            add(r, LINT_PROBLEM, LINT_MX,
+                "%s has no MX record and no address: mail to it cannot be delivered; publish an "
+                "MX record naming the host that receives its mail",
+                domain);
+            out->state = LINT_ABSENT;
+        }
+    } else {
+        out->n = a->n;
+        /* A null MX: one record whose exchange is the root (RFC 7505). */
+        if (a->n == 1 && (a->rr[0].len == 0 || strcmp((const char *)a->rr[0].data, ".") == 0)) {
+            out->null_mx = 1;
+            add(r, LINT_PROBLEM, LINT_MX,
+                "%s publishes a null MX (RFC 7505): it accepts no mail, so mail to it (bounces "
+                "too) is lost; publish an MX record naming the host that receives its mail",
+                domain);
+            out->state = LINT_BROKEN;
+        } else {
+            size_t reachable = 0, asked = 0, failed = 0;
+            for (size_t i = 0; i < a->n && asked < LINT_MX_HOSTS; i++) {
+                const char *host = (const char *)a->rr[i].data;
+                if (!host[0])
+                    continue;
+                asked++;
+                int has = has_address(d, host, &why);
+                if (has > 0) {
+                    reachable++;
+                    add(r, LINT_OK, LINT_MX, "%s: mail goes to %s (preference %u)", domain, host,
+                        a->rr[i].pref);
+                } else if (has < 0) {
+                    failed++;
+                    add(r, LINT_ERROR, LINT_MX, "could not look up %s (MX of %s): %s", host, domain,
+                        why);
+                } else {
+                    add(r, LINT_WARNING, LINT_MX,
+                        "%s: the MX host %s has no address (A or AAAA): senders skip it", domain,
+                        host);
+                }
+            }
+            if (reachable)
+                out->state = LINT_USABLE;
+            else if (failed)
+                out->state = LINT_UNKNOWN;
+            else {
+                add(r, LINT_PROBLEM, LINT_MX,
+                    "none of the MX hosts of %s has an address: mail to it cannot be delivered",
+                    domain);
+                out->state = LINT_BROKEN;
+            }
         }
     }
     dns_answer_free(a);

@@ -69,8 +69,13 @@
  *   and with a private key whether the record publishes its public half.
  *   Several TXT records: usable when one is (the verifier takes the first
  *   usable one), with a warning (other verifiers may pick another).
+ *   MX (lint_mx): where mail for the domain goes (an SRS domain must
+ *   receive its bounces): its MX records, each exchange's address (A or
+ *   AAAA; at most LINT_MX_HOSTS are looked up), a null MX (RFC 7505: the
+ *   domain takes no mail), or without MX records the domain's own address
+ *   (RFC 5321 section 5.1 implicit MX: usable, with a warning).
  * DIAGNOSTICS
- *   lint_spf, lint_dmarc and lint_dkim return the verdict, enum
+ *   lint_spf, lint_dmarc, lint_dkim and lint_mx return the verdict, enum
  *   lint_state: LINT_USABLE, LINT_ABSENT, LINT_BROKEN, or LINT_UNKNOWN
  *   when a lookup failed or memory ran out (then an error finding says
  *   which). They never fail otherwise. Nothing is printed.
@@ -93,9 +98,10 @@
 #define LINT_FINDINGS_MAX 256 /* what check-dns keeps; any max works */
 #define LINT_SPF_QUERIES 100  /* names an SPF walk asks, far above any valid record */
 #define LINT_SPF_DEPTH 10     /* nested include/redirect followed (the limit of 10 comes first) */
+#define LINT_MX_HOSTS 10      /* MX exchanges whose addresses lint_mx looks up */
 
 enum lint_level { LINT_OK, LINT_WARNING, LINT_PROBLEM, LINT_ERROR };
-enum lint_check { LINT_SPF, LINT_DMARC, LINT_DKIM };
+enum lint_check { LINT_SPF, LINT_DMARC, LINT_DKIM, LINT_MX };
 
 /* What the verifier makes of a record. */
 enum lint_state {
@@ -121,7 +127,7 @@ struct lint_report {
 
 void lint_report_init(struct lint_report *r, struct lint_finding *f, size_t max);
 const char *lint_level_name(int level); /* "ok", "warning", "problem", "error" */
-const char *lint_check_name(int check); /* "spf", "dmarc", "dkim" */
+const char *lint_check_name(int check); /* "spf", "dmarc", "dkim", "mx" */
 const char *lint_state_name(int state); /* "usable", "absent", "broken", "unknown" */
 
 struct lint_spf {
@@ -168,5 +174,14 @@ int lint_dkim(struct dns *d, const char *domain, const char *selector, const str
 int lint_dkim_record(const char *txt, size_t len, const char *name, const char *selector,
                      const struct fa_key *mine, const char *mine_name, struct lint_report *r,
                      struct lint_dkim *out);
+
+struct lint_mx {
+    int state;    /* enum lint_state: usable = mail for the domain has somewhere to go */
+    size_t n;     /* MX records */
+    int null_mx;  /* a null MX (RFC 7505): broken for receiving */
+    int implicit; /* no MX, but an address record (RFC 5321 implicit MX) */
+};
+
+int lint_mx(struct dns *d, const char *domain, struct lint_report *r, struct lint_mx *out);
 
 #endif

@@ -1,6 +1,8 @@
 /* pfcheck - Postfix content checks that change mail around the milter; see pfcheck.h. */
 #include "pfcheck.h"
 
+#include "fileread.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -95,4 +97,50 @@ int pfcheck_next_map(const char **list, struct pfcheck_map *m)
             snprintf(m->path, sizeof(m->path), "%.*s", (int)(len - (size_t)(colon + 1 - s)),
                      colon + 1);
     return 1;
+}
+
+int pfcheck_param_before(const char *param)
+{
+    for (size_t i = 0; pfcheck_params_before[i]; i++)
+        if (strcmp(param, pfcheck_params_before[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int pfcheck_scan(const char *param, const char *value, pfcheck_found_fn found, void *arg)
+{
+    const char *p = value;
+    struct pfcheck_map map;
+    int n = 0;
+    while (pfcheck_next_map(&p, &map) == 1) {
+        char *text;
+        size_t len;
+        unsigned line;
+        fa_err e;
+        if (!map.path[0] || file_read(map.path, PFCHECK_FILE_MAX, 0, 0, &text, &len, &e) < 0)
+            continue;
+        int modifies = pfcheck_table_modifies(text, len, &line);
+        file_free(text, len);
+        if (modifies) {
+            n++;
+            found(arg, param, &map, line);
+        }
+    }
+    return n;
+}
+
+int pfcheck_describe(const char *param, const struct pfcheck_map *m, unsigned line, char *out,
+                     size_t n)
+{
+    int before = pfcheck_param_before(param);
+    int k = snprintf(out, n,
+                     "Postfix %s = %s: %s:%u changes messages (REPLACE or PREPEND) %s; forwarded "
+                     "mail then %s. Use forward_subject_tag, forward_footer and forward_header "
+                     "instead (fwdauthd.conf(5))",
+                     param, m->whole, m->path, line,
+                     before ? "before milters see them" : "after fwdauthd signed them",
+                     before ? "fails verification here (valid signatures break, p=reject "
+                              "senders are refused)"
+                            : "fails our DKIM signature and ARC seal at the next hop");
+    return k < 0 ? 0 : k;
 }

@@ -16,6 +16,8 @@
  *   if (pfcheck_table_modifies(text, len, &line) == 1)  warn, naming line
  *   const char *p = "regexp:/etc/postfix/hc, pcre:/etc/postfix/x"; struct pfcheck_map m;
  *   while (pfcheck_next_map(&p, &m) == 1)  m.type "regexp", m.path "/etc/postfix/hc"
+ *   pfcheck_scan("header_checks", value_from_postconf, on_found, arg);
+ *   pfcheck_describe(param, &m, line, text, sizeof(text));   the warning's words
  * DESCRIPTION
  *   pfcheck_table_modifies reads the source text of a lookup table as
  *   Postfix's regexp_table(5) and pcre_table(5) write it ("/pattern/flags
@@ -28,9 +30,19 @@
  *   pfcheck_next_map walks a Postfix list of tables (comma or white space
  *   separated "type:name") and returns each; a table without a file of its
  *   own (inline:, static:, a proxy, a socket) has path "".
+ *   pfcheck_scan reads each table of one parameter's value (as postconf
+ *   prints it) from its file (file_read, at most PFCHECK_FILE_MAX octets;
+ *   tables without a file, or whose file cannot be read, are skipped) and
+ *   calls found for each that changes messages, with the line of its
+ *   first such rule; pfcheck_describe says in one sentence what that does
+ *   to forwarded mail and what to use instead. `fwdauthd -t` and `fwdauth
+ *   doctor` both use them (each runs postconf its own way: the library
+ *   runs no process).
  * DIAGNOSTICS
  *   pfcheck_table_modifies: 1 with *line (from 1) of the first such rule,
  *   0 none. pfcheck_next_map: 1 with *m, 0 at the end of the list.
+ *   pfcheck_scan: how many tables it found. pfcheck_describe: the text's
+ *   length (cut to fit n).
  */
 #ifndef FWDAUTH_PFCHECK_H
 #define FWDAUTH_PFCHECK_H
@@ -38,6 +50,7 @@
 #include <stddef.h>
 
 #define PFCHECK_NAME_MAX 1024
+#define PFCHECK_FILE_MAX (4 * 1024 * 1024) /* a table's text read by pfcheck_scan */
 
 struct pfcheck_map {
     char type[32];                /* "regexp", "pcre", "hash", ... */
@@ -52,5 +65,14 @@ int pfcheck_next_map(const char **list, struct pfcheck_map *m);
  * or after it (before = 0); NULL-terminated. */
 extern const char *const pfcheck_params_before[];
 extern const char *const pfcheck_params_after[];
+
+/* 1 when param is one of pfcheck_params_before, 0 otherwise. */
+int pfcheck_param_before(const char *param);
+
+typedef void (*pfcheck_found_fn)(void *arg, const char *param, const struct pfcheck_map *m,
+                                 unsigned line);
+int pfcheck_scan(const char *param, const char *value, pfcheck_found_fn found, void *arg);
+int pfcheck_describe(const char *param, const struct pfcheck_map *m, unsigned line, char *out,
+                     size_t n);
 
 #endif
