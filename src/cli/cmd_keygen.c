@@ -1,12 +1,18 @@
-/* fwdauth dkim keygen: a signing key and the DNS record that publishes it. */
+/* fwdauth dkim keygen: a signing key and the DNS record that publishes it,
+ * with the options admins know from opendkim-genkey and rspamadm
+ * dkim_keygen: key flags (t=y testing, t=s no subdomains), the service
+ * type (s=email), the KeyTable and SigningTable lines, and the key file's
+ * owner. */
 #include "cli.h"
 #include "config.h"
+#include "doctor.h"
 #include "keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +36,26 @@ static void keygen_usage(FILE *f)
             "  -t, --type TYPE         rsa (default) or ed25519\n"
             "  -b, --bits BITS         RSA key size, %d to %d (default 2048)\n"
             "  -o, --directory DIR     where to write the files (default: .)\n"
+            "  --testing               t=y: receivers treat the key as in testing (as\n"
+            "                          opendkim-genkey --testmode)\n"
+            "  --no-subdomains         t=s: i= must be in d= itself, not a subdomain (as\n"
+            "                          opendkim-genkey --nosubdomains)\n"
+            "  --restrict              s=email: the key serves email only (as opendkim-genkey\n"
+            "                          --restrict)\n"
+            "  --print-keytable        also print the KeyTable and SigningTable lines\n"
+            "                          (OpenDKIM's format: dkim_key_table, dkim_signing_table)\n"
+            "  --owner USER            make USER (and USER's group) own the private key, for a\n"
+            "                          signer that reads keys as USER (needs root)\n"
             "  -c FILE                 configuration file (fwdauthd.conf(5)); not needed\n"
             "  --json                  print one JSON object: domain, selector, type, bits,\n"
-            "                          private_key, record, zone_line\n"
+            "                          private_key, record, zone_line (and keytable,\n"
+            "                          signingtable with --print-keytable, owner with --owner)\n"
             "\n"
             "exit status: 0 key written, 2 usage or I/O error\n",
             KEY_RSA_MIN_BITS, KEY_RSA_MAX_BITS);
 }
 
-/* Letters, digits and hyphens in dot-separated labels of 1 to 63 octets
- * (RFC 6376 section 3.1 selectors, RFC 1035 host names). */
+/* All of text to fd (the .txt file). */
 static int write_text(int fd, const char *path, const char *text, fa_err *err)
 {
     size_t n = strlen(text), off = 0;
@@ -54,9 +70,45 @@ static int write_text(int fd, const char *path, const char *text, fa_err *err)
     return 0;
 }
 
+/* The key record with the flags asked for: "v=DKIM1; k=rsa; t=y:s; s=email;
+ * p=...". -1 when it does not fit. */
+static int make_record(const struct fa_key *k, int testing, int nosub, int restrict_email,
+                       char *out, size_t outsz)
+{
+    char plain[ZONE_LINE_MAX];
+    if (key_dns_record(k, plain, sizeof(plain)) < 0)
+        return -1;
+    const char *p = strstr(plain, "p=");
+    if (!p)
+        return -1;
+    char flags[64] = "";
+    if (testing || nosub)
+        snprintf(flags, sizeof(flags), "t=%s%s%s; ", testing ? "y" : "",
+                 testing && nosub ? ":" : "", nosub ? "s" : "");
+    if (restrict_email)
+        strcat(flags, "s=email; ");
+    int n = snprintf(out, outsz, "%.*s%s%s", (int)(p - plain), plain, flags, p);
+    return n < 0 || (size_t)n >= outsz ? -1 : n;
+}
+
+/* Give the new key file to USER (uid and primary group), opened without
+ * following a link: the name was ours a moment ago. */
+static int give_key(const char *path, const struct passwd *pw, fa_err *err)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fa_err_errno(err, errno, "cannot open %s", path);
+    int rc = fchown(fd, pw->pw_uid, pw->pw_gid);
+    int e = errno;
+    close(fd);
+    if (rc < 0)
+        return fa_err_errno(err, e, "cannot give %s to %s", path, pw->pw_name);
+    return 0;
+}
+
 int cmd_dkim_keygen(int argc, char **argv)
 {
-    enum { OPT_JSON = 256 };
+    enum { OPT_JSON = 256, OPT_TESTING, OPT_NOSUB, OPT_RESTRICT, OPT_PRINT_KEYTABLE, OPT_OWNER };
     static const struct option longopts[] = {
         {"domain", required_argument, NULL, 'd'},
         {"selector", required_argument, NULL, 's'},
@@ -65,11 +117,18 @@ int cmd_dkim_keygen(int argc, char **argv)
         {"directory", required_argument, NULL, 'o'},
         {"config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, OPT_JSON},
+        {"testing", no_argument, NULL, OPT_TESTING},
+        {"testmode", no_argument, NULL, OPT_TESTING},
+        {"no-subdomains", no_argument, NULL, OPT_NOSUB},
+        {"nosubdomains", no_argument, NULL, OPT_NOSUB},
+        {"restrict", no_argument, NULL, OPT_RESTRICT},
+        {"print-keytable", no_argument, NULL, OPT_PRINT_KEYTABLE},
+        {"owner", required_argument, NULL, OPT_OWNER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *domain = NULL, *selector = NULL, *dir = ".", *file = NULL;
-    int type = KEY_RSA, json = 0, c;
+    const char *domain = NULL, *selector = NULL, *dir = ".", *file = NULL, *owner = NULL;
+    int type = KEY_RSA, json = 0, c, testing = 0, nosub = 0, restrict_email = 0, keytable = 0;
     unsigned bits = 0;
 
     optind = 1;
@@ -113,6 +172,21 @@ int cmd_dkim_keygen(int argc, char **argv)
         case OPT_JSON:
             json = 1;
             break;
+        case OPT_TESTING:
+            testing = 1;
+            break;
+        case OPT_NOSUB:
+            nosub = 1;
+            break;
+        case OPT_RESTRICT:
+            restrict_email = 1;
+            break;
+        case OPT_PRINT_KEYTABLE:
+            keytable = 1;
+            break;
+        case OPT_OWNER:
+            owner = optarg;
+            break;
         case 'h':
             keygen_usage(stdout);
             return EXIT_POSITIVE;
@@ -149,6 +223,22 @@ int cmd_dkim_keygen(int argc, char **argv)
             return EXIT_TROUBLE;
         config_free(&cfg);
     }
+    struct passwd pwbuf, *pw = NULL;
+    if (owner) {
+        struct passwd *found = getpwnam(owner);
+        if (!found) {
+            fprintf(stderr, "fwdauth dkim keygen: --owner: no user \"%s\"\n", owner);
+            return EXIT_TROUBLE;
+        }
+        pwbuf = *found;
+        pw = &pwbuf;
+    }
+    /* The KeyTable wants the key's absolute path (or ./ or ../). */
+    char absdir[PATH_MAX] = "";
+    if (keytable && !realpath(dir, absdir)) {
+        fprintf(stderr, "fwdauth dkim keygen: %s: %s\n", dir, strerror(errno));
+        return EXIT_TROUBLE;
+    }
 
     fa_err err;
     struct fa_key *k = key_generate(type, bits, &err);
@@ -158,8 +248,10 @@ int cmd_dkim_keygen(int argc, char **argv)
     }
     char record[ZONE_LINE_MAX], zone[ZONE_LINE_MAX];
     char keypath[PATH_MAX], txtpath[PATH_MAX];
-    if (key_dns_record(k, record, sizeof(record)) < 0 ||
-        key_dns_zone_line(k, selector, domain, zone, sizeof(zone) - 1) < 0) {
+    char owner_name[600];
+    snprintf(owner_name, sizeof(owner_name), "%s._domainkey.%s", selector, domain);
+    int rn = make_record(k, testing, nosub, restrict_email, record, sizeof(record));
+    if (rn < 0 || doctor_zone_txt(owner_name, record, (size_t)rn, zone, sizeof(zone) - 1) < 0) {
         fprintf(stderr, "fwdauth dkim keygen: cannot make the DNS record\n");
         key_free(k);
         return EXIT_TROUBLE;
@@ -183,8 +275,10 @@ int cmd_dkim_keygen(int argc, char **argv)
         key_free(k);
         return EXIT_TROUBLE;
     }
-    if (key_write_private(k, keypath, &err) < 0) {
+    if (key_write_private(k, keypath, &err) < 0 || (pw && give_key(keypath, pw, &err) < 0)) {
         fprintf(stderr, "fwdauth dkim keygen: %s\n", err.msg);
+        if (pw && access(keypath, F_OK) == 0)
+            unlink(keypath); /* written, but not as asked: leave nothing behind */
         close(fd);
         unlink(txtpath);
         key_free(k);
@@ -200,6 +294,14 @@ int cmd_dkim_keygen(int argc, char **argv)
         key_free(k);
         return EXIT_TROUBLE;
     }
+    /* OpenDKIM's tables: "NAME DOMAIN:SELECTOR:KEYFILE" and "PATTERN NAME",
+     * the name as OpenDKIM's documentation writes it. */
+    char kt_line[PATH_MAX + 1200] = "", st_line[1200] = "";
+    if (keytable) {
+        snprintf(kt_line, sizeof(kt_line), "%s %s:%s:%s/%s.private", owner_name, domain, selector,
+                 strcmp(absdir, "/") == 0 ? "" : absdir, selector);
+        snprintf(st_line, sizeof(st_line), "*@%s %s", domain, owner_name);
+    }
     if (json) {
         fputs("{\"domain\":", stdout);
         cli_json_string(stdout, domain, strlen(domain));
@@ -212,9 +314,23 @@ int cmd_dkim_keygen(int argc, char **argv)
         cli_json_string(stdout, record, strlen(record));
         fputs(",\"zone_line\":", stdout);
         cli_json_string(stdout, zone, strlen(zone));
+        if (keytable) {
+            fputs(",\"keytable\":", stdout);
+            cli_json_string(stdout, kt_line, strlen(kt_line));
+            fputs(",\"signingtable\":", stdout);
+            cli_json_string(stdout, st_line, strlen(st_line));
+        }
+        if (pw) {
+            fputs(",\"owner\":", stdout);
+            cli_json_string(stdout, pw->pw_name, strlen(pw->pw_name));
+        }
         fputs("}\n", stdout);
     } else {
         puts(zone);
+        if (keytable)
+            printf("# KeyTable (dkim_key_table):\n%s\n"
+                   "# SigningTable (dkim_signing_table):\n%s\n",
+                   kt_line, st_line);
     }
     key_free(k);
     return EXIT_POSITIVE;

@@ -10,6 +10,7 @@ each class of mistake, exit statuses 0/1/2, -k match and mismatch, --json.
 import base64
 import json
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -164,6 +165,77 @@ class Keygen(fwdtest.TestCase):
         published[("%s._domainkey.example.org." % obj["selector"]).encode()] = \
             json.loads(r2.stdout)["record"].encode()
         self.assertFalse(dkim.verify(sig + MESSAGE, dnsfunc=dnsfunc))
+
+    def test_flags_in_the_record(self):
+        """--testing, --no-subdomains and --restrict as opendkim-genkey writes them
+        (t=y, t=s, s=email), in a record dkimpy verifies with and check-dns reads."""
+        r = self.keygen("-s", "flags", "--testing", "--no-subdomains", "--restrict", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        obj = json.loads(r.stdout)
+        self.assertRegex(obj["record"], r"^v=DKIM1; k=rsa; t=y:s; s=email; p=[A-Za-z0-9+/]+=*$")
+        strings = zone_strings(obj["zone_line"])
+        self.assertEqual("".join(strings), obj["record"])
+        self.assertTrue(all(len(s) <= 255 for s in strings))
+        with open(os.path.join(self.dir, "flags.txt")) as f:
+            self.assertEqual(f.read(), obj["zone_line"] + "\n")
+        with open(obj["private_key"], "rb") as f:
+            sig = dkim.sign(MESSAGE, b"flags", b"example.org", f.read(),
+                            include_headers=[b"from", b"to", b"subject"])
+        published = {b"flags._domainkey.example.org.": obj["record"].encode()}
+        self.assertTrue(dkim.verify(sig + MESSAGE, dnsfunc=lambda n, timeout=5:
+                                    published.get(n if n.endswith(b".") else n + b".")))
+        zone = os.path.join(self.dir, "flags.zone")
+        with open(zone, "w") as f:
+            f.write(obj["zone_line"] + "\n")
+        r = run([FWDAUTH, "check-dns", "example.org", "-s", "flags", "-k", obj["private_key"],
+                 "--dns-zone", zone, "--json"])
+        v = json.loads(r.stdout)["verdicts"]["dkim"][0]
+        self.assertEqual((v["state"], v["testing"], v["matches_key"]), ("usable", True, True))
+        for args, flags in ((["--testing"], "t=y; "), (["--testmode"], "t=y; "),
+                            (["--no-subdomains"], "t=s; "), (["--nosubdomains"], "t=s; "),
+                            (["--restrict"], "s=email; "), ([], "")):
+            sel = "f%d" % len(os.listdir(self.dir))
+            r = self.keygen("-s", sel, "-t", "ed25519", *args, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(json.loads(r.stdout)["record"].startswith(
+                "v=DKIM1; k=ed25519; %sp=" % flags), (args, r.stdout))
+
+    def test_print_keytable(self):
+        """The KeyTable and SigningTable lines, with the key's absolute path."""
+        sub = os.path.join(self.dir, "keys")
+        os.mkdir(sub)
+        r = run([FWDAUTH, "dkim", "keygen", "-d", "example.org", "-s", "kt", "-o", "keys",
+                 "--print-keytable"], cwd=self.dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[1:], [
+            "# KeyTable (dkim_key_table):",
+            "kt._domainkey.example.org example.org:kt:%s/kt.private" % os.path.realpath(sub),
+            "# SigningTable (dkim_signing_table):",
+            "*@example.org kt._domainkey.example.org"])
+        with open(os.path.join(sub, "kt.txt")) as f:
+            self.assertEqual(f.read(), lines[0] + "\n")
+        r = self.keygen("-s", "kt2", "--print-keytable", "--json")
+        obj = json.loads(r.stdout)
+        self.assertEqual(obj["keytable"], "kt2._domainkey.example.org example.org:kt2:%s" %
+                         os.path.realpath(obj["private_key"]))
+        self.assertEqual(obj["signingtable"], "*@example.org kt2._domainkey.example.org")
+
+    def test_owner(self):
+        nobody = pwd.getpwnam("nobody")
+        r = self.keygen("-s", "own", "--owner", "nobody", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["owner"], "nobody")
+        st = os.stat(os.path.join(self.dir, "own.private"))
+        self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
+                         (nobody.pw_uid, nobody.pw_gid, 0o600))
+        # the record file stays the caller's
+        self.assertEqual(os.stat(os.path.join(self.dir, "own.txt")).st_uid, os.geteuid())
+        before = sorted(os.listdir(self.dir))
+        r = self.keygen("-s", "own2", "--owner", "no-such-user-fwdauth")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no user", r.stderr)
+        self.assertEqual(sorted(os.listdir(self.dir)), before)
 
     def test_rsa_record_verifies_with_dkimpy(self):
         self.dkimpy_round_trip("rsa", b"rsa-sha256")
