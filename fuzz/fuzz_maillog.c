@@ -9,7 +9,11 @@
  *     the sum of the groups' counts and auth_failures of the auth groups;
  *   - every string the scanner hands out (groups, on_failure) is
  *     NUL-terminated within its bound;
- *   - maillog_unsrs and maillog_classify stay within their buffers. */
+ *   - maillog_unsrs and maillog_classify stay within their buffers;
+ *   - the traffic series and top tables (what pflogsumm users look for)
+ *     agree with the totals: per-day and hour-of-day sums, warning to panic
+ *     lines, bounded tables with sorted, NUL-terminated keys, and
+ *     maillog_reject_reason within buffers of any size. */
 #include "fuzz_srs_engine.h"
 #include "maillog.h"
 #include "maillog_class.h"
@@ -43,7 +47,7 @@ static void check_line(const struct maillog_line *l, const char *base, size_t n)
     check(l->program.p && l->daemon.p && l->host.p && l->text.p);
     check(inside(l->daemon, l->program.p, l->program.n));
     check(l->time != INT64_MIN);
-    check(l->event >= ML_OTHER && l->event <= ML_DISCARD);
+    check(l->event >= ML_OTHER && l->event <= ML_PANIC);
     check(l->status >= ML_ST_NONE && l->status <= ML_ST_UNKNOWN);
     check(l->forwarded == 0 || l->forwarded == 1);
 }
@@ -89,6 +93,7 @@ static void unsrs(const srs *e, const struct maillog_line *l, struct ml_str a, s
 struct expect {
     unsigned long long received, delivered, forwarded, bounced, deferrals, notifications, expired,
         expired_status, postfix_lines, lines;
+    unsigned long long problems[4]; /* warning, error, fatal, panic lines */
 };
 
 static void count(struct expect *x, const struct maillog_line *l)
@@ -103,6 +108,12 @@ static void count(struct expect *x, const struct maillog_line *l)
         break;
     case ML_EXPIRED:
         x->expired++;
+        break;
+    case ML_WARNING:
+    case ML_ERROR:
+    case ML_FATAL:
+    case ML_PANIC:
+        x->problems[l->event - ML_WARNING]++;
         break;
     case ML_DELIVERY:
         if (l->status == ML_ST_SENT && l->forwarded)
@@ -156,6 +167,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (l.sender.p) {
                 unsrs(engine, &l, l.sender, ML_ADDR_MAX, ML_DOMAIN_MAX);
                 unsrs(NULL, &l, l.sender, 8, 4);
+            }
+            if (l.reply.p) { /* exactly sized buffers: 1 byte, a few, the usual */
+                static const size_t sizes[] = {1, 5, ML_REASON_MAX};
+                for (size_t k = 0; k < 3; k++) {
+                    char *out = malloc(sizes[k]);
+                    check(out != NULL);
+                    size_t len = maillog_reject_reason(l.reply, out, sizes[k]);
+                    check(len < sizes[k] && out[len] == 0 && strlen(out) == len);
+                    free(out);
+                }
             }
             if (l.dsn.p || l.reply.p) {
                 const struct ml_rule *rule = maillog_classify(
@@ -212,6 +233,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(sum == t->failures);
     check(auth == t->auth_failures);
     check(maillog_scan_inflight(s) <= 2 * t->postfix_lines);
+
+    check(t->warnings == x.problems[0] && t->errors == x.problems[1]);
+    check(t->fatals == x.problems[2] && t->panics == x.problems[3]);
+    check(t->reject_warnings <= t->postfix_lines);
+    check(t->bytes_delivered == 0 || t->delivered > 0);
+    unsigned long long day_received = 0, hod_received = 0, hod_failures = 0;
+    for (size_t i = 0; i < maillog_scan_nperiods(s, ML_SERIES_DAYS); i++) {
+        const struct maillog_period *p = maillog_scan_period(s, ML_SERIES_DAYS, i);
+        check(i == 0 || p->start > maillog_scan_period(s, ML_SERIES_DAYS, i - 1)->start);
+        day_received += p->received;
+    }
+    for (size_t i = 0; i < maillog_scan_nperiods(s, ML_SERIES_HOURS); i++)
+        check(i == 0 || maillog_scan_period(s, ML_SERIES_HOURS, i)->start >
+                            maillog_scan_period(s, ML_SERIES_HOURS, i - 1)->start);
+    check(maillog_scan_nperiods(s, ML_SERIES_DAYS) <= ML_DAYS_MAX);
+    check(maillog_scan_nperiods(s, ML_SERIES_HOURS) <= ML_HOURS_MAX);
+    for (size_t h = 0; h < 24; h++) {
+        const struct maillog_period *p = maillog_scan_period(s, ML_SERIES_HOUR_OF_DAY, h);
+        hod_received += p->received;
+        for (int c = 0; c < ML_CAT_COUNT; c++)
+            hod_failures += p->failures[c];
+    }
+    check(hod_received == t->received);
+    check(hod_failures == t->failures);
+    check(maillog_scan_series_truncated(s, ML_SERIES_DAYS) || day_received == t->received);
+    for (int k = 0; k < ML_TOP_KINDS; k++) {
+        const struct maillog_top *top = maillog_scan_top(s, (enum ml_top_kind)k);
+        size_t held = maillog_top_size(top);
+        check(held <= maillog_top_capacity(top));
+        struct maillog_top_row *rows = malloc((held ? held : 1) * sizeof(*rows));
+        check(rows != NULL);
+        size_t n = maillog_top_rows(top, ML_TOP_BY_COUNT, rows, held);
+        check(n == held);
+        for (size_t i = 0; i < n; i++) {
+            check(rows[i].key[rows[i].keylen] == 0);
+            check(rows[i].error <= rows[i].weight);
+            check(i == 0 || rows[i - 1].count >= rows[i].count);
+        }
+        free(rows);
+    }
+    check(maillog_scan_top(s, ML_TOP_KINDS) == NULL);
     maillog_scan_free(s);
     return 0;
 }

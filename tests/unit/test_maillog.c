@@ -406,11 +406,13 @@ static void test_lines_without_queue_id(void **state)
     assert_int_equal(l.event, ML_OTHER);
     assert_ml_absent(l.qid);
     assert_ml(l.text, "connect from mail.example.org[192.0.2.1]");
+    /* pflogsumm's Warnings: the word in a queue ID's place */
     must_parse("Nov  5 13:54:43 mx1 postfix/smtpd[4711]: warning: hostname x.example does not "
                "resolve to address 192.0.2.77",
                &l);
-    assert_int_equal(l.event, ML_OTHER);
+    assert_int_equal(l.event, ML_WARNING);
     assert_ml_absent(l.qid);
+    assert_ml(l.reply, "hostname x.example does not resolve to address 192.0.2.77");
     must_parse("Nov  5 13:54:43 mx1 postfix/cleanup[4713]: 3F1A2B3C4D: "
                "message-id=<20261105.3F1A2B3C4D@mx1.example.net>",
                &l);

@@ -222,12 +222,13 @@ static size_t parse_iso(const char *p, const char *end, int zone_required, struc
 static int postfix_daemon(const char *p, size_t n)
 {
     static const char *const names[] = {
-        "smtp",     "lmtp",      "smtpd",          "postscreen", "cleanup",  "qmgr",
-        "oqmgr",    "nqmgr",     "pickup",         "bounce",     "local",    "virtual",
-        "pipe",     "error",     "discard",        "master",     "anvil",    "sendmail",
-        "postdrop", "postsuper", "scache",         "tlsmgr",     "verify",   "flush",
-        "qmqpd",    "dnsblog",   "tlsproxy",       "showq",      "postlogd", "trivial-rewrite",
-        "proxymap", "spawn",     "postfix-script", "postqueue",
+        "smtp",      "lmtp",      "smtpd",          "postscreen", "cleanup",  "qmgr",
+        "oqmgr",     "nqmgr",     "pickup",         "bounce",     "local",    "virtual",
+        "pipe",      "error",     "discard",        "master",     "anvil",    "sendmail",
+        "postdrop",  "postsuper", "scache",         "tlsmgr",     "verify",   "flush",
+        "qmqpd",     "dnsblog",   "tlsproxy",       "showq",      "postlogd", "trivial-rewrite",
+        "proxymap",  "spawn",     "postfix-script", "postqueue",  "postlog",  "postmap",
+        "postalias", "postmulti", "postcat",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i]) == n && memcmp(names[i], p, n) == 0)
@@ -502,6 +503,13 @@ static void parse_event(const char *p, const char *end, struct maillog_line *l)
         parse_reject(p + 6, end, ML_HOLD, l);
     } else if (starts(p, end, "discard: ")) {
         parse_reject(p + 9, end, ML_DISCARD, l);
+    } else if (starts(p, end, "reject_warning: ")) {
+        parse_reject(p + 16, end, ML_REJECT_WARNING, l);
+    } else if (ml_str_eq(d, "cleanup") && starts(p, end, "warning: ") &&
+               (starts(p + 9, end, "header ") || starts(p + 9, end, "body ") ||
+                starts(p + 9, end, "END-OF-MESSAGE "))) {
+        /* header_checks/body_checks WARN: the message goes on */
+        parse_reject(p + 9, end, ML_REJECT_WARNING, l);
     } else {
         const char *n = find(p, end, " notification: ");
         if (n && (size_t)(n - p) < 40) {
@@ -579,8 +587,26 @@ int maillog_parse(const char *line, size_t n, struct maillog_clock *c, struct ma
         p += qn + 2;
     }
     l->text = SLICE(p, (size_t)(end - p));
-    if (qn)
+    if (qn) {
         parse_event(p, end, l);
+    } else {
+        /* The daemons' own trouble, as pflogsumm reads it: the word right
+         * after "program[pid]: " (a queue ID's place). */
+        static const struct {
+            const char *word;
+            enum ml_event ev;
+        } levels[] = {{"warning: ", ML_WARNING},
+                      {"error: ", ML_ERROR},
+                      {"fatal: ", ML_FATAL},
+                      {"panic: ", ML_PANIC}};
+        for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+            if (starts(p, end, levels[i].word)) {
+                size_t w = strlen(levels[i].word);
+                l->event = levels[i].ev;
+                l->reply = SLICE(p + w, (size_t)(end - p - w));
+                break;
+            }
+    }
     return 0;
 }
 

@@ -8,8 +8,11 @@
  *   its envelope (qmgr "from=<>, size=, nrcpt="), each delivery attempt
  *   ("to=<>, orig_to=<>, relay=, dsn=, status= (reply)"), the end of a queue
  *   file ("removed"), bounce notifications ("sender non-delivery
- *   notification: QID"), expiry, and rejects (smtpd "NOQUEUE: reject:",
- *   cleanup header/body rejects, milter-reject, hold, discard).
+ *   notification: QID"), expiry, rejects (smtpd "NOQUEUE: reject:",
+ *   cleanup header/body rejects, milter-reject, hold, discard, and their
+ *   warnings: smtpd "reject_warning:", cleanup "warning: header ..."), and
+ *   the daemons' own trouble: "warning:", "error:", "fatal:" and "panic:"
+ *   lines without a queue ID (as pflogsumm reads them).
  *
  *   Time stamps: classic syslog ("Nov  5 13:54:43", also Postfix's own
  *   maillog_file and journalctl's default), RFC 3339 ("2026-11-05T13:54:43.1
@@ -46,18 +49,23 @@ struct ml_str {
 };
 
 enum ml_event {
-    ML_OTHER = 0,     /* a Postfix line with nothing for the reports */
-    ML_CLIENT,        /* smtpd/postscreen "QID: client=...": one message received */
-    ML_PICKUP,        /* pickup "QID: uid=N from=<S>" / "sender=": one message received */
-    ML_ENVELOPE,      /* qmgr "QID: from=<S>, size=N, nrcpt=N" */
-    ML_EXPIRED,       /* qmgr "QID: from=<S>, status=expired, returned to sender" */
-    ML_DELIVERY,      /* "QID: to=<R>, ... status=S (reply)" */
-    ML_REMOVED,       /* qmgr "QID: removed": the queue ID may be reused from now on */
-    ML_NOTIFICATION,  /* bounce "QID: sender non-delivery notification: NEWQID" */
-    ML_REJECT,        /* smtpd "reject:", cleanup "reject: header|body ..." */
-    ML_MILTER_REJECT, /* "milter-reject:" (cleanup at END-OF-MESSAGE or smtpd earlier) */
-    ML_HOLD,          /* "hold:" */
-    ML_DISCARD,       /* "discard:" */
+    ML_OTHER = 0,      /* a Postfix line with nothing for the reports */
+    ML_CLIENT,         /* smtpd/postscreen "QID: client=...": one message received */
+    ML_PICKUP,         /* pickup "QID: uid=N from=<S>" / "sender=": one message received */
+    ML_ENVELOPE,       /* qmgr "QID: from=<S>, size=N, nrcpt=N" */
+    ML_EXPIRED,        /* qmgr "QID: from=<S>, status=expired, returned to sender" */
+    ML_DELIVERY,       /* "QID: to=<R>, ... status=S (reply)" */
+    ML_REMOVED,        /* qmgr "QID: removed": the queue ID may be reused from now on */
+    ML_NOTIFICATION,   /* bounce "QID: sender non-delivery notification: NEWQID" */
+    ML_REJECT,         /* smtpd "reject:", cleanup "reject: header|body ..." */
+    ML_MILTER_REJECT,  /* "milter-reject:" (cleanup at END-OF-MESSAGE or smtpd earlier) */
+    ML_HOLD,           /* "hold:" */
+    ML_DISCARD,        /* "discard:" */
+    ML_REJECT_WARNING, /* smtpd "reject_warning:", cleanup "QID: warning: header|body ..." */
+    ML_WARNING,        /* "warning: TEXT" without a queue ID (pflogsumm's Warnings) */
+    ML_ERROR,          /* "error: TEXT" */
+    ML_FATAL,          /* "fatal: TEXT" */
+    ML_PANIC,          /* "panic: TEXT" */
 };
 
 enum ml_status {
@@ -86,7 +94,8 @@ struct maillog_line {
     struct ml_str relay;     /* DELIVERY: relay= */
     struct ml_str dsn;       /* DELIVERY: dsn=; rejects: the first enhanced code */
     struct ml_str reply;     /* DELIVERY: text inside the final parentheses; rejects: the
-                              * reason from the SMTP code to "; from=" */
+                              * reason from the SMTP code to "; from="; WARNING to PANIC:
+                              * the text after "warning: " ... "panic: " */
     struct ml_str client;    /* CLIENT: host[addr]; rejects: "from host[addr]" */
     struct ml_str new_qid;   /* NOTIFICATION: the bounce's queue ID; DELIVERY with
                               * "forwarded as QID": the new queue ID */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define QID_MAX 32
 #define SWEEP_MIN 65536
@@ -31,6 +32,9 @@ struct msg {
     char *sender_domain; /* lower case; "" for <> */
     int sender_was_srs;
     int deferred;            /* counted in totals.deferred */
+    int received;            /* client= or pickup line counted: its size counts as received */
+    int sized;               /* the first from=, size= line was seen */
+    long long size;          /* its size= */
     char *origin_domain;     /* bounce notification: the failed message's sender domain */
     uint64_t *rcpt_deferred; /* hashes of recipients whose deferral was counted */
     size_t nrcpt_deferred, cap_rcpt_deferred;
@@ -47,9 +51,25 @@ struct group_node {
     struct maillog_group g;
 };
 
+/* A series of periods sorted by start, at most max of them. */
+struct series {
+    struct maillog_period *v;
+    size_t n, cap, max;
+    size_t last; /* index of the last one used: lines come in order */
+    int truncated;
+};
+
 struct maillog_scan {
     struct maillog_scan_opts o;
     struct maillog_totals t;
+    int64_t first, last; /* counted lines' times */
+
+    struct series days, hours;
+    struct maillog_period hour_of_day[24];
+    struct maillog_period scratch; /* counts of periods beyond a series' bound: never read */
+    int64_t tz_hour;               /* UTC hour whose local offset is cached; INT64_MIN: none */
+    long tz_offset;                /* seconds east of UTC */
+    struct maillog_top *top[ML_TOP_KINDS];
 
     struct msg **buckets;
     size_t nbuckets, nmsgs, sweep_at;
@@ -274,6 +294,237 @@ static void msg_remove(struct maillog_scan *s, struct ml_str qid)
     }
 }
 
+/* The local offset of UTC time t, asked of localtime_r once per UTC hour
+ * (zones change their offset on whole quarter hours at most, DST at whole
+ * hours of UTC almost everywhere). */
+static long local_offset(struct maillog_scan *s, int64_t t)
+{
+    int64_t hour = t >= 0 ? t / 3600 : -((-t + 3599) / 3600);
+    if (hour != s->tz_hour) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        s->tz_offset = localtime_r(&tt, &tm) ? tm.tm_gmtoff : 0;
+        s->tz_hour = hour;
+    }
+    return s->tz_offset;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The period starting at start, made when missing (in order); NULL when the
+ * series is full or memory ran out (the series then says truncated). */
+static struct maillog_period *series_get(struct series *ps, int64_t start)
+{
+    if (ps->n && ps->v[ps->last].start == start)
+        return &ps->v[ps->last];
+    size_t lo = 0, hi = ps->n; /* first index with v[i].start >= start */
+    if (ps->n && ps->v[ps->n - 1].start < start)
+        lo = ps->n; /* the usual case: a new period after the others */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ps->v[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < ps->n && ps->v[lo].start == start) {
+        ps->last = lo;
+        return &ps->v[lo];
+    }
+    if (ps->n >= ps->max) {
+        ps->truncated = 1;
+        return NULL;
+    }
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 16;
+        if (cap > ps->max)
+            cap = ps->max;
+        struct maillog_period *v = realloc(ps->v, cap * sizeof(*v));
+        if (!v) {
+            ps->truncated = 1;
+            return NULL;
+        }
+        ps->v = v;
+        ps->cap = cap;
+    }
+    memmove(&ps->v[lo + 1], &ps->v[lo], (ps->n - lo) * sizeof(*ps->v));
+    memset(&ps->v[lo], 0, sizeof(*ps->v));
+    ps->v[lo].start = start;
+    ps->n++;
+    ps->last = lo;
+    return &ps->v[lo];
+}
+
+/* Where a counted line at time t is tallied: its local day, its local
+ * hour, and its hour of the day. Unused slots point at a scratch period. */
+struct periods {
+    struct maillog_period *p[3];
+};
+
+static void periods_of(struct maillog_scan *s, int64_t t, struct periods *out)
+{
+    int64_t local = t + local_offset(s, t);
+    int64_t hour = floor_div(local, 3600);
+    out->p[0] = series_get(&s->days, floor_div(local, 86400));
+    out->p[1] = series_get(&s->hours, hour);
+    out->p[2] = &s->hour_of_day[hour - floor_div(hour, 24) * 24];
+    for (int i = 0; i < 3; i++)
+        if (!out->p[i])
+            out->p[i] = &s->scratch;
+}
+
+#define PERIODS_ADD(ps, field)                                                                     \
+    do {                                                                                           \
+        for (int i_ = 0; i_ < 3; i_++)                                                             \
+            (ps)->p[i_]->field++;                                                                  \
+    } while (0)
+
+static int top_add(struct maillog_scan *s, enum ml_top_kind k, const char *key, size_t n,
+                   unsigned long long weight, unsigned long long count, unsigned long long bytes,
+                   unsigned long long deferrals)
+{
+    return maillog_top_add(s->top[k], key, n, weight, count, bytes, deferrals);
+}
+
+/* An address as a top-table key: the domain in lower case (as pflogsumm
+ * keys them), "<>" for the null sender. */
+static size_t address_key(const char *a, size_t n, char *out, size_t outsz)
+{
+    if (n == 0) {
+        memcpy(out, "<>", 3);
+        return 2;
+    }
+    if (n >= outsz)
+        n = outsz - 1;
+    const char *at = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] == '@')
+            at = a + i;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        out[i] = at && a + i > at && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+    }
+    out[n] = 0;
+    return n;
+}
+
+static int is_space_or_ctl(unsigned char c)
+{
+    return c <= ' ' || c == 0x7f;
+}
+
+static const char *find_in(const char *p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(end - p) < n)
+        return NULL;
+    return memmem(p, (size_t)(end - p), lit, n);
+}
+
+size_t maillog_reject_reason(struct ml_str reply, char *out, size_t outsz)
+{
+    const char *p = reply.p ? reply.p : "", *end = p + (reply.p ? reply.n : 0);
+    /* "554 " or "550-" */
+    if (end - p >= 4 && p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+        p[2] <= '9' && (p[3] == ' ' || p[3] == '-'))
+        p += 4;
+    /* "5.7.1 " */
+    const char *q = p;
+    if (q < end && *q >= '2' && *q <= '5' && q + 1 < end && q[1] == '.') {
+        q += 2;
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+        if (q < end && *q == '.') {
+            q++;
+            while (q < end && *q >= '0' && *q <= '9')
+                q++;
+            if (q < end && *q == ' ')
+                p = q + 1;
+        }
+    }
+    /* "<address or helo>: " */
+    if (p < end && *p == '<') {
+        const char *c = find_in(p, end, ">: ");
+        if (c)
+            p = c + 3;
+    }
+    const char *bl = find_in(p, end, " blocked using ");
+    if (bl) { /* "Service unavailable; Client host [a] blocked using LIST; ..." */
+        p = bl + 1;
+        const char *e = p + 14;
+        while (e < end && *e != ';' && *e != ',' && *e != ' ')
+            e++;
+        end = e;
+    }
+    const char *semi = memchr(p, ';', (size_t)(end - p));
+    if (semi)
+        end = semi;
+    const char *tail = find_in(p, end, ", [");
+    if (tail)
+        end = tail;
+    /* "Recipient address rejected: User unknown: more" keeps the first two */
+    const char *rej = find_in(p, end, " rejected: ");
+    if (rej) {
+        const char *c = find_in(rej + 11, end, ": ");
+        if (c)
+            end = c;
+    }
+    while (end > p && is_space_or_ctl((unsigned char)end[-1]))
+        end--;
+    size_t n = (size_t)(end - p);
+    if (outsz == 0)
+        return 0;
+    if (n >= outsz)
+        n = outsz - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = is_space_or_ctl((unsigned char)p[i]) ? ' ' : p[i];
+    out[n] = 0;
+    return n;
+}
+
+/* "A\tB\tC" from three slices, each cleaned of control characters (and
+ * tabs), within outsz. */
+static size_t join3(char *out, size_t outsz, const char *a, size_t an, const char *b, size_t bn,
+                    const char *c, size_t cn)
+{
+    const char *parts[3] = {a, b, c};
+    size_t lens[3] = {an, bn, cn}, used = 0;
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < lens[k] && used + 1 < outsz; i++)
+            out[used++] = is_space_or_ctl((unsigned char)parts[k][i]) ? ' ' : parts[k][i];
+        if (k < 2 && used + 1 < outsz)
+            out[used++] = '\t';
+    }
+    out[used] = 0;
+    return used;
+}
+
+static int tally_reject(struct maillog_scan *s, const struct maillog_line *l, const char *action)
+{
+    char reason[ML_REASON_MAX], key[ML_REASON_MAX + 64];
+    size_t rn = maillog_reject_reason(l->reply, reason, sizeof(reason));
+    size_t stn = l->stage.p ? l->stage.n : 0;
+    if (stn > 32)
+        stn = 32;
+    size_t n = join3(key, sizeof(key), action, strlen(action), l->stage.p ? l->stage.p : "", stn,
+                     reason, rn);
+    return top_add(s, ML_TOP_REJECTS, key, n, 1, 1, 0, 0);
+}
+
+static int tally_problem(struct maillog_scan *s, const struct maillog_line *l, const char *level)
+{
+    char key[ML_REASON_MAX + 64];
+    size_t tn = l->reply.n < ML_REASON_MAX - 1 ? l->reply.n : ML_REASON_MAX - 1;
+    size_t dn = l->daemon.n < 32 ? l->daemon.n : 32;
+    while (tn && is_space_or_ctl((unsigned char)l->reply.p[tn - 1]))
+        tn--;
+    size_t n = join3(key, sizeof(key), level, strlen(level), l->daemon.p, dn, l->reply.p, tn);
+    return top_add(s, ML_TOP_PROBLEMS, key, n, 1, 1, 0, 0);
+}
+
 struct maillog_scan *maillog_scan_new(const struct maillog_scan_opts *o, fa_err *err)
 {
     struct maillog_scan *s = calloc(1, sizeof(*s));
@@ -293,9 +544,20 @@ struct maillog_scan *maillog_scan_new(const struct maillog_scan_opts *o, fa_err 
     s->sweep_at = SWEEP_MIN;
     s->newest = INT64_MIN;
     s->last_sweep = INT64_MAX; /* set by the first line */
+    s->first = s->last = INT64_MIN;
+    s->tz_hour = INT64_MIN;
+    s->days.max = ML_DAYS_MAX;
+    s->hours.max = ML_HOURS_MAX;
+    for (int h = 0; h < 24; h++)
+        s->hour_of_day[h].start = h;
     s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
     s->gbuckets = calloc(s->ngbuckets, sizeof(*s->gbuckets));
-    if (!s->buckets || !s->gbuckets) {
+    int ok = s->buckets && s->gbuckets;
+    for (int k = 0; ok && k < ML_TOP_KINDS; k++)
+        ok = (s->top[k] = maillog_top_new(
+                  k == ML_TOP_REJECTS || k == ML_TOP_PROBLEMS ? ML_TOP_REASONS : ML_TOP_ADDRESSES,
+                  err)) != NULL;
+    if (!ok) {
         maillog_scan_free(s);
         fa_err_set(err, "out of memory");
         return NULL;
@@ -320,6 +582,10 @@ void maillog_scan_free(struct maillog_scan *s)
     free(s->buckets);
     free(s->gbuckets);
     free(s->groups);
+    free(s->days.v);
+    free(s->hours.v);
+    for (int k = 0; k < ML_TOP_KINDS; k++)
+        maillog_top_free(s->top[k]);
     free(s);
 }
 
@@ -460,6 +726,10 @@ static int emit(struct maillog_scan *s, struct msg *m, const struct held *h)
     if (f.sender_was_srs)
         g->srs_senders++;
     g->last = h->time;
+    struct periods ps;
+    periods_of(s, h->time, &ps);
+    for (int i = 0; i < 3; i++)
+        ps.p[i]->failures[f.rule->category]++;
     s->t.failures++;
     if (maillog_category_is_auth(f.rule->category))
         s->t.auth_failures++;
@@ -545,6 +815,56 @@ static int set_sender(struct msg *m, const srs *engine, const struct maillog_lin
     return m->sender && m->sender_domain ? 0 : -1;
 }
 
+/* qmgr's first "from=<S>, size=N" of a message: its size, and for a message
+ * received here (pflogsumm's rule: not bounces or local(8)'s forwards), the
+ * bytes received and the sender tables, keyed by the real sender (SRS
+ * reversed, as the failure groups name it). */
+static int envelope(struct maillog_scan *s, struct msg *m, const struct maillog_line *l,
+                    int counted)
+{
+    if (m->sized)
+        return 0;
+    m->sized = 1;
+    m->size = l->size;
+    if (!counted || !m->received)
+        return 0;
+    unsigned long long size = (unsigned long long)l->size;
+    s->t.bytes_received += size;
+    char real[ML_ADDR_MAX], domain[ML_DOMAIN_MAX], key[ML_ADDR_MAX];
+    maillog_unsrs(s->o.srs, l->time, l->sender.p, l->sender.n, real, sizeof(real), domain,
+                  sizeof(domain));
+    size_t n = address_key(real, strlen(real), key, sizeof(key));
+    if (top_add(s, ML_TOP_SENDERS, key, n, 1, 1, size, 0) < 0 ||
+        top_add(s, ML_TOP_SENDERS_BYTES, key, n, size, 1, size, 0) < 0)
+        return -1;
+    if (!domain[0])
+        memcpy(domain, "<>", 3);
+    return top_add(s, ML_TOP_SENDER_DOMAINS, domain, strlen(domain), 1, 1, size, 0);
+}
+
+/* A status=sent delivery (not local(8)'s "forwarded as"): bytes delivered
+ * and the recipient tables, with the message's size when its from= line
+ * was seen (0 otherwise, as pflogsumm). */
+static int delivered(struct maillog_scan *s, const struct msg *m, const struct maillog_line *l)
+{
+    unsigned long long size = m && m->sized ? (unsigned long long)m->size : 0;
+    s->t.bytes_delivered += size;
+    char key[ML_ADDR_MAX], domain[ML_DOMAIN_MAX];
+    size_t n = address_key(l->recipient.p, l->recipient.n, key, sizeof(key));
+    if (top_add(s, ML_TOP_RECIPIENTS, key, n, 1, 1, size, 0) < 0 ||
+        top_add(s, ML_TOP_RECIPIENTS_BYTES, key, n, size, 1, size, 0) < 0)
+        return -1;
+    domain_of(l->recipient, domain, sizeof(domain));
+    return top_add(s, ML_TOP_RECIPIENT_DOMAINS, domain, strlen(domain), 1, 1, size, 0);
+}
+
+static int deferral(struct maillog_scan *s, const struct maillog_line *l)
+{
+    char domain[ML_DOMAIN_MAX];
+    domain_of(l->recipient, domain, sizeof(domain));
+    return top_add(s, ML_TOP_RECIPIENT_DOMAINS, domain, strlen(domain), 1, 0, 0, 1);
+}
+
 int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_err *err)
 {
     s->t.lines++;
@@ -559,25 +879,38 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
     if (s->nmsgs >= s->sweep_at || s->newest - s->last_sweep > s->o.max_age / 8)
         sweep(s);
     int counted = l->time >= s->o.since && l->time < s->o.until;
+    struct periods ps;
+    if (counted) {
+        if (s->first == INT64_MIN || l->time < s->first)
+            s->first = l->time;
+        if (s->last == INT64_MIN || l->time > s->last)
+            s->last = l->time;
+        periods_of(s, l->time, &ps); /* every counted line makes its day count */
+    }
     struct msg *m = NULL;
-    int need =
-        l->event != ML_OTHER && l->event != ML_REMOVED && l->qid.p && !ml_str_eq(l->qid, "NOQUEUE");
+    int need = l->event != ML_OTHER && l->event != ML_REMOVED && l->event < ML_WARNING &&
+               l->qid.p && !ml_str_eq(l->qid, "NOQUEUE");
     if (need) {
         m = msg_get(s, l->qid, l->time, 1);
         if (!m && l->qid.n <= QID_MAX)
             return fa_err_set(err, "out of memory");
     }
+    int rc = 0;
 
     switch (l->event) {
     case ML_CLIENT:
     case ML_PICKUP:
-        if (counted)
+        if (counted) {
             s->t.received++;
+            PERIODS_ADD(&ps, received);
+            if (m)
+                m->received = 1;
+        }
         if (l->event == ML_PICKUP && l->sender.p && m && set_sender(m, s->o.srs, l) < 0)
             return fa_err_set(err, "out of memory");
         break;
     case ML_ENVELOPE:
-        if (m && set_sender(m, s->o.srs, l) < 0)
+        if (m && (set_sender(m, s->o.srs, l) < 0 || envelope(s, m, l, counted) < 0))
             return fa_err_set(err, "out of memory");
         break;
     case ML_EXPIRED:
@@ -594,11 +927,16 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
                 break;
             }
             s->t.delivered++;
+            PERIODS_ADD(&ps, delivered);
             if (alias_forwarded(l))
                 s->t.alias_forwarded++;
+            rc = delivered(s, m, l);
             break;
         case ML_ST_DEFERRED:
             s->t.deferrals++;
+            PERIODS_ADD(&ps, deferrals);
+            if (deferral(s, l) < 0)
+                return fa_err_set(err, "out of memory");
             if (m && !m->deferred) {
                 m->deferred = 1;
                 s->t.deferred++;
@@ -608,6 +946,7 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
             return record_failure(s, l, m, err);
         case ML_ST_BOUNCED:
             s->t.bounced++;
+            PERIODS_ADD(&ps, bounced);
             return record_failure(s, l, m, err);
         case ML_ST_EXPIRED:
             return record_failure(s, l, m, err);
@@ -637,23 +976,55 @@ int maillog_scan_feed(struct maillog_scan *s, const struct maillog_line *l, fa_e
             break;
         if (l->event == ML_MILTER_REJECT)
             s->t.milter_rejected++;
-        if (counts_as_reject(l, l->event == ML_MILTER_REJECT))
+        if (counts_as_reject(l, l->event == ML_MILTER_REJECT)) {
             s->t.rejected++;
+            PERIODS_ADD(&ps, rejected);
+        }
+        rc = tally_reject(s, l, l->event == ML_MILTER_REJECT ? "milter-reject" : "reject");
         break;
     case ML_HOLD:
-        if (counted && counts_as_reject(l, 0))
+        if (counted && counts_as_reject(l, 0)) {
             s->t.held++;
+            PERIODS_ADD(&ps, held);
+        }
+        if (counted)
+            rc = tally_reject(s, l, "hold");
         break;
     case ML_DISCARD:
         if (ends_in_cleanup(l))
             msg_remove(s, l->qid);
-        if (counted && counts_as_reject(l, 0))
+        if (counted && counts_as_reject(l, 0)) {
             s->t.discarded++;
+            PERIODS_ADD(&ps, discarded);
+        }
+        if (counted)
+            rc = tally_reject(s, l, "discard");
         break;
+    case ML_REJECT_WARNING:
+        if (counted && counts_as_reject(l, 0)) {
+            s->t.reject_warnings++;
+            PERIODS_ADD(&ps, reject_warnings);
+        }
+        if (counted)
+            rc = tally_reject(s, l, "reject_warning");
+        break;
+    case ML_WARNING:
+    case ML_ERROR:
+    case ML_FATAL:
+    case ML_PANIC: {
+        if (!counted)
+            break;
+        static const char *const level[] = {"warning", "error", "fatal", "panic"};
+        unsigned long long *total[] = {&s->t.warnings, &s->t.errors, &s->t.fatals, &s->t.panics};
+        int i = (int)(l->event - ML_WARNING);
+        (*total[i])++;
+        rc = tally_problem(s, l, level[i]);
+        break;
+    }
     case ML_OTHER:
         break;
     }
-    return 0;
+    return rc < 0 ? fa_err_set(err, "out of memory") : 0;
 }
 
 void maillog_scan_skip(struct maillog_scan *s)
@@ -689,4 +1060,35 @@ const struct maillog_group *maillog_scan_group(const struct maillog_scan *s, siz
 size_t maillog_scan_inflight(const struct maillog_scan *s)
 {
     return s->nmsgs;
+}
+
+size_t maillog_scan_nperiods(const struct maillog_scan *s, enum ml_series k)
+{
+    return k == ML_SERIES_DAYS ? s->days.n : k == ML_SERIES_HOURS ? s->hours.n : 24;
+}
+
+const struct maillog_period *maillog_scan_period(const struct maillog_scan *s, enum ml_series k,
+                                                 size_t i)
+{
+    if (i >= maillog_scan_nperiods(s, k))
+        return NULL;
+    return k == ML_SERIES_DAYS    ? &s->days.v[i]
+           : k == ML_SERIES_HOURS ? &s->hours.v[i]
+                                  : &s->hour_of_day[i];
+}
+
+int maillog_scan_series_truncated(const struct maillog_scan *s, enum ml_series k)
+{
+    return k == ML_SERIES_DAYS ? s->days.truncated : k == ML_SERIES_HOURS ? s->hours.truncated : 0;
+}
+
+void maillog_scan_span(const struct maillog_scan *s, int64_t *first, int64_t *last)
+{
+    *first = s->first;
+    *last = s->last;
+}
+
+const struct maillog_top *maillog_scan_top(const struct maillog_scan *s, enum ml_top_kind k)
+{
+    return k < ML_TOP_KINDS ? s->top[k] : NULL;
 }

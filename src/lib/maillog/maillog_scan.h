@@ -21,9 +21,16 @@
  *     (SRS0/SRS1, any separator) are reversed with the given SRS engine when
  *     their hash verifies, else read structurally; a bounce notification's
  *     failures name the sender domain of the message it reports on.
- *   Memory is bounded by the messages in flight and the distinct domain
- *   pairs: records of messages not seen for max_age seconds of log time
- *   (a log that starts or stops mid-way never says "removed") are dropped.
+ *   - what pflogsumm users look for: bytes received and delivered, traffic
+ *     per local day and hour (and per hour of the day over all days), the
+ *     heaviest senders and recipients and their domains by messages and by
+ *     bytes, reject reasons, and the daemons' warning, error, fatal and
+ *     panic lines (maillog_top.h keeps each of those tables bounded).
+ *   Memory is bounded by the messages in flight, the distinct domain pairs
+ *   of failures, and fixed bounds for the rest (ML_DAYS_MAX, ML_HOURS_MAX,
+ *   ML_TOP_ADDRESSES, ML_TOP_REASONS): records of messages not seen for
+ *   max_age seconds of log time (a log that starts or stops mid-way never
+ *   says "removed") are dropped.
  * SYNOPSIS
  *   struct maillog_scan *s = maillog_scan_new(&opts, &err);
  *   while (read line) if (maillog_parse(..., &l) == 0) maillog_scan_feed(s, &l);
@@ -39,6 +46,7 @@
 #include "err.h"
 #include "maillog.h"
 #include "maillog_class.h"
+#include "maillog_top.h"
 #include "srs.h"
 
 #include <stdint.h>
@@ -54,9 +62,48 @@ struct maillog_totals {
     unsigned long long lines, postfix_lines;
     unsigned long long received, delivered, forwarded, alias_forwarded, deferred, deferrals,
         bounced, expired, rejected, milter_rejected, held, discarded, notifications;
-    unsigned long long failures;      /* failed deliveries recorded in groups */
-    unsigned long long auth_failures; /* of those, maillog_category_is_auth */
+    unsigned long long reject_warnings; /* smtpd reject_warning, cleanup WARN (pflogsumm's) */
+    unsigned long long bytes_received;  /* size= of each message received (once) */
+    unsigned long long bytes_delivered; /* size= of the message, per status=sent recipient */
+    unsigned long long warnings, errors, fatals, panics; /* lines without a queue ID */
+    unsigned long long failures;                         /* failed deliveries recorded in groups */
+    unsigned long long auth_failures;                    /* of those, maillog_category_is_auth */
 };
+
+/* What happened in one local day or hour (as pflogsumm's Per-Day and
+ * Per-Hour tables count it, plus the failed deliveries by category). */
+struct maillog_period {
+    int64_t start; /* local day (days since 1970-01-01) or local hour (hours since then),
+                    * or the hour of the day 0..23 */
+    unsigned long long received, delivered, deferrals, bounced, rejected, held, discarded,
+        reject_warnings;
+    unsigned long long failures[ML_CAT_COUNT];
+};
+
+/* Bounds of the series (documented in the README): days and hours beyond
+ * them are left out of the series (the totals still count them) and
+ * maillog_scan_series_truncated says so. */
+#define ML_DAYS_MAX 3660 /* ten years */
+#define ML_HOURS_MAX 744 /* 31 days */
+
+enum ml_series { ML_SERIES_DAYS, ML_SERIES_HOURS, ML_SERIES_HOUR_OF_DAY };
+
+/* The top tables (maillog_top.h): keys, and what count/bytes/deferrals mean. */
+enum ml_top_kind {
+    ML_TOP_SENDERS,           /* real sender (SRS reversed; "<>"): messages received, bytes */
+    ML_TOP_SENDERS_BYTES,     /* the same, kept by bytes */
+    ML_TOP_RECIPIENTS,        /* recipient: deliveries (status=sent), bytes */
+    ML_TOP_RECIPIENTS_BYTES,  /* the same, kept by bytes */
+    ML_TOP_SENDER_DOMAINS,    /* real sender's domain: messages received, bytes */
+    ML_TOP_RECIPIENT_DOMAINS, /* recipient's domain: deliveries, bytes, deferrals */
+    ML_TOP_REJECTS,           /* "ACTION\tSTAGE\tREASON": rejects, holds, discards, warnings */
+    ML_TOP_PROBLEMS,          /* "LEVEL\tDAEMON\tTEXT": warning/error/fatal/panic lines */
+    ML_TOP_KINDS
+};
+/* Keys each table holds at most (the README documents them). */
+#define ML_TOP_ADDRESSES 4096 /* senders, recipients, their domains */
+#define ML_TOP_REASONS 1024   /* reject reasons, problem texts */
+#define ML_REASON_MAX 160     /* bytes of a reason or problem text kept */
 
 /* One failed delivery, as passed to the on_failure callback. */
 struct maillog_failure {
@@ -119,6 +166,27 @@ const struct maillog_totals *maillog_scan_totals(const struct maillog_scan *s);
 size_t maillog_scan_ngroups(const struct maillog_scan *s);
 const struct maillog_group *maillog_scan_group(const struct maillog_scan *s, size_t i);
 size_t maillog_scan_inflight(const struct maillog_scan *s); /* message records held */
+
+/* The traffic series, in local time (TZ), sorted by start: days and hours
+ * with a counted Postfix line; the hour of the day 0..23 summed over all
+ * days (maillog_scan_nperiods gives 24 for it). */
+size_t maillog_scan_nperiods(const struct maillog_scan *s, enum ml_series k);
+const struct maillog_period *maillog_scan_period(const struct maillog_scan *s, enum ml_series k,
+                                                 size_t i);
+/* 1 when a day or hour was left out of the series k for its bound. */
+int maillog_scan_series_truncated(const struct maillog_scan *s, enum ml_series k);
+/* The first and last counted line's time; INT64_MIN when none. */
+void maillog_scan_span(const struct maillog_scan *s, int64_t *first, int64_t *last);
+
+const struct maillog_top *maillog_scan_top(const struct maillog_scan *s, enum ml_top_kind k);
+
+/* The reason of a reject, hold, discard or reject warning as the report
+ * groups them (as pflogsumm does): the reply without its SMTP and enhanced
+ * codes, the address or HELO name in front ("<x@y>: "), what follows the
+ * first ";" and a ", [address]" tail; "blocked using LIST" for DNS
+ * blocklists. Control characters become spaces. Writes at most outsz - 1
+ * bytes and a NUL; returns the length. */
+size_t maillog_reject_reason(struct ml_str reply, char *out, size_t outsz);
 
 /* The domain of an envelope sender, reversing SRS: writes the real address
  * (or addr itself) and its domain (lower case; "" for <> or no domain).
