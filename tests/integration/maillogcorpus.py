@@ -45,6 +45,7 @@ import pwd
 import re
 import shutil
 import smtplib
+import socket
 import sys
 import tempfile
 import time
@@ -59,6 +60,7 @@ from fwdtest import FWDAUTH, run
 OURS = "ourdomain.test"
 SRS_DOMAIN = "srs.ourdomain.test"
 SRS_SECRET = "corpus-s3cret"
+POSTLOG = "/usr/sbin/postlog"
 AUTHSERV_ID = "mx.ourdomain.test"
 FORWARDER_IP = "192.0.2.99"
 
@@ -139,7 +141,20 @@ HEADER_CHECKS = """\
 /^Subject: .*HOLD-ME/ HOLD held by the corpus header_checks
 /^Subject: .*DISCARD-ME/ DISCARD discarded by the corpus header_checks
 /^Subject: .*REJECT-ME/ REJECT 5.7.1 refused by the corpus header_checks
+/^Subject: .*WARN-ME/ WARN warned by the corpus header_checks
 """
+
+# Lines of the daemons' own trouble the corpus provokes in batch B (pflogsumm's
+# Warnings, Fatal Errors and Panics): (level, daemon, a piece of the text).
+# The warning is real: a web client knocking at the SMTP port. A fatal error
+# or a panic cannot be provoked without breaking the instance, so postlog(1)
+# writes them through the instance's own logging (postlogd), as Postfix
+# programs do.
+PROBLEMS = [
+    ("warning", "smtpd", "non-SMTP command from localhost[127.0.0.1]: GET / HTTP/1.0"),
+    ("fatal", "postlog", "corpus: a fatal error, logged by postlog(1)"),
+    ("panic", "postlog", "corpus: a panic, logged by postlog(1)"),
+]
 
 
 def foreign_srs(user, host, via, secret="otherfwd-secret", now=None):
@@ -175,7 +190,8 @@ class Msg:
         self.refused = set(refused)         # recipients refused at RCPT
         self.deliveries = list(deliveries)
         self.ndr = ndr
-        self.events = set(events)           # milter_reject, reject, hold, discard, forwarded_as
+        self.events = set(events)           # milter_reject, reject, hold, discard, forwarded_as,
+                                            # reject_warning
 
     def srs_by_us(self):
         """fwdauthd rewrote the envelope sender (mail to our forwarded aliases)."""
@@ -271,6 +287,10 @@ def scenario():
     m.append(Msg("B10-header-reject", "B", "submission", "nina@nodmarc.test",
                  ["user@accept.test"], subject="B10 REJECT-ME", smtp_error=550,
                  events={"reject"}))
+    # header_checks WARN: logged as a reject warning, delivered all the same.
+    m.append(Msg("B11-header-warn", "B", "submission", "nina@nodmarc.test",
+                 ["user@accept.test"], subject="B11 WARN-ME", events={"reject_warning"},
+                 deliveries=[outcome("user@accept.test")]))
     return m
 
 
@@ -297,6 +317,7 @@ class Corpus:
         self.pf = None
         self.daemon = None
         self.messages = scenario()
+        self.provoked = {"B": PROBLEMS}     # batch: the problem lines provoke() writes
         self.cut = None
         self.maillog = None
 
@@ -429,6 +450,21 @@ class Corpus:
         if set(refused) != msg.refused:
             raise AssertionError("%s: refused %r, expected %r" % (msg.name, refused, msg.refused))
 
+    def provoke(self, batch):
+        """Make Postfix log the batch's problem lines (PROBLEMS)."""
+        for level, daemon, piece in self.provoked.get(batch, ()):
+            if level == "warning":
+                # smtpd_forbidden_commands: smtpd logs a warning and hangs up
+                with socket.create_connection(("127.0.0.1", self.pf.smtp_port), 30) as c:
+                    c.settimeout(30)
+                    c.recv(1024)
+                    c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    while c.recv(1024):
+                        pass
+            else:
+                # exits 1 after a fatal or panic, as the programs it stands for
+                run([POSTLOG, "-c", self.pf.conf, "-p", level, piece])
+
     def log_lines(self):
         return self.pf.log_text().splitlines()
 
@@ -447,7 +483,7 @@ class Corpus:
                 if not any("to=<%s>" % rcpt in l and "status=" + status in l for l in lines):
                     missing.append("%s: notification to %s" % (msg.name, rcpt))
             for ev, word in (("milter_reject", "milter-reject:"), ("hold", " hold: "),
-                             ("discard", " discard: ")):
+                             ("discard", " discard: "), ("reject_warning", " warning: header ")):
                 if ev in msg.events and not any(word in l and msg.subject in l or
                                                 (ev == "milter_reject" and word in l and
                                                  msg.sender in l) for l in lines):
@@ -469,6 +505,11 @@ class Corpus:
                 state[qid] = "open"         # a short queue ID used again
             else:
                 state.setdefault(qid, "open")
+        for batch, (level, daemon, piece) in ((b, p) for b, ps in self.provoked.items()
+                                              for p in ps):
+            if batch in {m.batch for m in batch_msgs} and not any(
+                    "/%s[" % daemon in l and " %s: " % level in l and piece in l for l in lines):
+                missing.append("%s line of %s: %s" % (level, daemon, piece))
         if "removed" not in text or any(v == "open" for v in state.values()):
             missing.append("open queue files: %s" % sorted(q for q, v in state.items()
                                                            if v == "open"))
@@ -502,6 +543,7 @@ class Corpus:
             msgs = [m for m in self.messages if m.batch == batch]
             for msg in msgs:
                 self.send(msg)
+            self.provoke(batch)
             self.wait_batch(msgs)
             if batch == "A":
                 # Every A line is stamped before cut, every B line at or after
@@ -541,7 +583,7 @@ class Corpus:
         sender of an SRS address."""
         t = dict(received=0, delivered=0, forwarded=0, deferred=0, deferrals=0, bounced=0,
                  rejected=0, milter_rejected=0, held=0, discarded=0, notifications=0,
-                 alias_forwarded=0, auth_failures=0, failures=0)
+                 alias_forwarded=0, auth_failures=0, failures=0, reject_warnings=0)
         auth = {"dmarc", "spf", "dkim", "alignment", "bulk"}
         for msg in self.messages:
             if msg.batch not in batches:
@@ -557,6 +599,7 @@ class Corpus:
                 t["rejected"] += 1          # cleanup header reject
             t["held"] += "hold" in msg.events
             t["discarded"] += "discard" in msg.events
+            t["reject_warnings"] += "reject_warning" in msg.events
             deferred = False
             for rcpt, orig, status, cat, dsn in msg.deliveries:
                 if status == "sent":
@@ -588,6 +631,14 @@ class Corpus:
                     t["failures"] += 1
                     t["auth_failures"] += cat in auth
         return t
+
+    def expected_problems(self, batches=("A", "B")):
+        """{(level, daemon): count} of the problem lines provoked."""
+        out = {}
+        for batch in batches:
+            for level, daemon, _ in self.provoked.get(batch, ()):
+                out[(level, daemon)] = out.get((level, daemon), 0) + 1
+        return out
 
     def summary(self):
         """The run's expectations as tests/data/maillog/*.expected.json keeps
