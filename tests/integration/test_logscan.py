@@ -251,6 +251,126 @@ class CorpusCase(unittest.TestCase):
             raise AssertionError("logscan %s: exit %d: %s" % (args, r.returncode, r.stderr))
         return json.loads(r.stdout)
 
+    def compare_with_pflogsumm(self, path, rep, args=()):
+        """Our report's pflogsumm-like numbers against pflogsumm's on path."""
+        pf = pflogsumm_sections(path, *args)
+        t = rep["totals"]
+        top = rep["top"]
+        g = pf_grand_totals(pf)
+        self.assertEqual(
+            {k: g[k] for k in ("received", "delivered", "forwarded", "bounced", "rejected",
+                               "reject warnings", "held", "discarded", "bytes received",
+                               "bytes delivered", "recipients", "recipient hosts/domains")},
+            {"received": t["received"], "delivered": t["delivered"],
+             "forwarded": t["forwarded"], "bounced": t["bounced"], "rejected": t["rejected"],
+             "reject warnings": t["reject_warnings"], "held": t["held"],
+             "discarded": t["discarded"], "bytes received": t["bytes_received"],
+             "bytes delivered": t["bytes_delivered"], "recipients": t["distinct_recipients"],
+             "recipient hosts/domains": t["distinct_recipient_domains"]})
+        # Senders: pflogsumm keys the envelope sender as logged, we the real
+        # sender behind an SRS address: map pflogsumm's, then they agree.
+        for title, key, ours in (("Senders by message count", "messages",
+                                  "senders_by_messages"),
+                                 ("Senders by message size", "bytes", "senders_by_bytes")):
+            want = {}
+            for addr, n in pf_counted(pf[title]).items():
+                want[unsrs(addr)] = want.get(unsrs(addr), 0) + n
+            self.assertEqual({r["address"]: r[key] for r in top[ours]}, want, title)
+        self.assertEqual(t["distinct_senders"],
+                         len({unsrs(a) for a in pf_counted(pf["Senders by message count"])}))
+        for title, key, ours in (("Recipients by message count", "messages",
+                                  "recipients_by_messages"),
+                                 ("Recipients by message size", "bytes", "recipients_by_bytes")):
+            self.assertEqual({r["address"]: r[key] for r in top[ours]},
+                             pf_counted(pf[title]), title)
+        # Delivery by recipient domain: sent, bytes, deferrals.
+        want = {}
+        for l in next(v for k, v in pf.items() if k.startswith("Host/Domain Summary: Message "
+                                                               "Delivery")):
+            m = re.match(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\S+ \w\s+\S+ \w\s+(\S+)$", l)
+            if m:
+                want[m.group(4)] = tuple(int(x) for x in m.group(1, 2, 3))
+        self.assertEqual({r["domain"]: (r["messages"], r["bytes"], r["deferrals"])
+                          for r in top["delivered_by_domain"]}, want)
+        # Received by sender domain: the real senders' domains (pflogsumm
+        # names the SRS domain), from pflogsumm's senders by size; the sums agree.
+        counts, sizes = (pf_counted(pf["Senders by message count"]),
+                         pf_counted(pf["Senders by message size"]))
+        want = {}
+        for addr in counts:
+            dom = unsrs(addr).rsplit("@", 1)[1]
+            c, b = want.get(dom, (0, 0))
+            want[dom] = (c + counts[addr], b + sizes[addr])
+        self.assertEqual({r["domain"]: (r["messages"], r["bytes"])
+                          for r in top["received_by_domain"]}, want)
+        received = pf_counted(next(v for k, v in pf.items()
+                                   if k.startswith("Host/Domain Summary: Messages Received")))
+        self.assertEqual(sum(r["messages"] for r in top["received_by_domain"]),
+                         sum(received.values()))
+        # Per hour: pflogsumm's "rejected" column holds rejects, holds,
+        # discards and reject warnings; averaged over the days when there are
+        # several, rounded as it rounds.
+        days = rep["per_hour"]["days"]
+        want = pf_per_hour(pf)
+        got = {}
+        for h in rep["per_hour"]["hours"]:
+            vals = (h["received"], h["delivered"], h["deferrals"], h["bounced"],
+                    h["rejected"] + h["held"] + h["discarded"] + h["reject_warnings"])
+            got[h["hour"]] = tuple(int(v / days + 0.5) if days > 1 else v for v in vals)
+        self.assertEqual(got, want)
+        if days > 1:
+            self.assertEqual({d["date"]: (d["received"], d["delivered"], d["deferrals"],
+                                          d["bounced"], d["rejected"] + d["held"] +
+                                          d["discarded"] + d["reject_warnings"])
+                              for d in rep["per_day"]}, pf_per_day(pf))
+        else:
+            self.assertNotIn("Per-Day Traffic Summary", pf)
+            self.assertEqual(len(rep["per_day"]), 1)
+        # Rejects, holds, discards and reject warnings: smtpd's by stage and
+        # reason, cleanup's by stage.
+        for title, actions in (("message reject detail", ("reject", "milter-reject")),
+                               ("message hold detail", ("hold",)),
+                               ("message discard detail", ("discard",)),
+                               ("message reject warning detail", ("reject_warning",))):
+            want = {}
+            for (parent, key), n in pf_nested_totals(pf.get(title, [])).items():
+                k = ("cleanup", key) if parent == "cleanup" else (parent, key)
+                want[k] = want.get(k, 0) + n
+            got = {}
+            for r in rep["rejects"]:
+                if r["action"] not in actions:
+                    continue
+                if r["stage"] in ("header", "body", "END-OF-MESSAGE"):
+                    k = ("cleanup", r["stage"])
+                else:
+                    k = (r["stage"], r["reason"])
+                got[k] = got.get(k, 0) + r["count"]
+            self.assertEqual(got, want, title)
+        # Warnings, fatal errors, panics: per daemon, the same counts and texts
+        # (pflogsumm cuts a text at 63 characters and adds "...").
+        for title, level in (("Warnings", "warning"), ("Fatal Errors", "fatal"),
+                             ("Panics", "panic")):
+            want, daemon = {}, None
+            for l in pf.get(title, []):
+                m = re.match(r"^  (\S+) \(total: \d+\)$", l)
+                if m:
+                    daemon = m.group(1)
+                    continue
+                m = re.match(r"^\s+(\d+)\s+(.*)$", l)
+                if m:
+                    text = m.group(2)
+                    text = text[:-3] if text.endswith("...") else text
+                    want[(daemon, text)] = want.get((daemon, text), 0) + int(m.group(1))
+            got = {}
+            for r in rep["problems"]:
+                if r["level"] != level:
+                    continue
+                cut = next((t for d, t in want if d == r["daemon"] and r["text"].startswith(t)),
+                           r["text"])
+                got[(r["daemon"], cut)] = got.get((r["daemon"], cut), 0) + r["count"]
+            self.assertEqual(got, want, title)
+        return pf
+
 
 class LogScan(CorpusCase):
     def write(self, name, lines, mtime=None):
@@ -459,126 +579,6 @@ class LogScan(CorpusCase):
                                                                         r.stderr))
 
     # -- the sections pflogsumm users expect -----------------------------------------
-    def compare_with_pflogsumm(self, path, rep, args=()):
-        """Our report's pflogsumm-like numbers against pflogsumm's on path."""
-        pf = pflogsumm_sections(path, *args)
-        t = rep["totals"]
-        top = rep["top"]
-        g = pf_grand_totals(pf)
-        self.assertEqual(
-            {k: g[k] for k in ("received", "delivered", "forwarded", "bounced", "rejected",
-                               "reject warnings", "held", "discarded", "bytes received",
-                               "bytes delivered", "recipients", "recipient hosts/domains")},
-            {"received": t["received"], "delivered": t["delivered"],
-             "forwarded": t["forwarded"], "bounced": t["bounced"], "rejected": t["rejected"],
-             "reject warnings": t["reject_warnings"], "held": t["held"],
-             "discarded": t["discarded"], "bytes received": t["bytes_received"],
-             "bytes delivered": t["bytes_delivered"], "recipients": t["distinct_recipients"],
-             "recipient hosts/domains": t["distinct_recipient_domains"]})
-        # Senders: pflogsumm keys the envelope sender as logged, we the real
-        # sender behind an SRS address: map pflogsumm's, then they agree.
-        for title, key, ours in (("Senders by message count", "messages",
-                                  "senders_by_messages"),
-                                 ("Senders by message size", "bytes", "senders_by_bytes")):
-            want = {}
-            for addr, n in pf_counted(pf[title]).items():
-                want[unsrs(addr)] = want.get(unsrs(addr), 0) + n
-            self.assertEqual({r["address"]: r[key] for r in top[ours]}, want, title)
-        self.assertEqual(t["distinct_senders"],
-                         len({unsrs(a) for a in pf_counted(pf["Senders by message count"])}))
-        for title, key, ours in (("Recipients by message count", "messages",
-                                  "recipients_by_messages"),
-                                 ("Recipients by message size", "bytes", "recipients_by_bytes")):
-            self.assertEqual({r["address"]: r[key] for r in top[ours]},
-                             pf_counted(pf[title]), title)
-        # Delivery by recipient domain: sent, bytes, deferrals.
-        want = {}
-        for l in next(v for k, v in pf.items() if k.startswith("Host/Domain Summary: Message "
-                                                               "Delivery")):
-            m = re.match(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+\S+ \w\s+\S+ \w\s+(\S+)$", l)
-            if m:
-                want[m.group(4)] = tuple(int(x) for x in m.group(1, 2, 3))
-        self.assertEqual({r["domain"]: (r["messages"], r["bytes"], r["deferrals"])
-                          for r in top["delivered_by_domain"]}, want)
-        # Received by sender domain: the real senders' domains (pflogsumm
-        # names the SRS domain), from pflogsumm's senders by size; the sums agree.
-        counts, sizes = (pf_counted(pf["Senders by message count"]),
-                         pf_counted(pf["Senders by message size"]))
-        want = {}
-        for addr in counts:
-            dom = unsrs(addr).rsplit("@", 1)[1]
-            c, b = want.get(dom, (0, 0))
-            want[dom] = (c + counts[addr], b + sizes[addr])
-        self.assertEqual({r["domain"]: (r["messages"], r["bytes"])
-                          for r in top["received_by_domain"]}, want)
-        received = pf_counted(next(v for k, v in pf.items()
-                                   if k.startswith("Host/Domain Summary: Messages Received")))
-        self.assertEqual(sum(r["messages"] for r in top["received_by_domain"]),
-                         sum(received.values()))
-        # Per hour: pflogsumm's "rejected" column holds rejects, holds,
-        # discards and reject warnings; averaged over the days when there are
-        # several, rounded as it rounds.
-        days = rep["per_hour"]["days"]
-        want = pf_per_hour(pf)
-        got = {}
-        for h in rep["per_hour"]["hours"]:
-            vals = (h["received"], h["delivered"], h["deferrals"], h["bounced"],
-                    h["rejected"] + h["held"] + h["discarded"] + h["reject_warnings"])
-            got[h["hour"]] = tuple(int(v / days + 0.5) if days > 1 else v for v in vals)
-        self.assertEqual(got, want)
-        if days > 1:
-            self.assertEqual({d["date"]: (d["received"], d["delivered"], d["deferrals"],
-                                          d["bounced"], d["rejected"] + d["held"] +
-                                          d["discarded"] + d["reject_warnings"])
-                              for d in rep["per_day"]}, pf_per_day(pf))
-        else:
-            self.assertNotIn("Per-Day Traffic Summary", pf)
-            self.assertEqual(len(rep["per_day"]), 1)
-        # Rejects, holds, discards and reject warnings: smtpd's by stage and
-        # reason, cleanup's by stage.
-        for title, actions in (("message reject detail", ("reject", "milter-reject")),
-                               ("message hold detail", ("hold",)),
-                               ("message discard detail", ("discard",)),
-                               ("message reject warning detail", ("reject_warning",))):
-            want = {}
-            for (parent, key), n in pf_nested_totals(pf.get(title, [])).items():
-                k = ("cleanup", key) if parent == "cleanup" else (parent, key)
-                want[k] = want.get(k, 0) + n
-            got = {}
-            for r in rep["rejects"]:
-                if r["action"] not in actions:
-                    continue
-                if r["stage"] in ("header", "body", "END-OF-MESSAGE"):
-                    k = ("cleanup", r["stage"])
-                else:
-                    k = (r["stage"], r["reason"])
-                got[k] = got.get(k, 0) + r["count"]
-            self.assertEqual(got, want, title)
-        # Warnings, fatal errors, panics: per daemon, the same counts and texts
-        # (pflogsumm cuts a text at 63 characters and adds "...").
-        for title, level in (("Warnings", "warning"), ("Fatal Errors", "fatal"),
-                             ("Panics", "panic")):
-            want, daemon = {}, None
-            for l in pf.get(title, []):
-                m = re.match(r"^  (\S+) \(total: \d+\)$", l)
-                if m:
-                    daemon = m.group(1)
-                    continue
-                m = re.match(r"^\s+(\d+)\s+(.*)$", l)
-                if m:
-                    text = m.group(2)
-                    text = text[:-3] if text.endswith("...") else text
-                    want[(daemon, text)] = want.get((daemon, text), 0) + int(m.group(1))
-            got = {}
-            for r in rep["problems"]:
-                if r["level"] != level:
-                    continue
-                cut = next((t for d, t in want if d == r["daemon"] and r["text"].startswith(t)),
-                           r["text"])
-                got[(r["daemon"], cut)] = got.get((r["daemon"], cut), 0) + r["count"]
-            self.assertEqual(got, want, title)
-        return pf
-
     def test_pflogsumm_sections(self):
         rep = self.scan_json("--top", "0", self.log)
         self.compare_with_pflogsumm(self.log, rep)
@@ -1160,6 +1160,8 @@ class LongQueueIds(CorpusCase):
         want = {k: (e["count"], e["forwarded"], min(e["dsns"]))
                 for k, e in self.corpus.expected_groups().items()}
         self.assertEqual(got, want)
+        # and pflogsumm's sections, with long queue IDs
+        self.compare_with_pflogsumm(self.log, self.scan_json("--top", "0", self.log))
 
 
 class Fixture(unittest.TestCase):
