@@ -26,6 +26,8 @@ PACKAGES=(
 	procps iproute2 util-linux
 	# bench/logscan.sh: GNU time for elapsed time and maximum RSS
 	time
+	# integration.logscan renders fwdauth logscan's HTML report in headless Chromium
+	chromium
 	# make deb (debhelper, dpkg-buildpackage), its checks (lintian; systemd-analyze
 	# verify comes with systemd) and make test-package (debootstrap: a clean root)
 	debhelper dpkg-dev fakeroot lintian debootstrap systemd
