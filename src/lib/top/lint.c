@@ -45,7 +45,10 @@ const char *lint_state_name(int state)
 static void add(struct lint_report *r, int level, int check, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void add(struct lint_report *r, int level, int check, const char *fmt, ...)
+static void vadd(struct lint_report *r, int level, int check, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void vadd(struct lint_report *r, int level, int check, const char *fmt, va_list ap)
 {
     r->count[level]++;
     if (r->n >= r->max) {
@@ -55,10 +58,7 @@ static void add(struct lint_report *r, int level, int check, const char *fmt, ..
     struct lint_finding *f = &r->f[r->n++];
     f->level = level;
     f->check = check;
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(f->text, sizeof(f->text), fmt, ap);
-    va_end(ap);
     if (n < 0)
         snprintf(f->text, sizeof(f->text), "(unprintable finding)");
     else if ((size_t)n >= sizeof(f->text))
@@ -67,6 +67,22 @@ static void add(struct lint_report *r, int level, int check, const char *fmt, ..
     for (char *p = f->text; *p; p++)
         if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
             *p = '?';
+}
+
+static void add(struct lint_report *r, int level, int check, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(r, level, check, fmt, ap);
+    va_end(ap);
+}
+
+void lint_add(struct lint_report *r, int level, int check, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vadd(r, level, check, fmt, ap);
+    va_end(ap);
 }
 
 /* A record as a C string for the texts (NULs inside become '?' in add). */

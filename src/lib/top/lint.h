@@ -126,6 +126,10 @@ struct lint_report {
 };
 
 void lint_report_init(struct lint_report *r, struct lint_finding *f, size_t max);
+/* A finding of the caller's own (a front end's note beside the rules'),
+ * counted and cut to one line like theirs. */
+void lint_add(struct lint_report *r, int level, int check, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 const char *lint_level_name(int level); /* "ok", "warning", "problem", "error" */
 const char *lint_check_name(int check); /* "spf", "dmarc", "dkim", "mx" */
 const char *lint_state_name(int state); /* "usable", "absent", "broken", "unknown" */
