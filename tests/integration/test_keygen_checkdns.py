@@ -502,6 +502,92 @@ class CheckDns(fwdtest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertFinding(r, "ok", "p=reject")
 
+    def configured(self, publish=("fwd", "arc", "u1"), mismatch=()):
+        """A configuration naming an SRS domain, a From-rewrite domain, a KeyTable
+        (made with keygen --print-keytable) and an ARC key; a zone publishing
+        the keys in publish (those in mismatch: another key)."""
+        keys = os.path.join(self.dir, "cfg-keys")
+        os.mkdir(keys)
+        kt, st, zone = [], [], []
+        for sel, domain in (("fwd", "good.example"), ("arc", "good.example"),
+                            ("u1", "user.example"), ("other", "user.example")):
+            r = run([FWDAUTH, "dkim", "keygen", "-d", domain, "-s", sel, "-o", keys, "-t",
+                     "ed25519", "--print-keytable"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.splitlines()
+            if sel in ("fwd", "u1"):
+                kt.append(lines[2])
+                st.append(lines[4])
+            if sel in publish:
+                zone.append(lines[0])
+        for sel in mismatch:
+            with open(os.path.join(keys, "other.txt")) as f:
+                zone.append(f.read().replace("other._domainkey.user.example.",
+                                             "%s._domainkey.good.example." % sel))
+        for name, lines in (("KeyTable", kt), ("SigningTable", st)):
+            with open(os.path.join(self.dir, name), "w") as f:
+                f.write("\n".join(lines) + "\n")
+        with open(os.path.join(self.dir, "cfg.zone"), "w") as f:
+            f.write(GOOD_ZONE + "\n".join(zone) + "\n"
+                    'srs.good.example. TXT "v=spf1 a:mail.good.example -all"\n'
+                    "srs.good.example. MX 10 mail.good.example.\n"
+                    'user.example. TXT "v=spf1 -all"\n'
+                    '_dmarc.user.example. TXT "v=DMARC1; p=reject"\n')
+        conf = os.path.join(self.dir, "configured.conf")
+        fwdtest.write_config(conf, dns_zone_file=os.path.join(self.dir, "cfg.zone"),
+                             srs_domain="srs.good.example", milter_listen="inet:127.0.0.1:1",
+                             dkim_key_table=os.path.join(self.dir, "KeyTable"),
+                             dkim_signing_table="refile:" + os.path.join(self.dir, "SigningTable"),
+                             forward_signing_key="fwd._domainkey.good.example",
+                             from_rewrite="reject", from_rewrite_address="fwd@good.example",
+                             arc_domain="good.example", arc_selector="arc",
+                             arc_key=os.path.join(keys, "arc.private"))
+        return conf, keys
+
+    def test_configured_domains_and_keys(self):
+        """check-dns -c FILE without a domain: every domain and key FILE names."""
+        conf, keys = self.configured()
+        r = run([FWDAUTH, "check-dns", "-c", conf])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        heads = [l for l in r.stdout.splitlines() if not re.match(r"^(ok|warning|problem|error):", l)]
+        self.assertEqual(heads, ["srs.good.example (srs_domain):",
+                                 "good.example (from_rewrite_address, KeyTable, arc_domain):",
+                                 "user.example (KeyTable):"])
+        self.assertFinding(r, "ok", "MX: srs.good.example: mail goes to mail.good.example")
+        for sel, dom in (("fwd", "good.example"), ("arc", "good.example"), ("u1", "user.example")):
+            self.assertFinding(r, "ok", "DKIM: %s._domainkey.%s matches the private key in %s" %
+                               (sel, dom, os.path.join(keys, sel + ".private")))
+        r = run([FWDAUTH, "check-dns", "-c", conf, "--json"])
+        obj = json.loads(r.stdout)
+        self.assertEqual((obj["status"], obj["problems"]), ("ok", 0))
+        doms = {d["domain"]: d for d in obj["domains"]}
+        self.assertEqual(doms["srs.good.example"]["roles"], ["srs_domain"])
+        self.assertEqual(set(doms["srs.good.example"]["verdicts"]), {"spf", "mx", "dkim"})
+        self.assertEqual(set(doms["good.example"]["verdicts"]), {"spf", "dmarc", "dkim"})
+        self.assertEqual([(k["selector"], k["key_file"], k["matches_key"])
+                          for k in doms["good.example"]["verdicts"]["dkim"]],
+                         [("fwd", os.path.join(keys, "fwd.private"), True),
+                          ("arc", os.path.join(keys, "arc.private"), True)])
+
+    def test_configured_problems(self):
+        # the ARC key unpublished, the forwarder key published as another key
+        conf, keys = self.configured(publish=("u1",), mismatch=("fwd",))
+        r = run([FWDAUTH, "check-dns", "-c", conf])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertFinding(r, "problem", "DKIM: no key record at arc._domainkey.good.example")
+        self.assertFinding(r, "problem", "DKIM: fwd._domainkey.good.example does not match the "
+                           "private key in " + os.path.join(keys, "fwd.private"))
+        # a key that cannot be read is named, and its record still checked
+        os.chmod(os.path.join(keys, "u1.private"), 0o644)
+        r = run([FWDAUTH, "check-dns", "-c", conf])
+        self.assertFinding(r, "warning", "DKIM: %s (u1._domainkey.user.example) could not be read" %
+                           os.path.join(keys, "u1.private"))
+        self.assertFinding(r, "ok", "u1._domainkey.user.example publishes an Ed25519 key")
+        # -s/-k belong to DOMAIN
+        r = run([FWDAUTH, "check-dns", "-c", conf, "-s", "fwd"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("with -c alone", r.stderr)
+
     def test_usage_errors_exit_two(self):
         for args in ([FWDAUTH, "check-dns"],
                      [FWDAUTH, "check-dns", "a.example", "b.example", "--dns-zone", self.zone],
