@@ -1,4 +1,5 @@
-/* Unit tests for tags: RFC 6376 tag-lists, white space, offsets, refusals. */
+/* Unit tests for tags: RFC 6376 tag-lists, white space, offsets, refusals,
+ * the strict reading, colon-separated lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,12 +66,47 @@ static void test_refused(void **state)
     assert_int_equal(tags_parse(many, o, &l, &why), -1);
 }
 
+/* The strict reading ARC uses: one trailing ";" only. */
+static void test_strict(void **state)
+{
+    (void)state;
+    struct tag_list l;
+    const char *why;
+    assert_int_equal(tags_parse_strict("a=1; b=2;", 9, &l, &why), 0);
+    assert_int_equal(l.n, 2);
+    static const char *const empty[] = {"a=1;; b=2", ";a=1", " ; a=1", "a=1;\r\n ;"};
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+        why = NULL;
+        if (tags_parse_strict(empty[i], strlen(empty[i]), &l, &why) != -1)
+            fail_msg("accepted \"%s\"", empty[i]);
+        assert_string_equal(why, "empty tag-spec");
+        assert_int_equal(tags_parse(empty[i], strlen(empty[i]), &l, &why), 0);
+    }
+    assert_int_equal(tags_parse_strict("a=1; a=2", 8, &l, &why), -1);
+    assert_string_equal(why, "duplicate tag");
+}
+
+/* Colon-separated lists inside values (h=, a key record's h= s= t=). */
+static void test_list_has(void **state)
+{
+    (void)state;
+    assert_true(tags_list_has("from:to", 7, "from"));
+    assert_true(tags_list_has(" From \r\n\t: to", 14, "from"));
+    assert_true(tags_list_has("to:FROM", 7, "from"));
+    assert_true(tags_list_has("y:s", 3, "s"));
+    assert_false(tags_list_has("from-x:to", 9, "from"));
+    assert_false(tags_list_has("to:subject", 10, "from"));
+    assert_false(tags_list_has("", 0, "from"));
+    assert_true(tags_list_has("", 0, "")); /* one empty item */
+    assert_true(tags_list_has("a::b", 4, ""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_empty_values_and_specs),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_parse),    cmocka_unit_test(test_empty_values_and_specs),
+        cmocka_unit_test(test_refused),  cmocka_unit_test(test_strict),
+        cmocka_unit_test(test_list_has),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,26 +33,6 @@ static int field_kind(const struct msg_header *f)
     return -1;
 }
 
-/* tags_parse, refusing empty tag-specs (";;", a leading ";"): RFC 6376's
- * tag-list grammar allows one trailing ";" only. */
-static int parse_tags_strict(const char *s, size_t n, struct tag_list *l, const char **why)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != ';')
-            continue;
-        size_t k = start;
-        while (k < i && strchr(" \t\r\n", s[k]))
-            k++;
-        if (k == i) {
-            *why = "empty tag-spec";
-            return -1;
-        }
-        start = i + 1;
-    }
-    return tags_parse(s, n, l, why);
-}
-
 static int instance_value(const char *p, size_t n)
 {
     if (n == 0 || n > 3)
@@ -105,7 +85,7 @@ int arc_field_instance(const struct msg_header *f, const char **why)
         return -1;
     }
     struct tag_list l;
-    if (parse_tags_strict(s, n, &l, why) < 0)
+    if (tags_parse_strict(s, n, &l, why) < 0)
         return -1;
     const struct tag *ti = tags_find(&l, "i");
     int v = ti ? instance_value(ti->value, ti->value_len) : -1;
@@ -120,18 +100,8 @@ struct sig {
     int pending; /* syntax OK, still to check */
     int result;  /* enum dkim_result */
     const char *reason;
-    struct tag_list tags;
-    int alg, hcanon, bcanon, cv;
-    uint64_t limit;
-    long long t, x;
-    int bh;
-    uint8_t bhash[EVP_MAX_MD_SIZE];
-    int bhash_len;
-    uint8_t b[KEY_SIG_MAX];
-    int b_len;
-    size_t b_off, b_end;
-    const struct tag *h_tag;
-    char domain[256], selector[128];
+    int bh; /* an AMS's body hash, in the verifier's hashes */
+    struct dkimcore_sig sig;
 };
 
 struct arc_set {
@@ -171,102 +141,52 @@ static void set_broken(struct arc_verifier *v, const char *fmt, ...)
     va_end(ap);
 }
 
+/* What an AMS and an AS must hold (RFC 8617 sections 4.1.2, 4.1.3), checked
+ * in this order. An AMS is read as a DKIM-Signature without v= and with
+ * its i= the instance; its a= is one of ARC's two algorithms exactly. An
+ * AS has no c= (relaxed) and no l=. */
+static const char *const ams_required[] = {"a", "b", "d", "s", "bh", "h", NULL};
+static const unsigned char ams_checks[] = {
+    DKIMCORE_CHECK_REQUIRED,  DKIMCORE_CHECK_DS,     DKIMCORE_CHECK_ALG_EXACT,
+    DKIMCORE_CHECK_TIMES,     DKIMCORE_CHECK_B,      DKIMCORE_CHECK_CANON,
+    DKIMCORE_CHECK_H_NO_SEAL, DKIMCORE_CHECK_LENGTH, DKIMCORE_CHECK_BH_NONEMPTY,
+    DKIMCORE_CHECK_CLOCK,
+};
+static const char *const as_required[] = {"a", "b", "d", "s", "cv", NULL};
+static const unsigned char as_checks[] = {
+    DKIMCORE_CHECK_REQUIRED,  DKIMCORE_CHECK_CV,    DKIMCORE_CHECK_NO_H, DKIMCORE_CHECK_DS,
+    DKIMCORE_CHECK_ALG_EXACT, DKIMCORE_CHECK_TIMES, DKIMCORE_CHECK_B,    DKIMCORE_CHECK_CLOCK,
+};
+static const struct dkimcore_sig_rules sig_rules[2] = {
+    {.strict_tags = 1,
+     .required = ams_required,
+     .hcanon = CANON_SIMPLE,
+     .bcanon = CANON_SIMPLE,
+     .checks = ams_checks,
+     .nchecks = sizeof(ams_checks)},
+    {.strict_tags = 1,
+     .required = as_required,
+     .hcanon = CANON_RELAXED,
+     .bcanon = CANON_RELAXED,
+     .checks = as_checks,
+     .nchecks = sizeof(as_checks)},
+};
+/* dkimcore_sig's cv is arc_cv's value. */
+_Static_assert(ARC_CV_NONE == 0 && ARC_CV_PASS == 1 && ARC_CV_FAIL == 2, "cv values");
+
 /* Check a signature's syntax; prepare the body hash of an AMS. */
 static void parse_sig(struct arc_verifier *v, struct sig *s, const struct msg_header *f, int seal,
                       fa_err *err)
 {
-    const char *why;
-    s->alg = s->cv = -1;
-    s->result = DKIM_NONE;
+    const char *reason = "";
     s->reason = "";
-    if (parse_tags_strict(f->raw + f->value_off, f->value_end - f->value_off, &s->tags, &why) < 0) {
-        sig_done(s, DKIM_PERMERROR, why);
-        return;
-    }
-    const struct tag *ta = tags_find(&s->tags, "a"), *tb = tags_find(&s->tags, "b"),
-                     *td = tags_find(&s->tags, "d"), *ts = tags_find(&s->tags, "s"),
-                     *tbh = tags_find(&s->tags, "bh"), *th = tags_find(&s->tags, "h"),
-                     *tc = tags_find(&s->tags, "c"), *tt = tags_find(&s->tags, "t"),
-                     *tx = tags_find(&s->tags, "x"), *tl = tags_find(&s->tags, "l"),
-                     *tcv = tags_find(&s->tags, "cv");
-    dkimcore_copy_tag(td, s->domain, sizeof(s->domain));
-    dkimcore_copy_tag(ts, s->selector, sizeof(s->selector));
-    if (!ta || !tb || !td || !ts || (seal ? !tcv : (!tbh || !th))) {
-        sig_done(s, DKIM_PERMERROR, "missing required tag");
-        return;
-    }
-    if (seal) {
-        s->cv = tags_value_is(tcv, "none")   ? ARC_CV_NONE
-                : tags_value_is(tcv, "pass") ? ARC_CV_PASS
-                : tags_value_is(tcv, "fail") ? ARC_CV_FAIL
-                                             : -1;
-        if (s->cv < 0) {
-            sig_done(s, DKIM_PERMERROR, "invalid cv=");
-            return;
-        }
-        if (th) {
-            sig_done(s, DKIM_PERMERROR, "h= is not allowed in an ARC-Seal");
-            return;
-        }
-    }
-    if (dkimcore_copy_tag(td, s->domain, sizeof(s->domain)) < 0 ||
-        dkimcore_copy_tag(ts, s->selector, sizeof(s->selector)) < 0 ||
-        !dkimcore_valid_domain_chars(s->domain) || !dkimcore_valid_domain_chars(s->selector)) {
-        sig_done(s, DKIM_PERMERROR, "invalid d= or s=");
-        return;
-    }
-    if (tags_value_is(ta, "rsa-sha256"))
-        s->alg = DKIM_RSA_SHA256;
-    else if (tags_value_is(ta, "ed25519-sha256"))
-        s->alg = DKIM_ED25519_SHA256;
-    else {
-        sig_done(s, DKIM_PERMERROR, "unsupported algorithm");
-        return;
-    }
-    s->t = s->x = -1;
-    if ((tt && dkimcore_parse_number(tt, &s->t) < 0) ||
-        (tx && dkimcore_parse_number(tx, &s->x) < 0)) {
-        sig_done(s, DKIM_PERMERROR, "invalid t= or x=");
-        return;
-    }
-    if ((s->b_len = dkimcore_decode_b64(tb, s->b, sizeof(s->b))) <= 0) {
-        sig_done(s, DKIM_PERMERROR, "malformed b=");
-        return;
-    }
-    s->b_off = f->value_off + tb->value_off;
-    s->b_end = f->value_off + tb->value_end;
-    s->hcanon = s->bcanon = seal ? CANON_RELAXED : CANON_SIMPLE;
-    s->limit = CANON_NO_LIMIT;
-    if (!seal) {
-        if (tc && dkimcore_parse_canon(tc, &s->hcanon, &s->bcanon) < 0) {
-            sig_done(s, DKIM_PERMERROR, "unknown canonicalization");
-            return;
-        }
-        if (dkimcore_list_has(th->value, th->value_len, "arc-seal")) {
-            sig_done(s, DKIM_PERMERROR, "h= lists ARC-Seal");
-            return;
-        }
-        s->h_tag = th;
-        long long l;
-        if (tl) {
-            if (dkimcore_parse_number(tl, &l) < 0) {
-                sig_done(s, DKIM_PERMERROR, "invalid l=");
-                return;
-            }
-            s->limit = (uint64_t)l;
-        }
-        if ((s->bhash_len = dkimcore_decode_b64(tbh, s->bhash, sizeof(s->bhash))) <= 0) {
-            sig_done(s, DKIM_PERMERROR, "malformed bh=");
-            return;
-        }
-    }
-    const char *late = dkimcore_check_times(s->t, s->x, v->now, DKIM_CLOCK_SKEW);
-    if (late) {
-        sig_done(s, DKIM_FAIL, late);
+    s->result = dkimcore_sig_parse(f, &sig_rules[seal], v->now, DKIM_CLOCK_SKEW, &s->sig, &reason);
+    if (s->result != DKIM_NONE) {
+        sig_done(s, s->result, reason);
         return;
     }
     if (!seal) {
-        s->bh = dkimcore_hashes_get(&v->hs, s->bcanon, s->limit, KEY_MD_SHA256, err);
+        s->bh = dkimcore_hashes_get(&v->hs, s->sig.bcanon, s->sig.limit, KEY_MD_SHA256, err);
         if (s->bh < 0) {
             sig_done(s, DKIM_PERMERROR, "too many body hashes");
             return;
@@ -352,14 +272,15 @@ static void verify_digest(struct sig *s, struct dns *dns, const uint8_t *digest,
 {
     int result, testing, strict;
     const char *why;
-    struct fa_key *k =
-        dkim_key_fetch(dns, s->selector, s->domain, s->alg, &testing, &strict, &result, &why);
+    struct fa_key *k = dkim_key_fetch(dns, s->sig.selector, s->sig.domain, s->sig.alg, &testing,
+                                      &strict, &result, &why);
     if (!k) {
         sig_done(s, result, why);
         return;
     }
     fa_err err;
-    int good = key_verify_digest(k, KEY_MD_SHA256, digest, dlen, s->b, (size_t)s->b_len, &err);
+    int good =
+        key_verify_digest(k, KEY_MD_SHA256, digest, dlen, s->sig.b, (size_t)s->sig.b_len, &err);
     key_free(k);
     if (good == 1)
         sig_done(s, DKIM_PASS, "");
@@ -373,16 +294,16 @@ static void check_ams(struct arc_verifier *v, struct arc_set *set, struct dns *d
     if (!s->pending)
         return;
     const struct dkimcore_body_hash *bh = v->hs.bh[s->bh];
-    const char *bad_body = dkimcore_check_body(bh, s->limit, s->bhash, s->bhash_len);
+    const struct dkimcore_sig *g = &s->sig;
+    const char *bad_body = dkimcore_check_body(bh, g->limit, g->bhash, g->bhash_len);
     if (bad_body) {
         sig_done(s, DKIM_FAIL, bad_body);
         return;
     }
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
-    if (dkimcore_header_hash(v->hs.sha256, s->hcanon, v->h, v->nh, s->h_tag->value,
-                             s->h_tag->value_len, NULL, 0, set->f[F_AMS], s->b_off, s->b_end,
-                             digest, &dlen) < 0) {
+    if (dkimcore_header_hash(v->hs.sha256, g->hcanon, v->h, v->nh, g->h->value, g->h->value_len,
+                             NULL, 0, set->f[F_AMS], g->b_off, g->b_end, digest, &dlen) < 0) {
         sig_done(s, DKIM_TEMPERROR, "internal error");
         return;
     }
@@ -400,14 +321,14 @@ static void check_as(struct arc_verifier *v, unsigned inst, struct dns *dns)
         return;
     const struct msg_header *extra[3 * ARC_MAX_INSTANCE];
     size_t ne = 0;
-    for (unsigned i = s->cv == ARC_CV_FAIL ? inst - 1 : 0; i < inst; i++)
+    for (unsigned i = s->sig.cv == ARC_CV_FAIL ? inst - 1 : 0; i < inst; i++)
         for (int kind = F_AAR; kind <= F_AS; kind++)
             if (i + 1 < inst || kind != F_AS)
                 extra[ne++] = v->sets[i]->f[kind];
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
     if (dkimcore_header_hash(v->hs.sha256, CANON_RELAXED, NULL, 0, NULL, 0, extra, ne, set->f[F_AS],
-                             s->b_off, s->b_end, digest, &dlen) < 0) {
+                             s->sig.b_off, s->sig.b_end, digest, &dlen) < 0) {
         sig_done(s, DKIM_TEMPERROR, "internal error");
         return;
     }
@@ -454,11 +375,11 @@ void arc_verifier_finish(struct arc_verifier *v, struct dns *dns, struct arc_res
         r->ams_reason = s->ams.reason;
         r->as_result = s->as.result;
         r->as_reason = s->as.reason;
-        r->cv = s->as.cv;
-        snprintf(r->ams_domain, sizeof(r->ams_domain), "%s", s->ams.domain);
-        snprintf(r->ams_selector, sizeof(r->ams_selector), "%s", s->ams.selector);
-        snprintf(r->as_domain, sizeof(r->as_domain), "%s", s->as.domain);
-        snprintf(r->as_selector, sizeof(r->as_selector), "%s", s->as.selector);
+        r->cv = s->as.sig.cv;
+        snprintf(r->ams_domain, sizeof(r->ams_domain), "%s", s->ams.sig.domain);
+        snprintf(r->ams_selector, sizeof(r->ams_selector), "%s", s->ams.sig.selector);
+        snprintf(r->as_domain, sizeof(r->as_domain), "%s", s->as.sig.domain);
+        snprintf(r->as_selector, sizeof(r->as_selector), "%s", s->as.sig.selector);
         r->aar_index = s->idx[F_AAR];
         r->ams_index = s->idx[F_AMS];
         r->as_index = s->idx[F_AS];
@@ -472,12 +393,12 @@ void arc_verifier_finish(struct arc_verifier *v, struct dns *dns, struct arc_res
             break;
         }
     const struct arc_set *top = v->sets[v->n - 1];
-    if (top->as.cv == ARC_CV_FAIL) {
+    if (top->as.sig.cv == ARC_CV_FAIL) {
         result_fail(out, "ARC-Seal i=%u says cv=fail", v->n);
         return;
     }
     for (unsigned i = 0; i < v->n; i++) {
-        int cv = v->sets[i]->as.cv;
+        int cv = v->sets[i]->as.sig.cv;
         if (cv < 0) {
             result_fail(out, "ARC-Seal i=%u: %s", i + 1, v->sets[i]->as.reason);
             return;
@@ -560,15 +481,14 @@ struct arc_sealer *arc_sealer_new(const struct arc_seal_spec *spec, const struct
     }
     if (sp.headers) {
         size_t n = strlen(sp.headers);
-        if (n >= DKIMCORE_HLIST_MAX || !dkimcore_list_has(sp.headers, n, "from")) {
+        if (n >= DKIMCORE_HLIST_MAX || !tags_list_has(sp.headers, n, "from")) {
             fa_err_set(err, "the AMS must sign From (and its list be under %d octets)",
                        DKIMCORE_HLIST_MAX);
             return NULL;
         }
         /* RFC 8617 section 4.1.2: never ARC-Seal nor Authentication-Results. */
-        if (dkimcore_list_has(sp.headers, n, "arc-seal") ||
-            dkimcore_list_has(sp.headers, n, "authentication-results") ||
-            strpbrk(sp.headers, ";=")) {
+        if (tags_list_has(sp.headers, n, "arc-seal") ||
+            tags_list_has(sp.headers, n, "authentication-results") || strpbrk(sp.headers, ";=")) {
             fa_err_set(err, "the AMS must not sign ARC-Seal or Authentication-Results");
             return NULL;
         }

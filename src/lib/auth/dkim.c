@@ -86,7 +86,7 @@ struct dkim_signer *dkim_signer_new(const struct dkim_sign_spec *specs, size_t n
                 goto fail;
             }
         }
-        if (sp.headers && !dkimcore_list_has(sp.headers, strlen(sp.headers), "from")) {
+        if (sp.headers && !tags_list_has(sp.headers, strlen(sp.headers), "from")) {
             fa_err_set(err, "signature %zu: the signed fields must include From", i + 1);
             goto fail;
         }
@@ -218,17 +218,8 @@ struct vsig {
     struct dkim_sig_result r;
     int pending; /* syntax OK, still to check */
     size_t hidx; /* index of the field */
-    struct tag_list tags;
-    int hcanon, bcanon;
-    uint64_t limit;
-    long long t, x; /* -1 when absent */
-    int bh;         /* body hash index */
-    uint8_t bhash[EVP_MAX_MD_SIZE];
-    int bhash_len;
-    uint8_t b[KEY_SIG_MAX];
-    int b_len;
-    size_t b_off, b_end; /* raw offsets of the b= value in the field */
-    const struct tag *h_tag;
+    struct dkimcore_sig sig;
+    int bh; /* body hash index */
 };
 
 struct dkim_verifier {
@@ -256,103 +247,46 @@ static int set_result(struct vsig *s, int result, const char *reason)
     return 0;
 }
 
+/* What a DKIM-Signature must hold, checked in this order (RFC 6376
+ * section 6.1.1; rsa-sha1 after the syntax, RFC 8301; the clock last). */
+static const char *const dkim_required[] = {"v", "a", "b", "bh", "d", "h", "s", NULL};
+static const unsigned char dkim_checks[] = {
+    DKIMCORE_CHECK_REQUIRED, DKIMCORE_CHECK_VERSION,   DKIMCORE_CHECK_DS,
+    DKIMCORE_CHECK_ALG,      DKIMCORE_CHECK_CANON,     DKIMCORE_CHECK_QUERY,
+    DKIMCORE_CHECK_H_FROM,   DKIMCORE_CHECK_IDENTITY,  DKIMCORE_CHECK_LENGTH,
+    DKIMCORE_CHECK_TIMES,    DKIMCORE_CHECK_X_AFTER_T, DKIMCORE_CHECK_BH,
+    DKIMCORE_CHECK_B,        DKIMCORE_CHECK_NOT_SHA1,  DKIMCORE_CHECK_CLOCK,
+};
+static const struct dkimcore_sig_rules dkim_rules = {
+    .required = dkim_required,
+    .hcanon = CANON_SIMPLE,
+    .bcanon = CANON_SIMPLE,
+    .checks = dkim_checks,
+    .nchecks = sizeof(dkim_checks),
+};
+
 /* Check one signature's syntax and prepare its body hash. */
-static int parse_sig(struct dkim_verifier *v, struct vsig *s, fa_err *err)
+static void parse_sig(struct dkim_verifier *v, struct vsig *s, fa_err *err)
 {
-    const struct msg_header *f = &v->h[s->hidx];
-    const char *val = f->raw + f->value_off;
-    size_t vlen = f->value_end - f->value_off;
-    const char *why;
-    s->r.alg = -1;
-    if (tags_parse(val, vlen, &s->tags, &why) < 0)
-        return set_result(s, DKIM_PERMERROR, why);
-    const struct tag *tv = tags_find(&s->tags, "v"), *ta = tags_find(&s->tags, "a"),
-                     *tb = tags_find(&s->tags, "b"), *tbh = tags_find(&s->tags, "bh"),
-                     *td = tags_find(&s->tags, "d"), *th = tags_find(&s->tags, "h"),
-                     *ts = tags_find(&s->tags, "s"), *tc = tags_find(&s->tags, "c"),
-                     *ti = tags_find(&s->tags, "i"), *tl = tags_find(&s->tags, "l"),
-                     *tq = tags_find(&s->tags, "q"), *tt = tags_find(&s->tags, "t"),
-                     *tx = tags_find(&s->tags, "x");
-    dkimcore_copy_tag(td, s->r.domain, sizeof(s->r.domain));
-    dkimcore_copy_tag(ts, s->r.selector, sizeof(s->r.selector));
-    if (tb) {
-        size_t k = 0;
-        for (size_t i = 0; i < tb->value_len && k + 1 < sizeof(s->r.b_prefix) && k < 8; i++)
-            if (!strchr(" \t\r\n", tb->value[i]))
-                s->r.b_prefix[k++] = tb->value[i];
-        s->r.b_prefix[k] = '\0';
+    const char *reason;
+    int result =
+        dkimcore_sig_parse(&v->h[s->hidx], &dkim_rules, v->now, DKIM_CLOCK_SKEW, &s->sig, &reason);
+    memcpy(s->r.domain, s->sig.domain, sizeof(s->r.domain));
+    memcpy(s->r.selector, s->sig.selector, sizeof(s->r.selector));
+    memcpy(s->r.identity, s->sig.identity, sizeof(s->r.identity));
+    memcpy(s->r.b_prefix, s->sig.b_prefix, sizeof(s->sig.b_prefix));
+    s->r.alg = s->sig.alg;
+    if (result != DKIM_NONE) {
+        set_result(s, result, reason);
+        return;
     }
-    if (!tv || !ta || !tb || !tbh || !td || !th || !ts)
-        return set_result(s, DKIM_PERMERROR, "missing required tag");
-    if (!tags_value_is(tv, "1"))
-        return set_result(s, DKIM_PERMERROR, "unsupported version");
-    if (dkimcore_copy_tag(td, s->r.domain, sizeof(s->r.domain)) < 0 ||
-        dkimcore_copy_tag(ts, s->r.selector, sizeof(s->r.selector)) < 0 ||
-        !dkimcore_valid_domain_chars(s->r.domain) || !dkimcore_valid_domain_chars(s->r.selector))
-        return set_result(s, DKIM_PERMERROR, "invalid d= or s=");
-    if (tags_value_is_nocase(ta, "rsa-sha256"))
-        s->r.alg = DKIM_RSA_SHA256;
-    else if (tags_value_is_nocase(ta, "ed25519-sha256"))
-        s->r.alg = DKIM_ED25519_SHA256;
-    else if (tags_value_is_nocase(ta, "rsa-sha1"))
-        s->r.alg = DKIM_RSA_SHA1;
-    else
-        return set_result(s, DKIM_PERMERROR, "unknown algorithm");
-
-    s->hcanon = s->bcanon = CANON_SIMPLE;
-    if (tc && dkimcore_parse_canon(tc, &s->hcanon, &s->bcanon) < 0)
-        return set_result(s, DKIM_PERMERROR, "unknown canonicalization");
-    if (tq && !dkimcore_list_has(tq->value, tq->value_len, "dns/txt"))
-        return set_result(s, DKIM_PERMERROR, "unsupported query method");
-    /* h= must include From (RFC 6376 section 5.4). */
-    if (!dkimcore_list_has(th->value, th->value_len, "from"))
-        return set_result(s, DKIM_PERMERROR, "From field not signed");
-    s->h_tag = th;
-
-    if (ti) {
-        if (dkimcore_copy_tag(ti, s->r.identity, sizeof(s->r.identity)) < 0)
-            return set_result(s, DKIM_PERMERROR, "i= too long");
-        const char *at = strrchr(s->r.identity, '@');
-        if (!at || !dkimcore_domain_within(at + 1, s->r.domain))
-            return set_result(s, DKIM_PERMERROR, "i= domain not within d=");
-    } else {
-        /* "@" d= (identity has room for any d= value). */
-        s->r.identity[0] = '@';
-        memcpy(s->r.identity + 1, s->r.domain, strlen(s->r.domain) + 1);
+    int bh = dkimcore_hashes_get(&v->hs, s->sig.bcanon, s->sig.limit, alg_md(s->sig.alg), err);
+    if (bh < 0) {
+        set_result(s, DKIM_TEMPERROR, "internal error");
+        return;
     }
-    s->limit = CANON_NO_LIMIT;
-    if (tl) {
-        long long l;
-        if (dkimcore_parse_number(tl, &l) < 0)
-            return set_result(s, DKIM_PERMERROR, "invalid l=");
-        s->limit = (uint64_t)l;
-    }
-    s->t = s->x = -1;
-    if ((tt && dkimcore_parse_number(tt, &s->t) < 0) ||
-        (tx && dkimcore_parse_number(tx, &s->x) < 0))
-        return set_result(s, DKIM_PERMERROR, "invalid t= or x=");
-    if (s->t >= 0 && s->x >= 0 && s->x < s->t)
-        return set_result(s, DKIM_PERMERROR, "x= earlier than t=");
-
-    if ((s->bhash_len = dkimcore_decode_b64(tbh, s->bhash, sizeof(s->bhash))) < 0)
-        return set_result(s, DKIM_PERMERROR, "malformed bh=");
-    if ((s->b_len = dkimcore_decode_b64(tb, s->b, sizeof(s->b))) <= 0)
-        return set_result(s, DKIM_PERMERROR, "malformed b=");
-    s->b_off = f->value_off + tb->value_off;
-    s->b_end = f->value_off + tb->value_end;
-
-    if (s->r.alg == DKIM_RSA_SHA1)
-        return set_result(s, DKIM_POLICY, "rsa-sha1 is not accepted (RFC 8301)");
-    const char *late = dkimcore_check_times(s->t, s->x, v->now, DKIM_CLOCK_SKEW);
-    if (late)
-        return set_result(s, DKIM_FAIL, late);
-
-    int bh = dkimcore_hashes_get(&v->hs, s->bcanon, s->limit, alg_md(s->r.alg), err);
-    if (bh < 0)
-        return set_result(s, DKIM_TEMPERROR, "internal error");
     s->bh = bh;
     s->pending = 1;
-    return 0;
 }
 
 struct dkim_verifier *dkim_verifier_new(const struct msg_header *h, size_t nh, time_t now,
@@ -414,8 +348,9 @@ static int check_sig(struct dkim_verifier *v, struct vsig *s, struct dns *dns)
             return set_result(s, DKIM_PERMERROR, "key is strict (t=s) but i= is a subdomain");
         }
     }
+    const struct dkimcore_sig *g = &s->sig;
     const struct dkimcore_body_hash *bh = v->hs.bh[s->bh];
-    const char *bad_body = dkimcore_check_body(bh, s->limit, s->bhash, s->bhash_len);
+    const char *bad_body = dkimcore_check_body(bh, g->limit, g->bhash, g->bhash_len);
     if (bad_body) {
         key_free(k);
         return set_result(s, DKIM_FAIL, bad_body);
@@ -423,14 +358,14 @@ static int check_sig(struct dkim_verifier *v, struct vsig *s, struct dns *dns)
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
     int md = alg_md(s->r.alg);
-    if (dkimcore_header_hash(dkimcore_md(&v->hs, md), s->hcanon, v->h, v->nh, s->h_tag->value,
-                             s->h_tag->value_len, NULL, 0, &v->h[s->hidx], s->b_off, s->b_end,
-                             digest, &dlen) < 0) {
+    if (dkimcore_header_hash(dkimcore_md(&v->hs, md), g->hcanon, v->h, v->nh, g->h->value,
+                             g->h->value_len, NULL, 0, &v->h[s->hidx], g->b_off, g->b_end, digest,
+                             &dlen) < 0) {
         key_free(k);
         return set_result(s, DKIM_TEMPERROR, "internal error");
     }
     fa_err err;
-    int good = key_verify_digest(k, md, digest, dlen, s->b, (size_t)s->b_len, &err);
+    int good = key_verify_digest(k, md, digest, dlen, g->b, (size_t)g->b_len, &err);
     key_free(k);
     if (good == 1)
         return set_result(s, DKIM_PASS, "");

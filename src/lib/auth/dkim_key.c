@@ -1,7 +1,6 @@
 /* dkim_key - DKIM key records: read, fetch; see dkim_key.h. */
 #include "dkim_key.h"
 
-#include "dkimcore.h"
 #include "tags.h"
 
 #include <stdio.h>
@@ -73,15 +72,14 @@ struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
     if ((alg == DKIM_ED25519_SHA256) != (type == KEY_ED25519))
         return key_problem(info, DKIM_KEY_ALG, why,
                            "key type does not match the signature algorithm");
-    if (th &&
-        !dkimcore_list_has(th->value, th->value_len, alg == DKIM_RSA_SHA1 ? "sha1" : "sha256"))
+    if (th && !tags_list_has(th->value, th->value_len, alg == DKIM_RSA_SHA1 ? "sha1" : "sha256"))
         return key_problem(info, DKIM_KEY_HASH, why, "key record h= excludes the signature's hash");
-    if (ts && !dkimcore_list_has(ts->value, ts->value_len, "*") &&
-        !dkimcore_list_has(ts->value, ts->value_len, "email"))
+    if (ts && !tags_list_has(ts->value, ts->value_len, "*") &&
+        !tags_list_has(ts->value, ts->value_len, "email"))
         return key_problem(info, DKIM_KEY_SERVICE, why, "key record is not for email (s=)");
     if (tt) {
-        info->testing = dkimcore_list_has(tt->value, tt->value_len, "y");
-        info->strict = dkimcore_list_has(tt->value, tt->value_len, "s");
+        info->testing = tags_list_has(tt->value, tt->value_len, "y");
+        info->strict = tags_list_has(tt->value, tt->value_len, "s");
     }
     if (!tp)
         return key_problem(info, DKIM_KEY_NO_P, why, "key record without p=");
@@ -91,14 +89,8 @@ struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
     struct fa_key *k = key_from_dns_p(type, tp->value, tp->value_len, err ? err : &kerr);
     if (!k)
         return key_problem(info, DKIM_KEY_BAD_P, why, "key record: p= is not a valid public key");
+    /* key_from_dns_p refuses RSA keys under KEY_RSA_MIN_BITS (RFC 8301). */
     info->bits = key_bits(k);
-    if (type == KEY_RSA && key_bits(k) < KEY_RSA_MIN_BITS) {
-        key_free(k);
-        if (err)
-            fa_err_set(err, "RSA key of %u bits: under %d (RFC 8301)", info->bits,
-                       KEY_RSA_MIN_BITS);
-        return key_problem(info, DKIM_KEY_SHORT, why, "RSA key shorter than 1024 bits (RFC 8301)");
-    }
     info->problem = DKIM_KEY_OK;
     return k;
 }

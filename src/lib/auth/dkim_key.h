@@ -79,8 +79,8 @@ enum dkim_key_problem {
     DKIM_KEY_SERVICE, /* s= lists neither * nor email */
     DKIM_KEY_NO_P,    /* no p= */
     DKIM_KEY_REVOKED, /* empty p= */
-    DKIM_KEY_BAD_P,   /* p= is not a usable key of that type */
-    DKIM_KEY_SHORT    /* an RSA key under KEY_RSA_MIN_BITS */
+    DKIM_KEY_BAD_P    /* p= is not a usable key of that type (also an RSA key under
+                         KEY_RSA_MIN_BITS: keys.h refuses it, RFC 8301) */
 };
 
 struct dkim_key_info {
@@ -99,7 +99,7 @@ struct dkim_key_info {
  * lint that has no signature needs. Returns the key, or NULL with
  * info->problem set, *why (when why is not NULL) the same static text
  * dkim_parse_key_record gives, and err (when not NULL) saying what is wrong
- * with p= for DKIM_KEY_BAD_P and DKIM_KEY_SHORT. */
+ * with p= for DKIM_KEY_BAD_P (for a short RSA key, its size). */
 struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
                                     struct dkim_key_info *info, const char **why, fa_err *err);
 

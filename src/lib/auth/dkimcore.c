@@ -19,23 +19,13 @@ static const char *const default_headers[] = {
 
 /* ---- tag values ---- */
 
-int dkimcore_list_has(const char *v, size_t n, const char *item)
+static const char *check_times(long long t, long long x, time_t now, long skew)
 {
-    size_t len = strlen(item);
-    for (size_t i = 0; i <= n;) {
-        size_t j = i;
-        while (j < n && v[j] != ':')
-            j++;
-        size_t a = i, b = j;
-        while (a < b && strchr(" \t\r\n", v[a]))
-            a++;
-        while (b > a && strchr(" \t\r\n", v[b - 1]))
-            b--;
-        if (b - a == len && strncasecmp(v + a, item, len) == 0)
-            return 1;
-        i = j + 1;
-    }
-    return 0;
+    if (x >= 0 && x < (long long)now)
+        return "signature expired";
+    if (t >= 0 && t > (long long)now + skew)
+        return "signature timestamp in the future";
+    return NULL;
 }
 
 int dkimcore_domain_within(const char *sub, const char *dom)
@@ -46,7 +36,7 @@ int dkimcore_domain_within(const char *sub, const char *dom)
     return a > b && sub[a - b - 1] == '.' && strcasecmp(sub + a - b, dom) == 0;
 }
 
-int dkimcore_copy_tag(const struct tag *t, char *out, size_t outsz)
+static int copy_tag(const struct tag *t, char *out, size_t outsz)
 {
     if (!t || t->value_len >= outsz)
         return -1;
@@ -55,7 +45,7 @@ int dkimcore_copy_tag(const struct tag *t, char *out, size_t outsz)
     return 0;
 }
 
-int dkimcore_parse_number(const struct tag *t, long long *out)
+static int parse_number(const struct tag *t, long long *out)
 {
     if (t->value_len == 0 || t->value_len > 18)
         return -1;
@@ -69,7 +59,7 @@ int dkimcore_parse_number(const struct tag *t, long long *out)
     return 0;
 }
 
-int dkimcore_valid_domain_chars(const char *s)
+static int valid_domain_chars(const char *s)
 {
     if (!*s)
         return 0;
@@ -82,7 +72,7 @@ int dkimcore_valid_domain_chars(const char *s)
     return 1;
 }
 
-int dkimcore_parse_canon(const struct tag *t, int *hcanon, int *bcanon)
+static int parse_canon(const struct tag *t, int *hcanon, int *bcanon)
 {
     const char *slash = memchr(t->value, '/', t->value_len);
     size_t hl = slash ? (size_t)(slash - t->value) : t->value_len;
@@ -91,12 +81,172 @@ int dkimcore_parse_canon(const struct tag *t, int *hcanon, int *bcanon)
     return *hcanon < 0 || *bcanon < 0 ? -1 : 0;
 }
 
-int dkimcore_decode_b64(const struct tag *t, uint8_t *out, size_t outsz)
+static int decode_b64(const struct tag *t, uint8_t *out, size_t outsz)
 {
     char tmp[B64_ENCODED_LEN(KEY_SIG_MAX) + 64];
     if (tags_copy_nows(t, tmp, sizeof(tmp)) < 0)
         return -1;
     return b64_decode(tmp, strlen(tmp), out, outsz);
+}
+
+/* ---- signature fields ---- */
+
+/* The tags a check may read, found once. */
+enum { T_V, T_A, T_B, T_BH, T_C, T_D, T_H, T_I, T_L, T_Q, T_S, T_T, T_X, T_CV, NTAGS };
+static const char *const tag_names[NTAGS] = {"v", "a", "b", "bh", "c", "d", "h",
+                                             "i", "l", "q", "s",  "t", "x", "cv"};
+
+/* One check: NULL when it holds, else its static reason (*result set
+ * when not DKIM_PERMERROR). */
+static const char *sig_check(int check, const struct dkimcore_sig_rules *rules,
+                             const struct tag *const *tg, const struct msg_header *f, time_t now,
+                             long skew, struct dkimcore_sig *s, int *result)
+{
+    const struct tag *t;
+    switch (check) {
+    case DKIMCORE_CHECK_REQUIRED:
+        for (const char *const *r = rules->required; *r; r++)
+            if (!tags_find(&s->tags, *r))
+                return "missing required tag";
+        return NULL;
+    case DKIMCORE_CHECK_VERSION:
+        return tags_value_is(tg[T_V], "1") ? NULL : "unsupported version";
+    case DKIMCORE_CHECK_CV:
+        t = tg[T_CV];
+        s->cv = tags_value_is(t, "none")   ? 0
+                : tags_value_is(t, "pass") ? 1
+                : tags_value_is(t, "fail") ? 2
+                                           : -1;
+        return s->cv < 0 ? "invalid cv=" : NULL;
+    case DKIMCORE_CHECK_NO_H:
+        return tg[T_H] ? "h= is not allowed in an ARC-Seal" : NULL;
+    case DKIMCORE_CHECK_DS:
+        if (copy_tag(tg[T_D], s->domain, sizeof(s->domain)) < 0 ||
+            copy_tag(tg[T_S], s->selector, sizeof(s->selector)) < 0 ||
+            !valid_domain_chars(s->domain) || !valid_domain_chars(s->selector))
+            return "invalid d= or s=";
+        return NULL;
+    case DKIMCORE_CHECK_ALG:
+        t = tg[T_A];
+        s->alg = tags_value_is_nocase(t, "rsa-sha256")       ? DKIM_RSA_SHA256
+                 : tags_value_is_nocase(t, "ed25519-sha256") ? DKIM_ED25519_SHA256
+                 : tags_value_is_nocase(t, "rsa-sha1")       ? DKIM_RSA_SHA1
+                                                             : -1;
+        return s->alg < 0 ? "unknown algorithm" : NULL;
+    case DKIMCORE_CHECK_ALG_EXACT:
+        t = tg[T_A];
+        s->alg = tags_value_is(t, "rsa-sha256")       ? DKIM_RSA_SHA256
+                 : tags_value_is(t, "ed25519-sha256") ? DKIM_ED25519_SHA256
+                                                      : -1;
+        return s->alg < 0 ? "unsupported algorithm" : NULL;
+    case DKIMCORE_CHECK_CANON:
+        return tg[T_C] && parse_canon(tg[T_C], &s->hcanon, &s->bcanon) < 0
+                   ? "unknown canonicalization"
+                   : NULL;
+    case DKIMCORE_CHECK_QUERY:
+        t = tg[T_Q];
+        return t && !tags_list_has(t->value, t->value_len, "dns/txt") ? "unsupported query method"
+                                                                      : NULL;
+    case DKIMCORE_CHECK_H_FROM:
+        t = tg[T_H];
+        if (!t || !tags_list_has(t->value, t->value_len, "from"))
+            return "From field not signed";
+        s->h = t;
+        return NULL;
+    case DKIMCORE_CHECK_H_NO_SEAL:
+        t = tg[T_H];
+        if (!t || tags_list_has(t->value, t->value_len, "arc-seal"))
+            return "h= lists ARC-Seal";
+        s->h = t;
+        return NULL;
+    case DKIMCORE_CHECK_IDENTITY: {
+        if (!tg[T_I]) {
+            /* "@" d= (identity has room for any d= value). */
+            s->identity[0] = '@';
+            memcpy(s->identity + 1, s->domain, strlen(s->domain) + 1);
+            return NULL;
+        }
+        if (copy_tag(tg[T_I], s->identity, sizeof(s->identity)) < 0)
+            return "i= too long";
+        const char *at = strrchr(s->identity, '@');
+        return !at || !dkimcore_domain_within(at + 1, s->domain) ? "i= domain not within d=" : NULL;
+    }
+    case DKIMCORE_CHECK_LENGTH: {
+        long long l;
+        if (!tg[T_L])
+            return NULL;
+        if (parse_number(tg[T_L], &l) < 0)
+            return "invalid l=";
+        s->limit = (uint64_t)l;
+        return NULL;
+    }
+    case DKIMCORE_CHECK_TIMES:
+        if ((tg[T_T] && parse_number(tg[T_T], &s->t) < 0) ||
+            (tg[T_X] && parse_number(tg[T_X], &s->x) < 0))
+            return "invalid t= or x=";
+        return NULL;
+    case DKIMCORE_CHECK_X_AFTER_T:
+        return s->t >= 0 && s->x >= 0 && s->x < s->t ? "x= earlier than t=" : NULL;
+    case DKIMCORE_CHECK_BH:
+    case DKIMCORE_CHECK_BH_NONEMPTY:
+        s->bhash_len = tg[T_BH] ? decode_b64(tg[T_BH], s->bhash, sizeof(s->bhash)) : -1;
+        return s->bhash_len < (check == DKIMCORE_CHECK_BH ? 0 : 1) ? "malformed bh=" : NULL;
+    case DKIMCORE_CHECK_B:
+        t = tg[T_B];
+        if (!t || (s->b_len = decode_b64(t, s->b, sizeof(s->b))) <= 0)
+            return "malformed b=";
+        s->b_off = f->value_off + t->value_off;
+        s->b_end = f->value_off + t->value_end;
+        return NULL;
+    case DKIMCORE_CHECK_NOT_SHA1:
+        *result = DKIM_POLICY;
+        return s->alg == DKIM_RSA_SHA1 ? "rsa-sha1 is not accepted (RFC 8301)" : NULL;
+    case DKIMCORE_CHECK_CLOCK:
+        *result = DKIM_FAIL;
+        return check_times(s->t, s->x, now, skew);
+    default:
+        return "internal error";
+    }
+}
+
+int dkimcore_sig_parse(const struct msg_header *f, const struct dkimcore_sig_rules *rules,
+                       time_t now, long skew, struct dkimcore_sig *s, const char **reason)
+{
+    s->domain[0] = s->selector[0] = s->identity[0] = s->b_prefix[0] = '\0';
+    s->alg = s->cv = -1;
+    s->hcanon = rules->hcanon;
+    s->bcanon = rules->bcanon;
+    s->h = NULL;
+    s->limit = CANON_NO_LIMIT;
+    s->t = s->x = -1;
+    s->bhash_len = s->b_len = 0;
+    s->b_off = s->b_end = 0;
+    const char *val = f->raw + f->value_off;
+    size_t vlen = f->value_end - f->value_off;
+    if ((rules->strict_tags ? tags_parse_strict : tags_parse)(val, vlen, &s->tags, reason) < 0)
+        return DKIM_PERMERROR;
+    const struct tag *tg[NTAGS];
+    for (int i = 0; i < NTAGS; i++)
+        tg[i] = tags_find(&s->tags, tag_names[i]);
+    /* What a report names even when a check fails. */
+    copy_tag(tg[T_D], s->domain, sizeof(s->domain));
+    copy_tag(tg[T_S], s->selector, sizeof(s->selector));
+    if (tg[T_B]) {
+        size_t k = 0;
+        for (size_t i = 0; i < tg[T_B]->value_len && k < DKIMCORE_B_PREFIX; i++)
+            if (!strchr(" \t\r\n", tg[T_B]->value[i]))
+                s->b_prefix[k++] = tg[T_B]->value[i];
+        s->b_prefix[k] = '\0';
+    }
+    for (size_t i = 0; i < rules->nchecks; i++) {
+        int result = DKIM_PERMERROR;
+        const char *why = sig_check(rules->checks[i], rules, tg, f, now, skew, s, &result);
+        if (why) {
+            *reason = why;
+            return result;
+        }
+    }
+    return DKIM_NONE;
 }
 
 int dkimcore_default_hlist(const struct msg_header *h, size_t nh, int dkim_sigs, char *out,
@@ -276,15 +426,6 @@ int dkimcore_sign_b64(const struct fa_key *key, const uint8_t *digest, unsigned 
     if (b64_encode(sig, siglen, out, outsz) < 0)
         return fa_err_set(err, "signature too long");
     return 0;
-}
-
-const char *dkimcore_check_times(long long t, long long x, time_t now, long skew)
-{
-    if (x >= 0 && x < (long long)now)
-        return "signature expired";
-    if (t >= 0 && t > (long long)now + skew)
-        return "signature timestamp in the future";
-    return NULL;
 }
 
 const char *dkimcore_check_body(const struct dkimcore_body_hash *bh, uint64_t limit,

@@ -38,6 +38,7 @@
 #define FWDAUTH_DKIMCORE_H
 
 #include "canon.h"
+#include "dkim_key.h"
 #include "err.h"
 #include "keys.h"
 #include "msg.h"
@@ -94,22 +95,76 @@ int dkimcore_header_hash(const EVP_MD *md, int hcanon, const struct msg_header *
 int dkimcore_sign_b64(const struct fa_key *key, const uint8_t *digest, unsigned dlen, char *out,
                       size_t outsz, fa_err *err);
 
-/* ---- tag values ---- */
+/* ---- signature fields ---- */
 
-/* Does a colon-separated list (white space allowed around items) hold item, ignoring ASCII case? */
-int dkimcore_list_has(const char *v, size_t n, const char *item);
+/* The checks dkimcore_sig_parse makes on a DKIM-Signature,
+ * ARC-Message-Signature or ARC-Seal. A protocol lists those it makes, in
+ * its order: the first that fails decides the result. "sets" names what a
+ * check fills in struct dkimcore_sig, which stays at its initial value
+ * when an earlier check failed. */
+enum dkimcore_check {
+    DKIMCORE_CHECK_REQUIRED,  /* every tag of rules->required is present */
+    DKIMCORE_CHECK_VERSION,   /* v=1 */
+    DKIMCORE_CHECK_CV,        /* cv= none, pass or fail; sets cv */
+    DKIMCORE_CHECK_NO_H,      /* no h= (an ARC-Seal signs no message field) */
+    DKIMCORE_CHECK_DS,        /* d= and s= fit and hold domain characters only */
+    DKIMCORE_CHECK_ALG,       /* a= rsa-sha256, ed25519-sha256 or rsa-sha1, any case; sets alg */
+    DKIMCORE_CHECK_ALG_EXACT, /* a= rsa-sha256 or ed25519-sha256 as written; sets alg */
+    DKIMCORE_CHECK_CANON,     /* c= names known canonicalizations; sets hcanon, bcanon */
+    DKIMCORE_CHECK_QUERY,     /* q= lists dns/txt */
+    DKIMCORE_CHECK_H_FROM,    /* h= lists From (RFC 6376 section 5.4); sets h */
+    DKIMCORE_CHECK_H_NO_SEAL, /* h= does not list ARC-Seal (RFC 8617 section 4.1.2); sets h */
+    DKIMCORE_CHECK_IDENTITY,  /* i= fits and is d= or below it; sets identity ("@" d= without i=) */
+    DKIMCORE_CHECK_LENGTH,    /* l= (when present) is a number; sets limit */
+    DKIMCORE_CHECK_TIMES,     /* t= and x= (when present) are numbers; sets t, x */
+    DKIMCORE_CHECK_X_AFTER_T, /* x= is not before t= */
+    DKIMCORE_CHECK_BH,        /* bh= is base64 (may be empty: the body check fails it) */
+    DKIMCORE_CHECK_BH_NONEMPTY, /* bh= is base64 and not empty */
+    DKIMCORE_CHECK_B,           /* b= is base64, not empty; sets b, b_off, b_end */
+    DKIMCORE_CHECK_NOT_SHA1,    /* a= is not rsa-sha1: else DKIM_POLICY (RFC 8301) */
+    DKIMCORE_CHECK_CLOCK        /* x= not past, t= not in the future: else DKIM_FAIL */
+};
+
+struct dkimcore_sig_rules {
+    int strict_tags;             /* refuse empty tag-specs (tags_parse_strict) */
+    const char *const *required; /* tag names, NULL-terminated, for CHECK_REQUIRED */
+    int hcanon, bcanon;          /* enum canon_alg without c= (or without CHECK_CANON) */
+    const unsigned char *checks; /* enum dkimcore_check, in the order made */
+    size_t nchecks;
+};
+
+#define DKIMCORE_B_PREFIX 8 /* characters of b= kept for header.b (RFC 6008) */
+
+struct dkimcore_sig {
+    struct tag_list tags;
+    char domain[256];   /* d=; "" when absent, too long, or the tags do not parse */
+    char selector[128]; /* s= */
+    char identity[320]; /* i=, or "@" d= */
+    char b_prefix[DKIMCORE_B_PREFIX + 1];
+    int alg;             /* enum dkim_alg; -1 */
+    int cv;              /* 0 none, 1 pass, 2 fail (enum arc_cv, arc.h); -1 */
+    int hcanon, bcanon;  /* enum canon_alg */
+    const struct tag *h; /* the h= tag; NULL */
+    uint64_t limit;      /* l=; CANON_NO_LIMIT */
+    long long t, x;      /* t=, x=; -1 */
+    uint8_t bhash[EVP_MAX_MD_SIZE];
+    int bhash_len;
+    uint8_t b[KEY_SIG_MAX];
+    int b_len;
+    size_t b_off, b_end; /* raw offsets of b='s value in the field */
+};
+
+/* Read the signature field f and make rules->checks in order, t= and x=
+ * against now with skew seconds allowed for t=. Returns DKIM_NONE when
+ * every check holds (the signature is still to be verified), else the
+ * result of the first that failed, DKIM_PERMERROR (a syntax check, or a
+ * tag list that does not parse), DKIM_POLICY (CHECK_NOT_SHA1) or
+ * DKIM_FAIL (CHECK_CLOCK), with its static *reason. */
+int dkimcore_sig_parse(const struct msg_header *f, const struct dkimcore_sig_rules *rules,
+                       time_t now, long skew, struct dkimcore_sig *s, const char **reason);
+
 /* Is sub equal to dom or a subdomain of it? */
 int dkimcore_domain_within(const char *sub, const char *dom);
-/* Copy a tag value into out (NUL-terminated); -1 if absent or too long. */
-int dkimcore_copy_tag(const struct tag *t, char *out, size_t outsz);
-/* Parse a tag value of 1 to 18 digits; -1 otherwise. */
-int dkimcore_parse_number(const struct tag *t, long long *out);
-/* Letters, digits, "-", ".", "_" and 8-bit octets only, not empty. */
-int dkimcore_valid_domain_chars(const char *s);
-/* c= "header[/body]" (body defaults to simple); -1 on an unknown name. */
-int dkimcore_parse_canon(const struct tag *t, int *hcanon, int *bcanon);
-/* Decode a base64 tag value (folding white space allowed); length or -1. */
-int dkimcore_decode_b64(const struct tag *t, uint8_t *out, size_t outsz);
 
 /* The default signed-field list: From and the usual fields, each present one
  * listed once more than it occurs (oversigned); with dkim_sigs, then every
@@ -118,9 +173,6 @@ int dkimcore_decode_b64(const struct tag *t, uint8_t *out, size_t outsz);
 int dkimcore_default_hlist(const struct msg_header *h, size_t nh, int dkim_sigs, char *out,
                            size_t outsz);
 
-/* t= and x= against now (clock skew allowed for t=; -1 = absent): NULL when
- * acceptable, else the static reason for a fail. */
-const char *dkimcore_check_times(long long t, long long x, time_t now, long skew);
 /* A finished body hash against bh= (and l=, CANON_NO_LIMIT when absent):
  * NULL when it matches, else the static reason for a fail. */
 const char *dkimcore_check_body(const struct dkimcore_body_hash *bh, uint64_t limit,

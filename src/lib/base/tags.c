@@ -76,6 +76,22 @@ int tags_parse(const char *s, size_t n, struct tag_list *out, const char **why)
     return 0;
 }
 
+int tags_parse_strict(const char *s, size_t n, struct tag_list *out, const char **why)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ';')
+            continue;
+        size_t k = start;
+        while (k < i && is_fws(s[k]))
+            k++;
+        if (k == i)
+            return fail(why, "empty tag-spec");
+        start = i + 1;
+    }
+    return tags_parse(s, n, out, why);
+}
+
 const struct tag *tags_find(const struct tag_list *l, const char *name)
 {
     size_t len = strlen(name);
@@ -109,4 +125,23 @@ int tags_copy_nows(const struct tag *t, char *out, size_t outsz)
         return -1;
     out[o] = '\0';
     return (int)o;
+}
+
+int tags_list_has(const char *v, size_t n, const char *item)
+{
+    size_t len = strlen(item);
+    for (size_t i = 0; i <= n;) {
+        size_t j = i;
+        while (j < n && v[j] != ':')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && is_fws(v[a]))
+            a++;
+        while (b > a && is_fws(v[b - 1]))
+            b--;
+        if (b - a == len && strncasecmp(v + a, item, len) == 0)
+            return 1;
+        i = j + 1;
+    }
+    return 0;
 }
