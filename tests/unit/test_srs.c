@@ -461,20 +461,14 @@ static void test_alias_format(void **state)
     char out[SRS_ADDR_MAX];
     struct srs_why why;
     assert_int_equal(fwd_ex(s, "test@otherdomain.com", VECTOR_TIME, out, &why), SRS_OK);
-    /* libsrs2's hash over TT, "1" and the key, computed by the Python model */
+    /* what PostSRSd 2 makes: libsrs2's SRS0 of "KEY@1" (hash over TT, "1"
+     * and the key), computed by the Python model of test_postsrsd.py */
     assert_string_equal(out, "SRS0=bxzH=2W=1=DCJGDE6N24LCRT41A4T0G1UIF0DTKKQJ@example.com");
     assert_int_equal(f.puts, 1);
     assert_string_equal(f.key[0], key);
     assert_string_equal(f.val[0], "test@otherdomain.com");
     /* srs_max_age days, and the rest of the day the stamp counts from */
     assert_int_equal(f.expires[0], VECTOR_TIME + 22 * DAY);
-    /* ...which is what PostSRSd 2 does: forward "KEY@1" statelessly. */
-    srs *plain = vector_srs(FA_SRS_BASE64URL);
-    char same[SRS_ADDR_MAX];
-    const char *w;
-    assert_int_equal(fwd(plain, key, VECTOR_TIME, same, &w), SRS_OK);
-    assert_string_equal(same, out);
-    srs_free(plain);
     srs_free(s);
     assert_int_equal(f.frees, 1); /* srs owns its store */
 }
@@ -668,6 +662,14 @@ static void test_sender_in_domain_one(void **state)
     assert_int_equal(rev_ex(s, out, VECTOR_TIME, back, &why), SRS_OK);
     assert_string_equal(back, looks_like_key);
     srs_free(s);
+    /* Without a store it is left alone: its SRS0 could not be reversed. */
+    srs *none = vector_srs(FA_SRS_BASE64URL);
+    assert_int_equal(fwd_ex(none, looks_like_key, VECTOR_TIME, out, &why), SRS_UNCHANGED);
+    assert_int_equal(why.reason, SRS_R_NOT_ADDRESS);
+    assert_int_equal(fwd_ex(none, "someone@1", VECTOR_TIME, out, &why), SRS_OK);
+    assert_int_equal(rev_ex(none, out, VECTOR_TIME, back, &why), SRS_OK);
+    assert_string_equal(back, "someone@1");
+    srs_free(none);
 }
 
 static void test_store_settings(void **state)

@@ -623,9 +623,15 @@ int srs_forward_ex(const srs *s, char *const *rcpts, size_t nrcpts, const char *
     int storable = s->store && s->p.mode != SRS_MODE_STATELESS;
     /* Database mode stores every plain sender; a sender at "1" would read
      * as an alias, so it is stored whenever a store can take it. */
-    if (storable && !srs1_input &&
-        (s->p.mode == SRS_MODE_DATABASE || domain_equal(a.domain, a.domain_len, "1", 1)))
+    int at_one = domain_equal(a.domain, a.domain_len, SRS_STORE_HOST, 1);
+    if (storable && !srs1_input && (s->p.mode == SRS_MODE_DATABASE || at_one))
         return forward_alias(s, r, addr, len, now, out, outsz, why);
+    if (at_one && !srs1_input && srs_store_key_valid(a.local, a.local_len)) {
+        /* Its SRS0 would read as an alias of ours, which only a store can
+         * reverse: no address we cannot take back. */
+        set_why(why, SRS_R_NOT_ADDRESS, "sender looks like an SRS alias (domain \"1\")");
+        return SRS_UNCHANGED;
+    }
 
     char local[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 64];
     int n;
