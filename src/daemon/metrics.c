@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef atomic_uint_least64_t counter;
 
@@ -60,11 +61,18 @@ struct metrics {
     counter dns_errors[DE_N];
     counter conns[METRICS_NLISTENERS];
     counter refused[METRICS_NLISTENERS];
-    atomic_int_least64_t active[METRICS_NLISTENERS];
+    /* Open connections per process slot (metrics_use_slot): a worker that
+     * ends takes its count with it (metrics_clear_slot). */
+    atomic_int_least64_t active[METRICS_SLOTS][METRICS_NLISTENERS];
     counter reloads[METRICS_NRELOADS];
     atomic_int_least64_t last_reload_ms;
     int64_t start_ms; /* set once by metrics_new */
+    int shared;       /* mapped by metrics_new_shared */
 };
+
+/* The slot this process counts its open connections in: process-wide,
+ * set once at a worker's start. */
+static unsigned this_slot;
 
 static const char *const protocol_names[METRICS_NPROTOCOLS] = {"socketmap", "tcp_table"};
 static const char *const map_names[METRICS_NMAPS] = {"forward", "reverse", "unknown"};
@@ -102,9 +110,42 @@ struct metrics *metrics_new(void)
     return m;
 }
 
+/* Atomics in memory that processes share must not hide a lock. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free to be shared");
+
+struct metrics *metrics_new_shared(void)
+{
+    void *p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    struct metrics *m = p; /* zero-filled */
+    m->shared = 1;
+    m->start_ms = now_ms();
+    atomic_store_explicit(&m->last_reload_ms, m->start_ms, memory_order_relaxed);
+    return m;
+}
+
 void metrics_free(struct metrics *m)
 {
-    free(m);
+    if (m && m->shared)
+        munmap(m, sizeof(*m));
+    else
+        free(m);
+}
+
+void metrics_use_slot(struct metrics *m, unsigned slot)
+{
+    (void)m;
+    this_slot = slot < METRICS_SLOTS ? slot : 0;
+}
+
+void metrics_clear_slot(struct metrics *m, unsigned slot)
+{
+    if (!m || slot == 0 || slot >= METRICS_SLOTS)
+        return;
+    for (int i = 0; i < METRICS_NLISTENERS; i++)
+        atomic_store_explicit(&m->active[slot][i], 0, memory_order_relaxed);
 }
 
 /* ---- updates ------------------------------------------------------------- */
@@ -214,13 +255,13 @@ void metrics_connection_open(struct metrics *m, int listener)
     if (!m || !IN(listener, METRICS_NLISTENERS))
         return;
     INC(m->conns[listener]);
-    atomic_fetch_add_explicit(&m->active[listener], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->active[this_slot][listener], 1, memory_order_relaxed);
 }
 
 void metrics_connection_close(struct metrics *m, int listener)
 {
     if (m && IN(listener, METRICS_NLISTENERS))
-        atomic_fetch_sub_explicit(&m->active[listener], 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&m->active[this_slot][listener], 1, memory_order_relaxed);
 }
 
 void metrics_connection_refused(struct metrics *m, int listener)
@@ -474,7 +515,10 @@ static void render(const struct metrics *mc, struct writer *w)
     family(w, n, "gauge", "Client connections open now, by listener.");
     for (int i = 0; i < METRICS_NLISTENERS; i++) {
         struct label l = {"listener", listener_names[i]};
-        put_i64(w, n, &l, 1, LOAD(m->active[i]));
+        int64_t open = 0;
+        for (int k = 0; k < METRICS_SLOTS; k++)
+            open += LOAD(m->active[k][i]);
+        put_i64(w, n, &l, 1, open);
     }
     n = "fwdauth_connections_refused_total";
     family(w, n, "counter", "Client connections closed at once over connection_limit.");

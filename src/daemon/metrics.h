@@ -9,6 +9,9 @@
  *   bounded buffer (served by metrics_http.h).
  * SYNOPSIS
  *   struct metrics *m = metrics_new();             main, once; outlives reloads
+ *   m = metrics_new_shared();                      fwdauthd's master: shared with its children
+ *   metrics_use_slot(m, 3);                        a worker: its open connections in slot 3
+ *   metrics_clear_slot(m, 3);                      the master: that worker has ended
  *   metrics_srs_lookup(m, METRICS_SOCKETMAP, METRICS_MAP_FORWARD, METRICS_FOUND);
  *   metrics_sign_duration(m, METRICS_SIGN_DKIM, 0.0012);
  *   char *buf = malloc(METRICS_RENDER_MAX); size_t len;
@@ -18,7 +21,14 @@
  *   The registry is owned by main and passed down as a pointer (runtime.h
  *   keeps it in each snapshot for the milter and the resolver; server.h
  *   gets it for the listeners); it is not a global, and it survives SIGHUP
- *   reloads. Every update function accepts m == NULL and then does nothing
+ *   reloads. metrics_new_shared puts the registry in memory shared with
+ *   the processes forked after it (mmap MAP_SHARED): fwdauthd's master
+ *   makes it, every worker counts into it, so counts survive a worker's
+ *   replacement (a reload) or crash. The open-connection gauges are kept
+ *   per slot (METRICS_SLOTS; the master gives each live worker its own,
+ *   slot 0 is shared and never cleared) and summed when written; a
+ *   worker that ends has its slot cleared, so its connections do not stay
+ *   counted. Every update function accepts m == NULL and then does nothing
  *   (unit tests, the CLI), and ignores label indexes out of range. An
  *   update is one or two relaxed atomic additions: it never blocks and
  *   never allocates, so the mail path never waits for a scrape.
@@ -80,7 +90,7 @@
  *   Only counts, durations and fixed label values are kept: no address,
  *   key, secret or other client data ever reaches the output.
  * DIAGNOSTICS
- *   metrics_new returns NULL when out of memory. metrics_render returns 0
+ *   metrics_new and metrics_new_shared return NULL when out of memory. metrics_render returns 0
  *   with *len set, or -1 when the output does not fit in cap (nothing
  *   usable is written then).
  */
@@ -128,8 +138,13 @@ enum metrics_reload { METRICS_RELOAD_SUCCESS, METRICS_RELOAD_FAILURE, METRICS_NR
 
 struct metrics;
 
+#define METRICS_SLOTS 64
+
 struct metrics *metrics_new(void);
+struct metrics *metrics_new_shared(void);
 void metrics_free(struct metrics *m);
+void metrics_use_slot(struct metrics *m, unsigned slot);
+void metrics_clear_slot(struct metrics *m, unsigned slot);
 
 void metrics_srs_lookup(struct metrics *m, int protocol, int map, int result);
 void metrics_milter_message(struct metrics *m, int action);
