@@ -103,6 +103,7 @@ struct mf_msg {
     int stage_ok;
 
     struct arrival_check *check;   /* inbound: SPF, DKIM, ARC, DMARC on arrival */
+    struct dns *dns;               /* end of message: its DNS session (milter_dns_budget) */
     struct arc_sealer *sealer;     /* forwarded: our ARC set */
     char aar_results[AUTHRES_MAX]; /* what the AAR records: the results on arrival */
     int arrival_cv;                /* the chain's status on arrival, for the seal */
@@ -632,7 +633,7 @@ static int seal_out(struct mf_msg *m, struct mf_edit *e, struct mf_line *what, c
     char *fields[3] = {NULL, NULL, NULL};
     fa_err err;
     double start = monoclock_seconds();
-    int r = arc_sealer_finish(m->sealer, m->rt->dns, "\n", chain, fields, &err);
+    int r = arc_sealer_finish(m->sealer, m->dns, "\n", chain, fields, &err);
     if (r == ARC_SEALED)
         metrics_sign_duration(m->rt->metrics, METRICS_SIGN_ARC, monoclock_seconds() - start);
     int rc = 0;
@@ -696,7 +697,7 @@ static void policy_input_of(const struct mf_msg *m, struct milter_session *s,
         keytable_find_name(kt, rt->cfg.forward_signing_key, "", &km)) {
         in->have_forward_key = 1;
         /* Would our signature make DMARC pass for the From: domain? */
-        in->fwd_key_aligned = a && arrival_aligns(rt->dns, rt->cfg.dmarc_mode, a, km.domain);
+        in->fwd_key_aligned = a && arrival_aligns(m->dns, rt->cfg.dmarc_mode, a, km.domain);
     }
 }
 
@@ -795,12 +796,26 @@ static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
         return MILTER_TEMPFAIL;
     if (plan_changes(m, qid, &c) < 0)
         FAIL("planning the forwarder's changes");
+    /* Every DNS question about this message (arrival, alignment, the
+     * chain the sealer checks again) within one budget, each answer once. */
+    if (!(m->dns = dns_session_new(m->rt->dns, cfg->milter_dns_budget * 1000u)))
+        FAIL("memory");
 
     /* The truth on arrival first: it decides everything else. */
     if (m->check) {
         if (!(a = malloc(sizeof(*a))))
             FAIL("memory");
-        arrival_finish(m->check, m->rt->dns, a);
+        arrival_finish(m->check, m->dns, a);
+        struct dns_session_info dsi;
+        dns_session_info(m->dns, &dsi);
+        if (dsi.spent)
+            log_msg(FA_LOG_WARNING,
+                    "msg %s: DNS budget of %u s spent (%u questions asked, %u refused): "
+                    "results that needed the rest are temperror",
+                    qid, cfg->milter_dns_budget, dsi.asked, dsi.refused);
+        if (a->dkim_skipped)
+            log_msg(FA_LOG_INFO, "msg %s: DKIM signatures beyond the limit of %d not verified: %zu",
+                    qid, DKIM_MAX_SIGS, a->dkim_skipped);
         struct metrics *mx = m->rt->metrics;
         metrics_auth_result(mx, METRICS_SPF, a->spf.result);
         metrics_auth_result(mx, METRICS_DKIM, a->dkim_summary);
@@ -915,6 +930,8 @@ done:
     if (failed)
         log_msg(FA_LOG_ERROR, "msg %s: from=<%s> tempfailed: %s failed%s", qid, milter_sender(s),
                 failed, what.buf);
+    dns_free(m->dns);
+    m->dns = NULL;
     free(a);
     free_changes(&c);
     mf_edit_free(&e);

@@ -247,6 +247,8 @@ static const struct typed_case typed[] = {
     {"dns_timeout", "-1", "expected a whole number"},
     {"dns_timeout", "+1", "expected a whole number"},
     {"dns_timeout", "", "expected a whole number"},
+    {"milter_dns_budget", "1", NULL},
+    {"milter_dns_budget", "0", "milter_dns_budget = \"0\": expected a whole number from 1 to 3600"},
     {"srs_forwarded_mail", "NO", NULL},
     {"srs_forwarded_mail", "true", "srs_forwarded_mail = \"true\": expected one of no, yes"},
     {"dmarc_enforce", "reject", NULL},

@@ -262,6 +262,22 @@ struct arc_verifier *arc_verifier_new(const struct msg_header *h, size_t nh, tim
     return v;
 }
 
+size_t arc_verifier_key_names(const struct arc_verifier *v, char (*names)[DKIM_KEY_NAME_MAX],
+                              size_t max)
+{
+    size_t n = 0;
+    if (v->broken[0])
+        return 0; /* arc_verifier_finish checks nothing */
+    for (unsigned i = v->n; i-- > 0;) {
+        const struct sig *both[2] = {&v->sets[i]->ams, &v->sets[i]->as};
+        for (int k = 0; k < 2 && n < max; k++)
+            if (both[k]->pending && dkim_key_name(both[k]->sig.selector, both[k]->sig.domain,
+                                                  names[n], DKIM_KEY_NAME_MAX) == 0)
+                n++;
+    }
+    return n;
+}
+
 void arc_verifier_body(struct arc_verifier *v, const uint8_t *p, size_t n)
 {
     dkimcore_hashes_update(&v->hs, p, n);

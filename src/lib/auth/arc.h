@@ -66,6 +66,7 @@
 #ifndef FWDAUTH_ARC_H
 #define FWDAUTH_ARC_H
 
+#include "dkim_key.h"
 #include "dns.h"
 #include "err.h"
 #include "keys.h"
@@ -108,6 +109,12 @@ struct arc_verifier *arc_verifier_new(const struct msg_header *h, size_t nh, tim
 void arc_verifier_body(struct arc_verifier *v, const uint8_t *p, size_t n);
 void arc_verifier_finish(struct arc_verifier *v, struct dns *dns, struct arc_result *out);
 void arc_verifier_free(struct arc_verifier *v);
+/* The key records arc_verifier_finish will ask for (each set's AMS and AS
+ * still to check, the latest set first; none for a chain whose structure
+ * is broken), for a resolver that asks them together first (dns_prefetch).
+ * Returns how many (at most max; 2 * ARC_MAX_INSTANCE cover all). */
+size_t arc_verifier_key_names(const struct arc_verifier *v, char (*names)[DKIM_KEY_NAME_MAX],
+                              size_t max);
 
 /* The strings are referenced, not copied, and read again by
  * arc_sealer_finish (results may be filled in after arc_sealer_new). */

@@ -228,6 +228,7 @@ struct dkim_verifier {
     time_t now;
     struct vsig sigs[DKIM_MAX_SIGS];
     size_t n;
+    size_t skipped; /* DKIM-Signature fields beyond DKIM_MAX_SIGS */
     struct dkimcore_hashes hs;
 };
 
@@ -304,9 +305,13 @@ struct dkim_verifier *dkim_verifier_new(const struct msg_header *h, size_t nh, t
         dkim_verifier_free(v);
         return NULL;
     }
-    for (size_t i = 0; i < nh && v->n < DKIM_MAX_SIGS; i++) {
+    for (size_t i = 0; i < nh; i++) {
         if (!msg_header_is(&h[i], "DKIM-Signature"))
             continue;
+        if (v->n == DKIM_MAX_SIGS) {
+            v->skipped++; /* not verified: the work per message is bounded */
+            continue;
+        }
         struct vsig *s = &v->sigs[v->n++];
         s->hidx = s->r.header_index = i;
         parse_sig(v, s, err);
@@ -384,4 +389,20 @@ size_t dkim_verifier_finish(struct dkim_verifier *v, struct dns *dns, struct dki
         out[n++] = s->r;
     }
     return n;
+}
+
+size_t dkim_verifier_key_names(const struct dkim_verifier *v, char (*names)[DKIM_KEY_NAME_MAX],
+                               size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->n && n < max; i++)
+        if (v->sigs[i].pending && dkim_key_name(v->sigs[i].r.selector, v->sigs[i].r.domain,
+                                                names[n], DKIM_KEY_NAME_MAX) == 0)
+            n++;
+    return n;
+}
+
+size_t dkim_verifier_skipped(const struct dkim_verifier *v)
+{
+    return v->skipped;
 }

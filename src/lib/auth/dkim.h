@@ -28,7 +28,9 @@
  *   field is listed once more than it occurs, so none can be added).
  *   Tags are written in the order v a c d i q s t x l h bh b, as in RFC 8463
  *   Appendix A, so its example can be reproduced byte for byte.
- *   At most DKIM_MAX_SIGS signatures are checked per message.
+ *   At most DKIM_MAX_SIGS signatures (the topmost) are checked per
+ *   message, so that one message cannot make us fetch keys without end;
+ *   dkim_verifier_skipped counts the fields beyond, not verified.
  *   Key records (RFC 6376 section 3.6.1) are read and fetched by
  *   dkim_key.h, which also holds enum dkim_alg and enum dkim_result; this
  *   header includes it.
@@ -105,5 +107,13 @@ void dkim_verifier_body(struct dkim_verifier *v, const uint8_t *p, size_t n);
 size_t dkim_verifier_finish(struct dkim_verifier *v, struct dns *dns, struct dkim_sig_result *out,
                             size_t max);
 void dkim_verifier_free(struct dkim_verifier *v);
+/* The key records dkim_verifier_finish will ask for, one per signature
+ * still to check, top first (dkim_key_name), for a resolver that asks
+ * them together first (dns_prefetch). Returns how many (at most max). */
+size_t dkim_verifier_key_names(const struct dkim_verifier *v, char (*names)[DKIM_KEY_NAME_MAX],
+                               size_t max);
+/* How many DKIM-Signature fields beyond the first DKIM_MAX_SIGS were not
+ * verified (nor reported by dkim_verifier_finish). */
+size_t dkim_verifier_skipped(const struct dkim_verifier *v);
 
 #endif

@@ -106,11 +106,22 @@ struct fa_key *dkim_parse_key_record(const char *txt, size_t len, int alg, int *
     return k;
 }
 
+int dkim_key_name(const char *selector, const char *domain, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s._domainkey.%s", selector, domain);
+    if (n < 0 || (size_t)n >= outsz) {
+        if (outsz)
+            out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
 struct fa_key *dkim_key_fetch(struct dns *dns, const char *selector, const char *domain, int alg,
                               int *testing, int *strict, int *result, const char **why)
 {
-    char name[512];
-    snprintf(name, sizeof(name), "%s._domainkey.%s", selector, domain);
+    char name[DKIM_KEY_NAME_MAX];
+    dkim_key_name(selector, domain, name, sizeof(name));
     struct dns_answer a;
     dns_query(dns, name, DNS_T_TXT, &a);
     struct fa_key *k = NULL;

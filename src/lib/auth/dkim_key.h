@@ -103,6 +103,12 @@ struct dkim_key_info {
 struct fa_key *dkim_key_record_read(const char *txt, size_t len, int alg,
                                     struct dkim_key_info *info, const char **why, fa_err *err);
 
+/* The DNS name of a key record, SELECTOR._domainkey.DOMAIN (RFC 6376
+ * section 3.6.2.1), into out; 0, or -1 when it does not fit (then "" and
+ * the lookup would fail as a malformed name anyway). */
+#define DKIM_KEY_NAME_MAX 512
+int dkim_key_name(const char *selector, const char *domain, char *out, size_t outsz);
+
 /* Fetch SELECTOR._domainkey.DOMAIN and parse the first usable record for
  * alg (enum dkim_alg). NULL with *result (DKIM_TEMPERROR or DKIM_PERMERROR)
  * and a static *why on failure. */

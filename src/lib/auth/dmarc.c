@@ -639,6 +639,38 @@ static void walk_free(struct walk *w)
     w->n = 0;
 }
 
+/* The name a Tree Walk asks after target, or NULL when no labels are left
+ * (step 7). Step 4, only after the first query: x >= 8 -> keep 7 labels. */
+static const char *walk_next(const char *target, int first)
+{
+    size_t x = count_labels(target);
+    if (x == 1)
+        return NULL;
+    return first && x >= 8 ? last_labels(target, 7) : strchr(target, '.') + 1;
+}
+
+size_t dmarc_policy_questions(int mode, const char *from_domain, char (*names)[DMARC_QUESTION_MAX],
+                              size_t max)
+{
+    char from[DMARC_DOMAIN_MAX], org[DMARC_DOMAIN_MAX];
+    const char *domains[DMARC_WALK_MAX];
+    size_t nd = 0, n = 0;
+    if (!norm_domain(from_domain, from, sizeof(from)))
+        return 0;
+    domains[nd++] = from;
+    if (mode != DMARC_MODE_RFC9989) {
+        if (psl_org(from, org, sizeof(org)) == 0 && strcmp(org, from) != 0)
+            domains[nd++] = org;
+    } else {
+        for (const char *t = walk_next(from, 1); t && nd < DMARC_WALK_MAX; t = walk_next(t, 0))
+            domains[nd++] = t;
+    }
+    for (size_t i = 0; i < nd && n < max; i++)
+        if (strlen(domains[i]) + 7 <= 253) /* as fetch: longer cannot exist */
+            snprintf(names[n++], DMARC_QUESTION_MAX, "_dmarc.%s", domains[i]);
+    return n;
+}
+
 static void tree_walk(struct dns *d, const char *start, int keep_txt, struct walk *w,
                       struct dmarc_asked *ask)
 {
@@ -669,11 +701,8 @@ static void tree_walk(struct dns *d, const char *start, int keep_txt, struct wal
             if (psd == 'y' || psd == 'n')
                 return; /* steps 2 and 6 */
         }
-        size_t x = count_labels(target);
-        if (x == 1)
+        if (!(target = walk_next(target, first)))
             return; /* no labels left (step 7) */
-        /* Step 4 (only after the first query): x >= 8 -> keep 7 labels. */
-        target = first && x >= 8 ? last_labels(target, 7) : strchr(target, '.') + 1;
         first = 0;
     }
 }

@@ -160,6 +160,7 @@ enum dmarc_auth_result { DMARC_AUTH_OTHER = 0, DMARC_AUTH_PASS = 1, DMARC_AUTH_T
 #define DMARC_DOMAIN_MAX 254   /* 253 octets + NUL */
 #define DMARC_URILIST_MAX 1024 /* rua/ruf text kept (cut at a URI boundary) */
 #define DMARC_WALK_MAX 8       /* RFC 9989 4.10: queries per Tree Walk */
+#define DMARC_QUESTION_MAX 254 /* "_dmarc." + a domain, as queried, + NUL */
 
 struct dmarc_record {
     int p, sp, np;                         /* enum dmarc_policy; np only in RFC 9989 mode */
@@ -316,6 +317,15 @@ int dmarc_evaluate_discovered(struct dns *d, const struct dmarc_discovery *disc,
  * failed temporarily, DMARC_PERMERROR when the domain is unusable or does
  * not fit in outsz. Used by ARC and From-rewriting decisions too. */
 int dmarc_org_domain(struct dns *d, int mode, const char *domain, char *out, size_t outsz);
+
+/* The TXT questions the policy discovery of from_domain may ask
+ * ("_dmarc.<domain>", in the order it asks them: RFC 7489 the From
+ * domain and its Organizational Domain, RFC 9989 every name of the Tree
+ * Walk), for a resolver that asks them together first (dns_prefetch).
+ * Returns how many were written (at most max and DMARC_WALK_MAX); 0 for
+ * an unusable domain. */
+size_t dmarc_policy_questions(int mode, const char *from_domain, char (*names)[DMARC_QUESTION_MAX],
+                              size_t max);
 
 const char *dmarc_result_name(int result); /* "pass", "fail", ... */
 const char *dmarc_policy_name(int policy); /* "none", "quarantine", "reject"; "" for ABSENT */

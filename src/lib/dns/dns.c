@@ -347,8 +347,15 @@ static int ub_setup(struct dns *d, const struct dns_opts *o, fa_err *err)
      * process sets it for all (fwdauth makes one). */
     char min_rtt[16];
     snprintf(min_rtt, sizeof(min_rtt), "%u", d->timeout_ms);
+    /* libunbound as a library sends at most 16 UDP questions at once (2 over
+     * TCP) and queues the rest, whose time limits then run out in the
+     * queue: one message's prefetch alone asks up to about 125. */
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", DNS_OUTGOING_UDP);
     if ((rc = ub_ctx_set_option(d->ub, "do-not-query-localhost:", "no")) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "infra-cache-min-rtt:", min_rtt)) != 0 ||
+        (rc = ub_ctx_set_option(d->ub, "outgoing-range:", ports)) != 0 ||
+        (rc = ub_ctx_set_option(d->ub, "outgoing-num-tcp:", "16")) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "verbosity:", "0")) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "unblock-lan-zones:", "yes")) != 0 ||
         (rc = ub_ctx_set_option(d->ub, "local-zone:", "test. transparent")) != 0)

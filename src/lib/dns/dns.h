@@ -83,7 +83,10 @@
  *   session belongs to one thread (one message) and must be freed before
  *   its resolver. Bounded: a session's time by its budget, its memory by
  *   DNS_SESSION_MAX_ANSWERS and DNS_SESSION_MAX_BYTES, a prefetch by
- *   DNS_PREFETCH_MAX questions.
+ *   DNS_PREFETCH_MAX questions. A libunbound resolver has at most
+ *   DNS_OUTGOING_UDP questions in flight over UDP (a socket each) and 16
+ *   over TCP (libunbound's own default as a library is 16 and 2); more
+ *   wait in its queue, within their own time limits.
  * DIAGNOSTICS
  *   dns_new returns NULL with err set (zone file errors name FILE:LINE).
  *   dns_session_new returns NULL without memory or without a resolver.
@@ -108,6 +111,9 @@
 #define DNS_SESSION_MAX_ANSWERS 512
 #define DNS_SESSION_MAX_BYTES (1024u * 1024)
 #define DNS_PREFETCH_MAX 256
+/* Questions a resolver has in flight at once over UDP (one socket each:
+ * count them in the descriptors the process needs), 16 over TCP. */
+#define DNS_OUTGOING_UDP 256
 
 /* Called after each dns_query, in the caller's thread, with the asked type
  * (enum dns_type), the seconds the query took (monotonic clock), its

@@ -151,11 +151,56 @@ int arrival_aligns(struct dns *dns, int dmarc_mode, const struct arrival *a, con
     return a->from_domain[0] && d && d[0] && dkim_aligned(dns, a, dmarc_mode, d);
 }
 
+/* The most questions arrival_prefetch asks: SPF's record, DMARC's, and
+ * every DKIM and ARC key. */
+#define ARRIVAL_PREFETCH_MAX (1 + DMARC_WALK_MAX + DKIM_MAX_SIGS + 2 * ARC_MAX_INSTANCE)
+
+/* Every question the checks will ask that can be known before they run,
+ * asked together (dns_prefetch), so that they wait once rather than one
+ * after another: the SPF record of the MAIL FROM (or HELO) domain, the
+ * DMARC records of the From: domain (and its Organizational Domain, or
+ * the names of its Tree Walk), the key of every DKIM signature and of
+ * every ARC set. What only the answers tell (SPF's include, a, mx, ...)
+ * is asked as the checks find it. On a resolver that is not a session,
+ * nothing is asked. */
+static void arrival_prefetch(const struct arrival_check *c, struct dns *dns,
+                             const struct arrival *out)
+{
+    struct dns_question q[ARRIVAL_PREFETCH_MAX];
+    size_t n = 0;
+    struct names {
+        char dmarc[DMARC_WALK_MAX][DMARC_QUESTION_MAX];
+        char keys[DKIM_MAX_SIGS + 2 * ARC_MAX_INSTANCE][DKIM_KEY_NAME_MAX];
+    } *nm = malloc(sizeof(*nm));
+    if (!nm)
+        return;
+    if (!out->spf_from_trusted) {
+        /* The identity SPF checks (spf.h): MAIL FROM's domain, else HELO. */
+        const char *mf = c->in.mail_from, *at = mf ? strrchr(mf, '@') : NULL;
+        const char *spf_domain = mf && mf[0] ? (at ? at + 1 : mf) : c->in.helo;
+        if (spf_domain && spf_domain[0])
+            q[n++] = (struct dns_question){spf_domain, DNS_T_TXT};
+    }
+    size_t nd = out->from_domain[0] ? dmarc_policy_questions(c->in.dmarc_mode, out->from_domain,
+                                                             nm->dmarc, DMARC_WALK_MAX)
+                                    : 0;
+    for (size_t i = 0; i < nd; i++)
+        q[n++] = (struct dns_question){nm->dmarc[i], DNS_T_TXT};
+    size_t nk = dkim_verifier_key_names(c->dkim, nm->keys, DKIM_MAX_SIGS);
+    nk += arc_verifier_key_names(c->arc, nm->keys + nk, 2 * ARC_MAX_INSTANCE);
+    for (size_t i = 0; i < nk; i++)
+        q[n++] = (struct dns_question){nm->keys[i], DNS_T_TXT};
+    dns_prefetch(dns, q, n);
+    free(nm);
+}
+
 void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *out)
 {
     memset(out, 0, sizeof(*out));
     const struct arrival_input *in = &c->in;
     out->spf_from_trusted = trusted_spf(c, &out->spf);
+    read_from(c, out);
+    arrival_prefetch(c, dns, out);
     if (!out->spf_from_trusted) {
         struct spf_request rq = {.ip = in->ip,
                                  .mail_from = in->mail_from,
@@ -168,8 +213,8 @@ void arrival_finish(struct arrival_check *c, struct dns *dns, struct arrival *ou
         }
     }
     out->ndkim = dkim_verifier_finish(c->dkim, dns, out->dkim, DKIM_MAX_SIGS);
+    out->dkim_skipped = dkim_verifier_skipped(c->dkim);
     arc_verifier_finish(c->arc, dns, &out->arc);
-    read_from(c, out);
     arrival_judge(dns, in->dmarc_mode, in->pct_roll, out);
 }
 
@@ -235,6 +280,13 @@ void arrival_authres(const struct arrival *a, const char *authserv_id, int with_
         authres_add(ar, "dkim", dkim_result_name(r->result), r->reason, "header.d", r->domain,
                     "header.i", r->identity, "header.s", r->selector, "header.b", r->b_prefix,
                     "header.a", r->alg < 0 ? "" : dkim_alg_name(r->alg), NULL);
+    }
+    if (a->dkim_skipped) {
+        /* RFC 8601 "policy": signed, but not acceptable here (not verified). */
+        char why[80];
+        snprintf(why, sizeof(why), "signatures beyond the limit of %d not verified: %zu",
+                 DKIM_MAX_SIGS, a->dkim_skipped);
+        authres_add(ar, "dkim", "policy", why, NULL);
     }
     if (with_dmarc) {
         const char *policy = a->dmarc.have_record ? dmarc_policy_name(a->dmarc.policy) : "";

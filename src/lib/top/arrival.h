@@ -31,10 +31,22 @@
  *   dkim_summary is the best DKIM result among signatures aligned with the
  *   From: domain, else the best of all (pass, then temperror, policy,
  *   neutral, fail, permerror; none without signatures).
+ *   DNS. Given a session (dns_session_new), arrival_finish first asks
+ *   together every question it can know before checking: the SPF record
+ *   of the MAIL FROM (or HELO) domain, the From: domain's DMARC records
+ *   (dmarc_policy_questions), the key of every DKIM signature and ARC set;
+ *   the checks then find the answers in the session, and ask the rest
+ *   (SPF's include, a, mx, ...) as they go. A session's budget bounds the
+ *   whole: questions it refuses are temperror results like any temporary
+ *   DNS failure.
  * SECURITY
  *   Everything in the message is only parsed; only trusted_ids change what
- *   is believed. Bounded: at most DKIM_MAX_SIGS signatures, ARC_MAX_INSTANCE
- *   sets.
+ *   is believed. Bounded work per message: at most DKIM_MAX_SIGS (16)
+ *   signatures are verified, the topmost; those beyond are counted in
+ *   dkim_skipped and reported as one dkim=policy result; at most
+ *   ARC_MAX_INSTANCE (50) ARC sets, whose 100 keys at most are fetched (a
+ *   longer chain is cv=fail, no key fetched); SPF within RFC 7208's 10
+ *   lookups and 2 void lookups.
  */
 #ifndef FWDAUTH_ARRIVAL_H
 #define FWDAUTH_ARRIVAL_H
@@ -67,6 +79,7 @@ struct arrival {
     int spf_from_trusted; /* spf came from a trusted upstream's field */
     struct dkim_sig_result dkim[DKIM_MAX_SIGS];
     size_t ndkim;
+    size_t dkim_skipped;        /* signatures beyond DKIM_MAX_SIGS, not verified */
     int dkim_summary;           /* enum dkim_result */
     int dkim_aligned_temperror; /* an aligned signature's key lookup failed for now */
     struct arc_result arc;

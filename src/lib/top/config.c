@@ -21,8 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A config file larger than this is a mistake, not a configuration. */
-#define CONFIG_MAX_FILE (1024 * 1024)
 /* Longest logical line (after joining continuation lines). */
 #define CONFIG_MAX_LINE 65536
 
@@ -157,6 +155,7 @@ static const struct key_def keys[] = {
     STR(dns_zone_file, "", V_PATH),
     STR(dns_server, "", V_DNS_SERVER),
     UINT(dns_timeout, "5", 1, 60),
+    UINT(milter_dns_budget, "60", 1, 3600),
     CHOICE(dmarc_mode, T_ENUM, "rfc7489", dmarc_modes),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

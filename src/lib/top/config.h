@@ -79,6 +79,10 @@ enum fa_forward_policies { FA_FWDPOL_REJECT, FA_FWDPOL_REJECT_AND_QUARANTINE };
 /* Forwarded mail whose From: cannot be read with certainty. */
 enum fa_from_unreadable { FA_UNREADABLE_REJECT, FA_UNREADABLE_TEMPFAIL, FA_UNREADABLE_ACCEPT };
 
+/* The largest configuration file config_load_file reads (octets): a larger
+ * one is a mistake, not a configuration. */
+#define CONFIG_MAX_FILE (1024 * 1024)
+
 /* Room for every key's "where it was set" (config.c asserts it is enough). */
 #define CONFIG_KEYS_MAX 96
 
@@ -154,9 +158,10 @@ struct fa_config {
     char *postfix_config_directory; /* its config_directory; empty = postconf's default */
 
     /* DNS (dns.h) */
-    char *dns_zone_file;  /* answer from this RFC 1035 zone file only */
-    char *dns_server;     /* resolver address; empty = /etc/resolv.conf */
-    unsigned dns_timeout; /* seconds per query */
+    char *dns_zone_file;        /* answer from this RFC 1035 zone file only */
+    char *dns_server;           /* resolver address; empty = /etc/resolv.conf */
+    unsigned dns_timeout;       /* seconds per query */
+    unsigned milter_dns_budget; /* seconds of DNS per message (dns_session_new) */
 
     /* DMARC (dmarc.h) */
     int dmarc_mode; /* enum dmarc_mode: rfc7489 (PSL) or rfc9989 (DNS Tree Walk) */

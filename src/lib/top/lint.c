@@ -921,7 +921,7 @@ int lint_dkim_record(const char *txt, size_t len, const char *name, const char *
             "new key or stop signing with this selector",
             name, selector);
         break;
-    default: /* DKIM_KEY_BAD_P, DKIM_KEY_SHORT; DKIM_KEY_ALG cannot happen for alg -1 */
+    default: /* DKIM_KEY_BAD_P; DKIM_KEY_ALG cannot happen for alg -1 */
         add(r, LINT_PROBLEM, LINT_DKIM, "%s: p= holds no usable %s key: %s", name,
             info.type == KEY_ED25519 ? "Ed25519" : "RSA", perr.msg[0] ? perr.msg : why);
         break;
