@@ -15,22 +15,126 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* One loaded key: the path it was named by and the key. */
 struct skey {
     char *path;
-    struct fa_key *key; /* owned by the key table, or by this entry (arc_key) */
+    struct fa_key *key; /* owned by the key table, or by this entry (own) */
     int own;
+};
+
+struct signer_keys {
+    struct skey *v;
+    size_t n;
 };
 
 struct signer {
     const struct signer_args *a;
-    struct skey *keys;
-    size_t nkeys;
+    struct signer_keys keys;
     struct keytable *kt;
 };
+
+struct signer_keys *signer_keys_new(void)
+{
+    return calloc(1, sizeof(struct signer_keys));
+}
+
+static void keys_clear(struct signer_keys *sk)
+{
+    for (size_t i = 0; i < sk->n; i++) {
+        if (sk->v[i].own)
+            key_free(sk->v[i].key);
+        free(sk->v[i].path);
+    }
+    free(sk->v);
+    sk->v = NULL;
+    sk->n = 0;
+}
+
+void signer_keys_free(struct signer_keys *sk)
+{
+    if (sk)
+        keys_clear(sk);
+    free(sk);
+}
+
+size_t signer_keys_count(const struct signer_keys *sk)
+{
+    return sk->n;
+}
+
+static int find(const struct signer_keys *sk, const char *path, size_t len)
+{
+    for (size_t i = 0; i < sk->n; i++)
+        if (strlen(sk->v[i].path) == len && memcmp(sk->v[i].path, path, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+int signer_keys_add(struct signer_keys *sk, const char *path, struct fa_key *key, int own)
+{
+    struct skey *nk = realloc(sk->v, (sk->n + 1) * sizeof(*nk));
+    if (nk)
+        sk->v = nk;
+    char *p = strdup(path);
+    if (!nk || !p) {
+        free(p);
+        return -1;
+    }
+    sk->v[sk->n++] = (struct skey){p, key, own};
+    return 0;
+}
+
+/* A text reply (IPC_FAIL). */
+static long answer_text(uint32_t id, const char *text, uint8_t *out, size_t outsz)
+{
+    size_t n = strlen(text);
+    struct ipc_msg rep = {
+        .type = IPC_FAIL, .id = id, .data = (const uint8_t *)text, .len = n > 200 ? 200 : n};
+    return ipc_encode(&rep, out, outsz);
+}
+
+long signer_answer(const struct signer_keys *sk, const uint8_t *req, size_t n, uint8_t *out,
+                   size_t outsz)
+{
+    struct ipc_msg m;
+    if (ipc_decode(req, n, &m) < 0) {
+        log_msg(FA_LOG_WARNING, "signer: a request that does not decode: closing its channel");
+        return 0;
+    }
+    if (m.type == IPC_DESCRIBE) {
+        int i = find(sk, (const char *)m.data, m.len);
+        if (i < 0)
+            return answer_text(m.id, "no key was loaded from that path", out, outsz);
+        const struct fa_key *k = sk->v[i].key;
+        uint8_t bits[2] = {(uint8_t)(key_bits(k) >> 8), (uint8_t)key_bits(k)};
+        struct ipc_msg rep = {.type = IPC_DESCRIBED,
+                              .arg = key_type(k),
+                              .id = m.id,
+                              .key = (uint32_t)i,
+                              .data = bits,
+                              .len = 2};
+        return ipc_encode(&rep, out, outsz);
+    }
+    if (m.type == IPC_SIGN) {
+        if (m.key >= sk->n)
+            return answer_text(m.id, "no such key index", out, outsz);
+        uint8_t sig[KEY_SIG_MAX];
+        size_t siglen;
+        fa_err err = {{0}};
+        if (key_sign_digest(sk->v[m.key].key, m.arg, m.data, m.len, sig, &siglen, &err) < 0) {
+            log_msg(FA_LOG_ERROR, "signer: signing with %s failed: %s", sk->v[m.key].path, err.msg);
+            return answer_text(m.id, err.msg, out, outsz);
+        }
+        struct ipc_msg rep = {.type = IPC_SIGNED, .id = m.id, .data = sig, .len = siglen};
+        return ipc_encode(&rep, out, outsz);
+    }
+    log_msg(FA_LOG_WARNING, "signer: a worker sent message type %d: closing its channel", m.type);
+    return 0;
+}
 
 static void fail(const struct signer_args *a, const char *why) __attribute__((noreturn));
 static void fail(const struct signer_args *a, const char *why)
@@ -38,14 +142,6 @@ static void fail(const struct signer_args *a, const char *why)
     log_msg(FA_LOG_ERROR, "signer: %s", why);
     ipc_send_text(a->ctl_fd, IPC_ERROR, 0, why);
     _exit(2);
-}
-
-static int find(const struct signer *s, const char *path, size_t len)
-{
-    for (size_t i = 0; i < s->nkeys; i++)
-        if (strlen(s->keys[i].path) == len && memcmp(s->keys[i].path, path, len) == 0)
-            return (int)i;
-    return -1;
 }
 
 /* The key loader (keys.h): read the file as root, note the key. */
@@ -61,18 +157,11 @@ static struct fa_key *load_key(void *arg, const char *path, fa_err *err)
                 "key file %s is owned by uid %u, the user the workers run as: a worker taken "
                 "over could read it; make it owned by root, mode 0600",
                 path, (unsigned)st.st_uid);
-    struct skey *nk = realloc(s->keys, (s->nkeys + 1) * sizeof(*nk));
-    char *p = strdup(path);
-    if (!nk || !p) {
-        free(p);
-        if (nk)
-            s->keys = nk;
+    if (signer_keys_add(&s->keys, path, k, 0) < 0) {
         key_free(k);
         fa_err_set(err, "out of memory");
         return NULL;
     }
-    s->keys = nk;
-    s->keys[s->nkeys++] = (struct skey){p, k, 0};
     return k;
 }
 
@@ -97,7 +186,8 @@ static void load_keys(struct signer *s)
             fail(a, msg.msg);
         }
     }
-    if (cfg.milter_listen[0] && cfg.arc_key[0] && find(s, cfg.arc_key, strlen(cfg.arc_key)) < 0) {
+    if (cfg.milter_listen[0] && cfg.arc_key[0] &&
+        find(&s->keys, cfg.arc_key, strlen(cfg.arc_key)) < 0) {
         struct fa_key *k = load_key(s, cfg.arc_key, &err);
         if (!k) {
             fa_err msg;
@@ -105,7 +195,7 @@ static void load_keys(struct signer *s)
             config_free(&cfg);
             fail(a, msg.msg);
         }
-        s->keys[s->nkeys - 1].own = 1;
+        s->keys.v[s->keys.n - 1].own = 1;
     }
     config_free(&cfg);
 }
@@ -136,56 +226,33 @@ static void drop(const struct signer_args *a)
 /* Answer one request; -1 closes the channel. */
 static int serve(struct signer *s, int fd)
 {
-    uint8_t buf[IPC_PACKET_MAX];
-    struct ipc_msg m;
-    int passed;
-    int r = ipc_recv(fd, buf, &m, &passed);
-    if (r == 0)
-        return -1;
-    if (r < 0) {
-        if (errno == EBADMSG)
-            log_msg(FA_LOG_WARNING, "signer: a request that does not decode: closing its channel");
+    uint8_t buf[IPC_PACKET_MAX], out[IPC_PACKET_MAX];
+    struct iovec iov = {buf, sizeof(buf)};
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl)};
+    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    }
-    if (passed >= 0) {
-        close(passed);
+    if (mh.msg_controllen > 0) { /* a worker passes no descriptor */
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (c && c->cmsg_type == SCM_RIGHTS) {
+            int passed;
+            memcpy(&passed, CMSG_DATA(c), sizeof(int));
+            close(passed);
+        }
         log_msg(FA_LOG_WARNING, "signer: a worker passed a descriptor: closing its channel");
         return -1;
     }
-    if (m.type == IPC_DESCRIBE) {
-        int i = find(s, (const char *)m.data, m.len);
-        if (i < 0) {
-            char why[IPC_TEXT_MAX];
-            snprintf(why, sizeof(why), "no key loaded from %.*s", (int)(m.len > 900 ? 900 : m.len),
-                     (const char *)m.data);
-            return ipc_send_text(fd, IPC_FAIL, m.id, why) < 0 ? -1 : 0;
-        }
-        const struct fa_key *k = s->keys[i].key;
-        uint8_t bits[2] = {(uint8_t)(key_bits(k) >> 8), (uint8_t)key_bits(k)};
-        struct ipc_msg rep = {.type = IPC_DESCRIBED,
-                              .arg = key_type(k),
-                              .id = m.id,
-                              .key = (uint32_t)i,
-                              .data = bits,
-                              .len = 2};
-        return ipc_send(fd, &rep, -1) < 0 ? -1 : 0;
-    }
-    if (m.type == IPC_SIGN) {
-        if (m.key >= s->nkeys)
-            return ipc_send_text(fd, IPC_FAIL, m.id, "no such key index") < 0 ? -1 : 0;
-        uint8_t sig[KEY_SIG_MAX];
-        size_t siglen;
-        fa_err err = {{0}};
-        if (key_sign_digest(s->keys[m.key].key, m.arg, m.data, m.len, sig, &siglen, &err) < 0) {
-            log_msg(FA_LOG_ERROR, "signer: signing with %s failed: %s", s->keys[m.key].path,
-                    err.msg);
-            return ipc_send_text(fd, IPC_FAIL, m.id, err.msg) < 0 ? -1 : 0;
-        }
-        struct ipc_msg rep = {.type = IPC_SIGNED, .id = m.id, .data = sig, .len = siglen};
-        return ipc_send(fd, &rep, -1) < 0 ? -1 : 0;
-    }
-    log_msg(FA_LOG_WARNING, "signer: a worker sent message type %d: closing its channel", m.type);
-    return -1;
+    if (n == 0 || (mh.msg_flags & MSG_TRUNC))
+        return -1;
+    long r = signer_answer(&s->keys, buf, (size_t)n, out, sizeof(out));
+    if (r <= 0)
+        return -1;
+    return send(fd, out, (size_t)r, MSG_NOSIGNAL) == r ? 0 : -1;
 }
 
 static void run(struct signer *s)
@@ -262,17 +329,12 @@ void signer_main(const struct signer_args *a)
     struct signer s = {.a = a};
     load_keys(&s);
     drop(a);
-    struct ipc_msg ready = {.type = IPC_READY, .key = (uint32_t)s.nkeys};
+    struct ipc_msg ready = {.type = IPC_READY, .key = (uint32_t)s.keys.n};
     if (ipc_send(a->ctl_fd, &ready, -1) < 0)
         _exit(2);
-    log_msg(FA_LOG_DEBUG, "signer: %zu key%s loaded", s.nkeys, s.nkeys == 1 ? "" : "s");
+    log_msg(FA_LOG_DEBUG, "signer: %zu key%s loaded", s.keys.n, s.keys.n == 1 ? "" : "s");
     run(&s);
-    for (size_t i = 0; i < s.nkeys; i++) {
-        if (s.keys[i].own)
-            key_free(s.keys[i].key);
-        free(s.keys[i].path);
-    }
-    free(s.keys);
+    keys_clear(&s.keys);
     keytable_free(s.kt);
     _exit(0);
 }

@@ -12,6 +12,9 @@
  * SYNOPSIS
  *   struct signer_args a = {...};   in the child, after fork
  *   signer_main(&a);                never returns
+ *   struct signer_keys *sk = signer_keys_new();           the protocol alone (tests, fuzz_ipc)
+ *   signer_keys_add(sk, "/etc/fwdauth/k.pem", key, 1);
+ *   long n = signer_answer(sk, request, len, reply, sizeof reply);
  * DESCRIPTION
  *   The keys are read with key_load_private as root: the norm is a file
  *   owned by root, mode 0600 (fwdauthd.conf(5)); one owned by `user` is
@@ -41,6 +44,9 @@
  * DIAGNOSTICS
  *   Logs key loading problems, refused requests and signing failures.
  *   Exit status 0 when retired, 2 when it could not start.
+ *   signer_answer returns the reply's length, or 0 when the channel must
+ *   be closed. signer_keys_new returns NULL and signer_keys_add -1 when
+ *   out of memory.
  */
 #ifndef FWDAUTHD_SIGNER_H
 #define FWDAUTHD_SIGNER_H
@@ -48,6 +54,7 @@
 #include "privs.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define SIGNER_CLIENTS_MAX 64
@@ -64,5 +71,15 @@ struct signer_args {
 };
 
 void signer_main(const struct signer_args *a) __attribute__((noreturn));
+
+struct fa_key;
+struct signer_keys;
+struct signer_keys *signer_keys_new(void);
+/* own: key_free the key with the set. */
+int signer_keys_add(struct signer_keys *sk, const char *path, struct fa_key *key, int own);
+size_t signer_keys_count(const struct signer_keys *sk);
+void signer_keys_free(struct signer_keys *sk);
+long signer_answer(const struct signer_keys *sk, const uint8_t *req, size_t n, uint8_t *out,
+                   size_t outsz);
 
 #endif

@@ -478,6 +478,75 @@ static void test_rfc8463_key(void **state)
     key_free(k);
 }
 
+/* Remote keys: signing goes through the given function; the digest is
+ * checked first; a reply of the wrong size is refused; key_free releases
+ * once; what needs key material here fails. */
+struct remote_arg {
+    struct fa_key *local;
+    int calls, released, short_reply;
+};
+
+static int remote_sign(void *arg, int md, const uint8_t *digest, size_t dlen, uint8_t *sig,
+                       size_t *siglen, fa_err *err)
+{
+    struct remote_arg *r = arg;
+    r->calls++;
+    if (key_sign_digest(r->local, md, digest, dlen, sig, siglen, err) < 0)
+        return -1;
+    if (r->short_reply)
+        (*siglen)--;
+    return 0;
+}
+
+static void remote_release(void *arg)
+{
+    ((struct remote_arg *)arg)->released++;
+}
+
+static void test_remote_key(void **state)
+{
+    (void)state;
+    fa_err err;
+    struct remote_arg r = {load("rsa1.pem"), 0, 0, 0};
+    struct key_remote_ops ops = {remote_sign, remote_release};
+    struct fa_key *k = key_remote(KEY_RSA, 2048, &ops, &r, &err);
+    assert_non_null(k);
+    assert_int_equal(key_type(k), KEY_RSA);
+    assert_int_equal(key_bits(k), 2048);
+    assert_true(key_is_private(k));
+    uint8_t sig[KEY_SIG_MAX], want[KEY_SIG_MAX];
+    size_t n, wn;
+    assert_int_equal(key_sign_digest(k, KEY_MD_SHA256, digest32, 32, sig, &n, &err), 0);
+    assert_int_equal(key_sign_digest(r.local, KEY_MD_SHA256, digest32, 32, want, &wn, &err), 0);
+    assert_int_equal(n, wn);
+    assert_memory_equal(sig, want, n);
+    assert_int_equal(key_verify_digest(r.local, KEY_MD_SHA256, digest32, 32, sig, n, &err), 1);
+    /* Checked here, never sent: a bad digest, SHA-1. */
+    assert_int_equal(key_sign_digest(k, KEY_MD_SHA256, digest32, 31, sig, &n, &err), -1);
+    assert_int_equal(key_sign_digest(k, KEY_MD_SHA1, digest32, 20, sig, &n, &err), -1);
+    assert_int_equal(r.calls, 1);
+    r.short_reply = 1;
+    assert_int_equal(key_sign_digest(k, KEY_MD_SHA256, digest32, 32, sig, &n, &err), -1);
+    assert_non_null(strstr(err.msg, "255 octets, not 256"));
+    /* No key material here. */
+    char out[1024];
+    assert_int_equal(key_public_b64(k, out, sizeof(out)), -1);
+    assert_int_equal(key_dns_record(k, out, sizeof(out)), -1);
+    assert_int_equal(key_verify_digest(k, KEY_MD_SHA256, digest32, 32, want, wn, &err), -1);
+    assert_false(key_public_equal(k, r.local));
+    assert_int_equal(key_write_private(k, P("remote.pem"), &err), -1);
+    key_free(k);
+    assert_int_equal(r.released, 1);
+    key_free(r.local);
+    /* What cannot be a DKIM key is refused. */
+    assert_null(key_remote(KEY_RSA, 512, &ops, &r, &err));
+    assert_null(key_remote(KEY_ED25519, 255, &ops, &r, &err));
+    assert_null(key_remote(7, 2048, &ops, &r, &err));
+    struct key_remote_ops none = {NULL, NULL};
+    assert_null(key_remote(KEY_RSA, 2048, &none, &r, &err));
+    assert_int_equal(r.released, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_sign_verify_round_trip),
         cmocka_unit_test(test_signatures_equal_openssl),
         cmocka_unit_test(test_rfc8463_key),
+        cmocka_unit_test(test_remote_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

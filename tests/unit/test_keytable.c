@@ -115,12 +115,57 @@ static void test_errors(void **state)
         keytable_parse("KT", inline_key, strlen(inline_key), "ST", "", 0, 1, geteuid(), &err));
 }
 
+/* A loader (keys.h) gets each key file's path once, however many entries
+ * name it, and its error names the KeyTable line. */
+struct counting {
+    int calls;
+    char last[256];
+    int fail;
+};
+
+static struct fa_key *count_load(void *arg, const char *path, fa_err *err)
+{
+    struct counting *c = arg;
+    c->calls++;
+    snprintf(c->last, sizeof(c->last), "%s", path);
+    if (c->fail) {
+        fa_err_set(err, "not for you");
+        return NULL;
+    }
+    return key_generate(KEY_ED25519, 0, err);
+}
+
+static void test_loader(void **state)
+{
+    (void)state;
+    char kt[512];
+    snprintf(kt, sizeof(kt), "k1 example.org:s1:%s\nk2 %%:s2:%s\nk3 x.example:s3:/elsewhere.pem\n",
+             keypath, keypath);
+    const char *st = "*@example.org k1\n";
+    struct counting c = {0, "", 0};
+    struct key_loader ld = {count_load, &c};
+    fa_err err;
+    struct keytable *t =
+        keytable_parse_with("KT", kt, strlen(kt), "ST", st, strlen(st), 1, &ld, &err);
+    assert_non_null(t);
+    assert_int_equal(c.calls, 2);
+    assert_string_equal(c.last, "/elsewhere.pem");
+    struct keytable_match m;
+    assert_true(keytable_find(t, "a", "example.org", &m));
+    assert_int_equal(key_type(m.key), KEY_ED25519);
+    keytable_free(t);
+    c.fail = 1;
+    assert_null(keytable_parse_with("KT", kt, strlen(kt), "ST", st, strlen(st), 1, &ld, &err));
+    assert_string_equal(err.msg, "KT:1: not for you");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regex_table),
         cmocka_unit_test(test_plain_table_order),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_loader),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
