@@ -230,20 +230,37 @@ static void prepare_body(void *ctx, const uint8_t *b, size_t n)
 
 /* ---- step 3: submit --------------------------------------------------------- */
 
-enum phase { PH_CONNECT, PH_EHLO, PH_STARTTLS, PH_AUTH, PH_MAIL, PH_RCPT, PH_DATA, PH_EOD };
+/* The SMTP dialogue as it went: the last command the client sent and the
+ * server's reply to it, the only state report() reads. libcurl runs the
+ * dialogue itself and shows it only to its debug callback, one line at a
+ * time; smtp_sent and smtp_received keep this state from those lines. */
+enum smtp_cmd {
+    CMD_CONNECT, /* nothing sent yet: the reply is the greeting */
+    CMD_EHLO,    /* EHLO or HELO */
+    CMD_STARTTLS,
+    CMD_AUTH,
+    CMD_MAIL,
+    CMD_RCPT,
+    CMD_DATA,
+    CMD_MESSAGE /* the message itself: the reply is the one at end of data */
+};
 
-struct session {
-    FILE *msg;
-    int verbose;
-    int want_auth, auth_done, auth_ok, auth_offered, auth_abort;
-    int quitting; /* QUIT sent: its reply must not hide the one that matters */
-    int phase;
-    int prev_cr; /* the last octet given to curl was CR */
-    int pending_lf;
-    char rcpt[REPLY_MAX];  /* the recipient of the last RCPT TO */
-    char reply[REPLY_MAX]; /* the last complete server reply (lines joined) */
-    char cur[REPLY_MAX];   /* the reply being read */
-    int read_error;
+enum smtp_auth {
+    AUTH_NONE,    /* not started */
+    AUTH_SENDING, /* AUTH sent, the exchange goes on: every client line is a credential */
+    AUTH_OK,      /* 235 */
+    AUTH_REFUSED  /* any other final reply */
+};
+
+struct smtp_state {
+    enum smtp_cmd cmd;       /* the last command sent (QUIT aside) */
+    char arg[REPLY_MAX];     /* what a report names of it: RCPT TO's recipient */
+    int code;                /* the server's reply to it: 3 digits; 0 until one came */
+    char reply[REPLY_MAX];   /* that reply, its lines joined */
+    char partial[REPLY_MAX]; /* a multi-line reply being read */
+    int auth_offered;        /* the last EHLO reply lists AUTH */
+    enum smtp_auth auth;
+    int quitting; /* QUIT sent: its reply is not the one that matters */
 };
 
 static void append_line(char *dst, const char *s, size_t n)
@@ -258,108 +275,137 @@ static void append_line(char *dst, const char *s, size_t n)
     dst[l] = '\0';
 }
 
-/* A line the client sent: track the phase, and say whether it holds
- * credentials (everything sent while AUTH is in progress). */
-static int client_line(struct session *s, const char *p, size_t n)
+static int line_is(const char *p, size_t n, const char *word)
 {
-    if (s->phase == PH_AUTH && !s->auth_done)
+    size_t w = strlen(word);
+    return n >= w && strncasecmp(p, word, w) == 0;
+}
+
+/* The client sent the line p[0..n): a new command. Returns 1 when the line
+ * holds credentials (the AUTH command and everything sent while the
+ * exchange goes on), which --verbose must not show. */
+static int smtp_sent(struct smtp_state *st, const char *p, size_t n)
+{
+    static const struct {
+        const char *word;
+        enum smtp_cmd cmd;
+    } commands[] = {{"EHLO", CMD_EHLO},       {"HELO", CMD_EHLO},     {"STARTTLS", CMD_STARTTLS},
+                    {"MAIL FROM:", CMD_MAIL}, {"RCPT TO:", CMD_RCPT}, {"DATA", CMD_DATA}};
+    if (st->auth == AUTH_SENDING)
         return 1;
-    if (n >= 5 && strncasecmp(p, "AUTH ", 5) == 0) {
-        s->phase = PH_AUTH;
+    if (line_is(p, n, "AUTH ")) {
+        st->cmd = CMD_AUTH;
+        st->auth = AUTH_SENDING;
         return 1;
     }
-    if (n >= 4 && strncasecmp(p, "QUIT", 4) == 0)
-        s->quitting = 1;
-    else if (n >= 4 && strncasecmp(p, "EHLO", 4) == 0)
-        s->phase = PH_EHLO, s->auth_offered = 0;
-    else if (n >= 4 && strncasecmp(p, "HELO", 4) == 0)
-        s->phase = PH_EHLO;
-    else if (n >= 8 && strncasecmp(p, "STARTTLS", 8) == 0)
-        s->phase = PH_STARTTLS;
-    else if (n >= 10 && strncasecmp(p, "MAIL FROM:", 10) == 0)
-        s->phase = PH_MAIL;
-    else if (n >= 8 && strncasecmp(p, "RCPT TO:", 8) == 0) {
-        s->phase = PH_RCPT;
-        s->rcpt[0] = '\0';
-        const char *a = p + 8, *e = p + n;
-        while (a < e && *a == ' ')
-            a++;
-        if (a < e && *a == '<')
-            a++;
-        const char *gt = memchr(a, '>', (size_t)(e - a));
-        append_line(s->rcpt, a, gt ? (size_t)(gt - a) : (size_t)(e - a));
-    } else if (n >= 4 && strncasecmp(p, "DATA", 4) == 0)
-        s->phase = PH_DATA;
+    if (line_is(p, n, "QUIT")) {
+        st->quitting = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!line_is(p, n, commands[i].word))
+            continue;
+        st->cmd = commands[i].cmd;
+        st->arg[0] = '\0';
+        if (line_is(p, n, "EHLO"))
+            st->auth_offered = 0;
+        if (st->cmd == CMD_RCPT) {
+            const char *a = p + 8, *e = p + n;
+            while (a < e && *a == ' ')
+                a++;
+            if (a < e && *a == '<')
+                a++;
+            const char *gt = memchr(a, '>', (size_t)(e - a));
+            append_line(st->arg, a, gt ? (size_t)(gt - a) : (size_t)(e - a));
+        }
+        break;
+    }
     return 0;
 }
 
-static void server_line(struct session *s, const char *p, size_t n)
+/* The server sent the line p[0..n) ("250-..." goes on, "250 ..." ends). */
+static void smtp_received(struct smtp_state *st, const char *p, size_t n)
 {
-    append_line(s->cur, p, n);
-    int last = n < 4 || p[3] != '-';
-    if (s->phase == PH_EHLO && n >= 8 && strncasecmp(p + 4, "AUTH", 4) == 0 &&
-        (n == 8 || p[8] == ' ' || p[8] == '=' || p[8] == '\r' || p[8] == '\n'))
-        s->auth_offered = 1;
-    if (!last)
+    append_line(st->partial, p, n);
+    if (st->cmd == CMD_EHLO && n >= 8 && strncasecmp(p + 4, "AUTH", 4) == 0 &&
+        (n == 8 || strchr(" =\r\n", p[8])))
+        st->auth_offered = 1;
+    if (n >= 4 && p[3] == '-')
         return;
-    if (!s->quitting)
-        memcpy(s->reply, s->cur, sizeof(s->reply));
-    s->cur[0] = '\0';
-    if (s->phase == PH_AUTH && !s->auth_done && strncmp(p, "334", 3) != 0) {
-        /* AUTH is over: what the client sends next is shown again. */
-        s->auth_done = 1;
-        s->auth_ok = strncmp(p, "235", 3) == 0;
+    if (!st->quitting) {
+        memcpy(st->reply, st->partial, sizeof(st->reply));
+        st->code = n >= 3 && isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+                           isdigit((unsigned char)p[2])
+                       ? (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0')
+                       : 0;
     }
+    st->partial[0] = '\0';
+    if (st->auth == AUTH_SENDING && st->code != 334)
+        st->auth = st->code == 235 ? AUTH_OK : AUTH_REFUSED;
 }
 
+struct session {
+    FILE *msg;
+    int verbose;
+    int want_auth;
+    int auth_abort; /* the message was about to go out unauthenticated: stopped */
+    int prev_cr;    /* the last octet given to curl was CR */
+    int pending_lf;
+    int read_error;
+    struct smtp_state st;
+};
+
+/* What --verbose shows of a client line: AUTH's mechanism, no credential. */
+static void show_sent(const char *p, size_t n, int secret)
+{
+    if (!secret) {
+        fprintf(stderr, "> %.*s", (int)n, p);
+    } else if (line_is(p, n, "AUTH ")) {
+        size_t m = 5;
+        while (m < n && p[m] != ' ' && p[m] != '\r' && p[m] != '\n')
+            m++;
+        fprintf(stderr, "> %.*s%s\n", (int)m, p,
+                m < n && p[m] == ' ' ? " [credentials hidden]" : "");
+        return;
+    } else {
+        fprintf(stderr, "> [credentials hidden]\n");
+        return;
+    }
+    if (p[n - 1] != '\n')
+        fputc('\n', stderr);
+}
+
+/* curl's trace: split into lines (curl may pass several at once) for the
+ * state, and shown for --verbose. */
 static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
 {
     (void)h;
     struct session *s = ctx;
+    const char *p = data, *e = data + size;
     switch (type) {
     case CURLINFO_TEXT:
         if (s->verbose)
             fprintf(stderr, "* %.*s", (int)size, data);
         break;
-    case CURLINFO_HEADER_OUT: {
-        /* curl may pass several lines at once; look at each. */
-        const char *p = data, *e = data + size;
+    case CURLINFO_HEADER_OUT:
+    case CURLINFO_HEADER_IN:
         while (p < e) {
             const char *nl = memchr(p, '\n', (size_t)(e - p));
             size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(e - p);
-            int secret = client_line(s, p, n);
-            if (s->verbose) {
-                if (!secret)
-                    fprintf(stderr, "> %.*s", (int)n, p);
-                else if (n >= 5 && strncasecmp(p, "AUTH ", 5) == 0) {
-                    size_t m = 5;
-                    while (m < n && p[m] != ' ' && p[m] != '\r' && p[m] != '\n')
-                        m++;
-                    fprintf(stderr, "> %.*s%s\n", (int)m, p,
-                            m < n && p[m] == ' ' ? " [credentials hidden]" : "");
-                } else
-                    fprintf(stderr, "> [credentials hidden]\n");
-                if (p[n - 1] != '\n')
-                    fputc('\n', stderr);
+            if (type == CURLINFO_HEADER_OUT) {
+                int secret = smtp_sent(&s->st, p, n);
+                if (s->verbose)
+                    show_sent(p, n, secret);
+            } else {
+                smtp_received(&s->st, p, n);
+                if (s->verbose)
+                    fprintf(stderr, "< %.*s%s", (int)n, p, p[n - 1] == '\n' ? "" : "\n");
             }
             p += n;
         }
         break;
-    }
-    case CURLINFO_HEADER_IN: {
-        const char *p = data, *e = data + size;
-        while (p < e) {
-            const char *nl = memchr(p, '\n', (size_t)(e - p));
-            size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(e - p);
-            server_line(s, p, n);
-            if (s->verbose)
-                fprintf(stderr, "< %.*s%s", (int)n, p, p[n - 1] == '\n' ? "" : "\n");
-            p += n;
-        }
-        break;
-    }
     case CURLINFO_DATA_OUT:
-        s->phase = PH_EOD;
+        s->st.cmd = CMD_MESSAGE;
         break;
     default:
         break;
@@ -374,11 +420,11 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ctx)
 {
     struct session *s = ctx;
     size_t room = size * nitems, o = 0;
-    if (s->want_auth && !s->auth_ok) {
+    if (s->want_auth && s->st.auth != AUTH_OK) {
         s->auth_abort = 1;
         return CURL_READFUNC_ABORT;
     }
-    s->phase = PH_EOD;
+    s->st.cmd = CMD_MESSAGE;
     if (s->pending_lf && room > 0) {
         buf[o++] = '\n';
         s->pending_lf = 0;
@@ -500,12 +546,12 @@ struct send_opts {
     long timeout;
 };
 
-/* Turn curl's result into one line and an exit status. */
-static int report(const struct send_opts *o, const struct session *s, CURLcode rc, long code,
-                  const char *errbuf, const char *from)
+/* A failure below SMTP (connection, name, time, TLS, the spool file):
+ * one line and EXIT_TROUBLE; 0 when rc is none of these. oserr is the
+ * errno of a failed connect. */
+static int report_transport(const struct send_opts *o, const struct session *s, CURLcode rc,
+                            const char *why, long oserr)
 {
-    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    const char *reply = s->reply[0] ? s->reply : why;
     if (s->auth_abort) {
         fprintf(stderr,
                 PROG ": %s:%ld offered no AUTH; refusing to send without "
@@ -520,8 +566,9 @@ static int report(const struct send_opts *o, const struct session *s, CURLcode r
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
         fprintf(stderr, PROG ": cannot connect to %s:%ld: %s\n", o->host, o->port,
-                strstr(why, "refused") || strstr(why, "Couldn't connect") ? "connection refused"
-                                                                          : why);
+                oserr == ECONNREFUSED ? "connection refused"
+                : oserr               ? strerror((int)oserr)
+                                      : why);
         return EXIT_TROUBLE;
     case CURLE_COULDNT_RESOLVE_HOST:
         fprintf(stderr, PROG ": cannot resolve %s: %s\n", o->host, why);
@@ -548,38 +595,58 @@ static int report(const struct send_opts *o, const struct session *s, CURLcode r
         fprintf(stderr, PROG ": cannot use the CA file %s: %s\n",
                 o->ca_file ? o->ca_file : "(system store)", why);
         return EXIT_TROUBLE;
-    case CURLE_LOGIN_DENIED:
-        fprintf(stderr, PROG ": authentication refused for %s: %s\n", o->user, reply);
-        return EXIT_NEGATIVE;
     default:
+        return 0;
+    }
+}
+
+/* The server refused a command (4xx or 5xx): which one, with its reply. */
+static int report_refusal(const struct send_opts *o, const struct session *s, const char *from,
+                          const char *reply)
+{
+    const struct smtp_state *st = &s->st;
+    switch (st->cmd) {
+    case CMD_RCPT:
+        fprintf(stderr, PROG ": recipient %s rejected: %s%s\n", st->arg, reply,
+                s->want_auth && st->auth != AUTH_OK && !st->auth_offered
+                    ? " (not authenticated: the server offered no AUTH)"
+                    : "");
+        break;
+    case CMD_MAIL:
+        fprintf(stderr, PROG ": sender %s rejected: %s\n", from, reply);
+        break;
+    case CMD_DATA:
+        fprintf(stderr, PROG ": DATA refused: %s\n", reply);
+        break;
+    case CMD_MESSAGE:
+        fprintf(stderr, PROG ": message rejected at end of DATA: %s\n", reply);
+        break;
+    case CMD_AUTH:
+        fprintf(stderr, PROG ": authentication refused for %s: %s\n", o->user, reply);
+        break;
+    default:
+        fprintf(stderr, PROG ": refused by %s:%ld: %s\n", o->host, o->port, reply);
         break;
     }
-    if (code >= 400 && code < 600) {
-        switch (s->phase) {
-        case PH_RCPT:
-            fprintf(stderr, PROG ": recipient %s rejected: %s%s\n", s->rcpt, reply,
-                    s->want_auth && !s->auth_ok && !s->auth_offered
-                        ? " (not authenticated: the server offered no AUTH)"
-                        : "");
-            break;
-        case PH_MAIL:
-            fprintf(stderr, PROG ": sender %s rejected: %s\n", from, reply);
-            break;
-        case PH_DATA:
-            fprintf(stderr, PROG ": DATA refused: %s\n", reply);
-            break;
-        case PH_EOD:
-            fprintf(stderr, PROG ": message rejected at end of DATA: %s\n", reply);
-            break;
-        case PH_AUTH:
-            fprintf(stderr, PROG ": authentication refused for %s: %s\n", o->user, reply);
-            break;
-        default:
-            fprintf(stderr, PROG ": refused by %s:%ld: %s\n", o->host, o->port, reply);
-            break;
-        }
+    return EXIT_NEGATIVE;
+}
+
+/* Turn curl's result and the dialogue's state into one line and an exit
+ * status. */
+static int report(const struct send_opts *o, const struct session *s, CURLcode rc, long oserr,
+                  const char *errbuf, const char *from)
+{
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *reply = s->st.reply[0] ? s->st.reply : why;
+    int status = report_transport(o, s, rc, why, oserr);
+    if (status)
+        return status;
+    if (rc == CURLE_LOGIN_DENIED) {
+        fprintf(stderr, PROG ": authentication refused for %s: %s\n", o->user, reply);
         return EXIT_NEGATIVE;
     }
+    if (s->st.code >= 400 && s->st.code < 600)
+        return report_refusal(o, s, from, reply);
     fprintf(stderr, PROG ": %s:%ld: %s\n", o->host, o->port, why);
     return EXIT_TROUBLE;
 }
@@ -641,19 +708,19 @@ static int submit(const struct send_opts *o, FILE *msg, const char *password, co
     curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, o->timeout);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o->timeout);
-    /* The debug callback tracks the dialogue (which command a reply
-     * answers) and prints it for --verbose with the credentials hidden. */
+    /* The debug callback keeps the dialogue's state (smtp_sent,
+     * smtp_received) and prints it for --verbose, credentials hidden. */
     curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(h, CURLOPT_DEBUGDATA, &s);
 
     CURLcode rc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    long oserr = 0;
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
     if (rc == CURLE_OK && !s.auth_abort)
         status = EXIT_POSITIVE;
     else
-        status = report(o, &s, rc, code, errbuf, from);
+        status = report(o, &s, rc, oserr, errbuf, from);
 out:
     curl_slist_free_all(rl);
     curl_easy_cleanup(h);
