@@ -324,9 +324,9 @@ static void chart_failures_time(FILE *f, const struct buckets *b)
                     "height=\"%.1f\"><title>",
                     maillog_category_name(c), pl.x0 + slot * (double)i + (slot - w) / 2, ytop, w,
                     ybot - ytop);
+            fprintf(f, "%s", b->per > 1 ? "from " : ""); /* merged periods */
             html(f, label);
-            fprintf(f, "%s: %llu %s</title></rect>\n", b->per > 1 ? " and after" : "", v,
-                    maillog_category_name(c));
+            fprintf(f, ": %llu %s</title></rect>\n", v, maillog_category_name(c));
             below += v;
         }
     }
@@ -371,8 +371,9 @@ static void chart_traffic_time(FILE *f, const struct buckets *b)
             for (size_t i = 0; i < b->n; i++) {
                 char label[32];
                 bucket_label(label, sizeof(label), b, i);
-                fprintf(f, "<circle class=\"dot %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"><title>",
-                        name[k], pl.x0 + slot * ((double)i + 0.5), y_of(&pl, VAL(&b->v[i], k)));
+                fprintf(f, "<circle class=\"dot %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"><title>%s",
+                        name[k], pl.x0 + slot * ((double)i + 0.5), y_of(&pl, VAL(&b->v[i], k)),
+                        b->per > 1 ? "from " : "");
                 html(f, label);
                 fprintf(f, ": %llu %s</title></circle>\n", VAL(&b->v[i], k), name[k]);
             }

@@ -588,6 +588,14 @@ static void table_rows(FILE *f, const char *title, const struct domain_row *rows
     }
 }
 
+/* Log text on a terminal: control characters (an escape sequence in a
+ * reply or an address) as '?'. */
+static void table_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
 static void table_period(FILE *f, const char *label, const struct maillog_period *p,
                          unsigned long long days)
 {
@@ -664,11 +672,13 @@ static void table_extras(FILE *f, const struct maillog_scan *s, const struct log
             if (rows[i].error)
                 snprintf(err, sizeof(err), " (+%llu)", rows[i].error);
             if (tv->kind == ML_TOP_RECIPIENT_DOMAINS)
-                fprintf(f, "  %10llu %12llu %9llu  %s%s\n", rows[i].count, rows[i].bytes,
-                        rows[i].deferrals, logscan_shown(rows[i].key), err);
+                fprintf(f, "  %10llu %12llu %9llu  ", rows[i].count, rows[i].bytes,
+                        rows[i].deferrals);
             else
-                fprintf(f, "  %10llu %12llu  %s%s\n", rows[i].count, rows[i].bytes, rows[i].key,
-                        err);
+                fprintf(f, "  %10llu %12llu  ", rows[i].count, rows[i].bytes);
+            table_text(f, tv->kind == ML_TOP_RECIPIENT_DOMAINS ? logscan_shown(rows[i].key)
+                                                               : rows[i].key);
+            fprintf(f, "%s\n", err);
         }
         free(rows);
     }
@@ -751,7 +761,9 @@ static void report_table(FILE *f, const struct maillog_scan *s, const struct dom
                 maillog_category_name(g->category), logscan_status_name(g->status),
                 logscan_shown(g->sender_domain), logscan_shown(g->recipient_domain),
                 g->dsn[0] ? g->dsn : "-", g->rule->label);
-        fprintf(f, "         reply: %s\n", g->reply);
+        fprintf(f, "         reply: ");
+        table_text(f, g->reply);
+        fputc('\n', f);
     }
     table_rows(f, "By recipient domain", rd, nrd, 0);
     table_rows(f, "By sender domain", sd, nsd, 1);
