@@ -24,6 +24,7 @@ int cmd_dkim_sign(int argc, char **argv);   /* cmd_dkim_sign.c (argv[0] = "sign"
 int cmd_dkim_verify(int argc, char **argv); /* cmd_dkim_verify.c (argv[0] = "verify") */
 int cmd_dkim_keygen(int argc, char **argv); /* cmd_keygen.c (argv[0] = "keygen") */
 int cmd_check_dns(int argc, char **argv);   /* cmd_checkdns.c */
+int cmd_doctor(int argc, char **argv);      /* cmd_doctor.c */
 int cmd_send(int argc, char **argv);        /* cmd_send.c */
 int cmd_arc(int argc, char **argv);         /* cmd_arc.c: verify|sign */
 int cmd_dmarc(int argc, char **argv);       /* cmd_dmarc.c: check */

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"srs", cmd_srs, "rewrite (forward) or restore (reverse) envelope senders with SRS"},
     {"dkim", cmd_dkim, "sign or verify messages, make keys (sign, verify, keygen)"},
     {"check-dns", cmd_check_dns, "check a domain's published SPF, DMARC and DKIM records"},
+    {"doctor", cmd_doctor, "check the whole set-up: Postfix, fwdauthd, keys, DNS, the daemon"},
     {"dmarc", cmd_dmarc, "evaluate SPF, DKIM and DMARC of a message as a receiver would (check)"},
     {"spf", cmd_spf, "evaluate SPF for a client IP and sender (check)"},
     {"send", cmd_send, "DKIM-sign (optionally) and submit a message over SMTP with TLS"},
