@@ -71,7 +71,7 @@ class SrsCli(fwdtest.TestCase):
 
     def test_usage_and_config_errors_exit_two(self):
         for args in ([FWDAUTH], [FWDAUTH, "nosuch"], [FWDAUTH, "srs"],
-                     [FWDAUTH, "srs", "sideways", "a@b"], self.base + ["forward"],
+                     [FWDAUTH, "srs", "sideways", "a@b"],
                      self.base + ["--now", "yesterday", "forward", "a@b.example"],
                      [FWDAUTH, "srs", "forward", "a@b.example"]):
             r = run(args)
@@ -83,6 +83,20 @@ class SrsCli(fwdtest.TestCase):
         r = run([FWDAUTH, "srs", "-c", bad, "forward", "a@b.example"])
         self.assertEqual(r.returncode, 2)
         self.assertIn(bad + ":2: unknown parameter \"srs_sekrets\"", r.stderr)
+
+    def test_addresses_from_stdin(self):
+        # No address on the command line: one per line of stdin (CR LF or
+        # LF, blank lines skipped), each answered on its own line.
+        r = run(self.base + ["forward"], input="test@otherdomain.com\r\n\nTest@otherdomain.com\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(),
+                         ["SRS0=vmyz=2W=otherdomain.com=test@example.com",
+                          "SRS0=vmyz=2W=otherdomain.com=Test@example.com"])
+        r = run(self.base + ["forward"], input="")
+        self.assertEqual((r.returncode, r.stdout), (0, ""))
+        r = run(self.base + ["forward"], input="not an address\n")
+        self.assertEqual(r.returncode, 1)  # left unchanged, as on the command line
+        self.assertIn("not an address: left unchanged", r.stderr)
 
     def test_world_readable_secrets_refused(self):
         os.chmod(self.secrets, 0o644)
