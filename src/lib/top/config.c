@@ -887,9 +887,9 @@ int config_check_srs(const struct fa_config *cfg, fa_err *err)
         return config_fail(
             cfg, "srs_hash_minimum", err, "srs_hash_minimum (%u) exceeds srs_hash_length (%u, %s)",
             cfg->srs_hash_minimum, cfg->srs_hash_length, config_where(cfg, "srs_hash_length"));
-    /* hybrid is the default: with no store it can only be stateless. */
-    if (cfg->srs_mode != SRS_MODE_STATELESS && !cfg->srs_store[0] &&
-        cfg->set_at[find_key("srs_mode") - keys])
+    /* hybrid is the default and, with no store, is stateless (so that
+     * fwdauthd -a's dump loads back); database cannot work without one. */
+    if (cfg->srs_mode == SRS_MODE_DATABASE && !cfg->srs_store[0])
         return config_fail(cfg, "srs_mode", err,
                            "srs_mode = %s needs srs_store (where senders that do not fit are "
                            "kept)",
