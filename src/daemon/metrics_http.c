@@ -99,8 +99,8 @@ struct metrics_http *metrics_http_start(int fd, const struct metrics *m, unsigne
         return NULL;
     }
     h->m = m;
-    h->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                              handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+    h->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+                              NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
                               limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT,
                               MHD_OPTION_END);
@@ -117,6 +117,13 @@ void metrics_http_stop(struct metrics_http *h)
 {
     if (!h)
         return;
+    /* The listening socket belongs to the master and is shared with the
+     * worker that replaces this one on a reload: quiesced first, MHD only
+     * stops accepting on it; stopped without, it shuts the socket down
+     * for every process (the next worker's scrapes were refused). */
+    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
     MHD_stop_daemon(h->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     free(h);
 }
