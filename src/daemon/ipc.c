@@ -2,6 +2,7 @@
 #include "ipc.h"
 
 #include "keys.h"
+#include "netint.h"
 
 #include <errno.h>
 #include <string.h>
@@ -10,19 +11,6 @@
 
 #define IPC_MAGIC 'F'
 #define IPC_VERSION 1
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Text payloads: no control octets (they would reach a log line). */
 static int text_ok(const uint8_t *p, size_t n)
@@ -75,8 +63,8 @@ int ipc_decode(const uint8_t *p, size_t n, struct ipc_msg *m)
     *m = (struct ipc_msg){
         .type = p[2],
         .arg = p[3],
-        .id = get32(p + 4),
-        .key = get32(p + 8),
+        .id = netint_get32(p + 4),
+        .key = netint_get32(p + 8),
         .data = p + IPC_HEADER,
         .len = len,
     };
@@ -91,8 +79,8 @@ long ipc_encode(const struct ipc_msg *m, uint8_t *out, size_t outsz)
     out[1] = IPC_VERSION;
     out[2] = (uint8_t)m->type;
     out[3] = (uint8_t)m->arg;
-    put32(out + 4, m->id);
-    put32(out + 8, m->key);
+    netint_put32(out + 4, m->id);
+    netint_put32(out + 8, m->key);
     out[12] = (uint8_t)(m->len >> 8);
     out[13] = (uint8_t)m->len;
     if (m->len)

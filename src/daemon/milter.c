@@ -1,6 +1,8 @@
 /* milter - milter protocol core, filter side; see milter.h. */
 #include "milter.h"
 
+#include "netint.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,19 +77,6 @@ struct milter_session {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void note(struct milter_session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void note(struct milter_session *s, int level, const char *fmt, ...)
@@ -136,7 +125,7 @@ int milter_frame(const uint8_t *p, size_t n, uint8_t *cmd, const uint8_t **data,
         *used = 5;
         return MILTER_FRAME_MORE;
     }
-    uint32_t len = get32(p);
+    uint32_t len = netint_get32(p);
     if (len == 0 || len > MILTER_PACKET_MAX)
         return MILTER_FRAME_BAD;
     *used = 4 + (size_t)len;
@@ -167,7 +156,7 @@ static int out_packet(struct milter_session *s, uint8_t cmd, const void *a, size
     if (OUT_CAP - s->outlen < need)
         return -1;
     uint8_t *o = s->out + s->outlen;
-    put32(o, (uint32_t)(1 + alen + blen));
+    netint_put32(o, (uint32_t)(1 + alen + blen));
     o[4] = cmd;
     if (alen)
         memcpy(o + 5, a, alen);
@@ -435,7 +424,7 @@ static int do_optneg(struct milter_session *s, const uint8_t *d, size_t len)
         return proto_error(s, "option negotiation repeated");
     if (len < 12)
         return proto_error(s, "option negotiation packet too short");
-    uint32_t v = get32(d), act = get32(d + 4), offered = get32(d + 8);
+    uint32_t v = netint_get32(d), act = netint_get32(d + 4), offered = netint_get32(d + 8);
     if (v < 2 || v == 5)
         return proto_error(s, "unsupported milter protocol version");
     s->version = v > 6 ? 6 : v;
@@ -481,9 +470,9 @@ static int do_optneg(struct milter_session *s, const uint8_t *d, size_t len)
     s->proto = want & offered & defined;
     s->actions = f->actions & act & KNOWN_ACTIONS;
     uint8_t o[12];
-    put32(o, s->version);
-    put32(o + 4, s->actions);
-    put32(o + 8, s->proto);
+    netint_put32(o, s->version);
+    netint_put32(o + 4, s->actions);
+    netint_put32(o + 8, s->proto);
     s->phase = PH_CONNECT;
     return out_packet(s, SMFIC_OPTNEG, o, sizeof(o), NULL, 0) < 0
                ? proto_error(s, "output buffer full")
@@ -1077,11 +1066,11 @@ static int mods_put(struct milter_mods *m, uint8_t cmd, int has_index, uint32_t 
     if (m->cap - m->len < need)
         return mods_fail(m);
     uint8_t *o = m->buf + m->len;
-    put32(o, (uint32_t)(need - 4));
+    netint_put32(o, (uint32_t)(need - 4));
     o[4] = cmd;
     size_t off = 5;
     if (has_index) {
-        put32(o + off, index);
+        netint_put32(o + off, index);
         off += 4;
     }
     memcpy(o + off, a, al);
@@ -1141,7 +1130,7 @@ int milter_mods_replace_body(struct milter_mods *m, const uint8_t *p, size_t n)
     do {
         size_t k = n - off > MILTER_CHUNK_MAX ? MILTER_CHUNK_MAX : n - off;
         uint8_t hdr[5];
-        put32(hdr, (uint32_t)(k + 1));
+        netint_put32(hdr, (uint32_t)(k + 1));
         hdr[4] = SMFIR_REPLBODY;
         if (s->env.write(s->env.arg, hdr, sizeof(hdr)) < 0 ||
             (k && s->env.write(s->env.arg, p + off, k) < 0))
