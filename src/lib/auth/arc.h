@@ -57,6 +57,33 @@
  *   The default AMS h= is DKIM's default list (oversigned) plus each
  *   DKIM-Signature present (RFC 8617 section 4.1.2); Authentication-Results
  *   and ARC fields are never signed by it.
+ * DIAGNOSTICS
+ *   arc_verifier_new returns NULL with err set only when memory runs out
+ *   or OpenSSL lacks SHA-256; a malformed chain is not an error here but
+ *   a result. arc_verifier_finish cannot fail: out->cv is ARC_CV_NONE (no
+ *   ARC field), ARC_CV_PASS or ARC_CV_FAIL, with out->reason naming the
+ *   instance and the first problem found; out->temperror is set when a
+ *   key lookup failed temporarily (the chain is then cv=fail, and a
+ *   caller may defer rather than reject). Per set, ams_result and
+ *   as_result are an enum dkim_result (dkim_key.h: DKIM_PASS, DKIM_FAIL,
+ *   DKIM_PERMERROR, DKIM_TEMPERROR; DKIM_NONE when not checked) with a
+ *   static reason.
+ *   arc_sealer_new returns NULL with err set: no valid domain, selector
+ *   or key; no valid authserv-id; a key that is not private; an alg other
+ *   than rsa-sha256/ed25519-sha256, or one that does not match the key; a
+ *   headers list without From (or over DKIMCORE_HLIST_MAX), or one that
+ *   names ARC-Seal or Authentication-Results; out of memory.
+ *   arc_sealer_finish returns ARC_SEALED with fields[0..3) set;
+ *   ARC_NOT_SEALED with fields NULL and err saying why when the chain
+ *   must not be extended (its latest seal says cv=fail, or it has
+ *   ARC_MAX_INSTANCE sets); or -1 with err set and fields NULL: the
+ *   default signed list does not fit, results that do not parse
+ *   (spec->results), an AAR or ARC field too long, a digest or signing
+ *   failure (keys.h), out of memory. *chain is filled in every case.
+ *   arc_field_instance returns the instance (1..ARC_MAX_INSTANCE), or -1
+ *   with a static *why: not an ARC field, an AAR not starting with i=, a
+ *   tag list that does not parse, i= missing or out of range.
+ *   arc_cv_name never fails (any value but pass and fail is "none").
  * SECURITY
  *   Bounded: at most ARC_MAX_INSTANCE sets, DKIM's limits on every field;
  *   malformed input is cv=fail with a reason, never a crash. A temporary

@@ -39,10 +39,25 @@
  *   a crash. Verification never trusts anything in the message but the
  *   signature and the DNS key.
  * DIAGNOSTICS
- *   dkim_signer_new returns NULL and dkim_signer_finish -1 with err set
- *   (a bad spec, a key that cannot sign, a field that does not fit).
- *   dkim_verifier_new returns NULL with err set. Each verification result
- *   carries an enum dkim_result and a static reason.
+ *   dkim_signer_new returns NULL with err set: n is 0 or over
+ *   DKIM_MAX_SIGS; a spec without domain, selector or key, with a key that
+ *   is not private, asking rsa-sha1 (RFC 8301) or an algorithm the key
+ *   does not have, an identity outside d=, a header list without From, an
+ *   invalid domain or selector (err names the spec by number); out of
+ *   memory. dkim_signer_finish returns 0 with every fields[i] set, or -1
+ *   with err set and no field: a signed list or field too long, a digest
+ *   or signing failure (keys.h), out of memory.
+ *   dkim_verifier_new returns NULL with err set only when memory runs out
+ *   or OpenSSL lacks SHA-256; malformed signatures are results, not
+ *   errors. dkim_verifier_finish returns the number of results and cannot
+ *   fail; each result is an enum dkim_result (dkim_key.h) with a static
+ *   reason: DKIM_PASS (reason ""); DKIM_FAIL (body hash mismatch, a
+ *   signature that does not verify, x= past, t= in the future);
+ *   DKIM_POLICY (rsa-sha1); DKIM_PERMERROR (a signature field that does
+ *   not parse or breaks a rule listed in SUMMARY, a key record that is
+ *   missing or unusable: dkim_key.h); DKIM_TEMPERROR (the key lookup
+ *   failed temporarily, or an internal failure such as memory).
+ *   dkim_verifier_key_names and dkim_verifier_skipped return counts.
  */
 #ifndef FWDAUTH_DKIM_H
 #define FWDAUTH_DKIM_H

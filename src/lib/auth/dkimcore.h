@@ -30,6 +30,22 @@
  *   octets, breaking lines with CRLF + TAB before a tag that would pass
  *   column 76 (dkimcore_fold_tag: never inside a value) or inside a long
  *   value at a separator or anywhere (dkimcore_fold_long: base64, h=).
+ * DIAGNOSTICS
+ *   dkimcore_hashes_init returns 0, or -1 with err when OpenSSL lacks
+ *   SHA-256 or SHA-1. dkimcore_hashes_get returns the hash's index, or -1
+ *   with err: more than DKIMCORE_MAX_BODY_HASHES different hashes, out of
+ *   memory, a digest that cannot start. dkimcore_header_hash returns 0,
+ *   or -1 when OpenSSL fails (no err: only a broken library does).
+ *   dkimcore_sign_b64 returns 0, or -1 with err: the key cannot sign
+ *   (keys.h) or the signature does not fit out.
+ *   dkimcore_sig_parse returns DKIM_NONE (all checks hold), DKIM_PERMERROR,
+ *   DKIM_POLICY or DKIM_FAIL, with a static *reason (see its comment).
+ *   dkimcore_default_hlist returns 0, or -1 when the list does not fit.
+ *   dkimcore_check_body returns NULL (the hash matches) or a static
+ *   reason. The fold_* functions record an overflow in f->overflow;
+ *   dkimcore_fold_finish then returns NULL with err ("signature field too
+ *   long"), as it does when memory runs out. dkimcore_domain_within
+ *   returns 1 or 0.
  * SECURITY
  *   Every buffer is bounded; overflows are reported, not truncated silently.
  *   No global state: safe in every thread.

@@ -9,6 +9,19 @@
  * SYNOPSIS
  *   int n = b64_encode(bin, binlen, out, outsz);   length, or -1 if too small
  *   int m = b64_decode(txt, txtlen, bin, binsz);   length, or -1 if malformed/too small
+ * DESCRIPTION
+ *   b64_encode writes B64_ENCODED_LEN(n) characters and a NUL, so out
+ *   needs one more octet than that. b64_decode writes binary octets, no
+ *   NUL; the white space it skips is SP, HTAB, CR and LF.
+ * DIAGNOSTICS
+ *   b64_encode returns the number of characters written (without the NUL),
+ *   or -1 when outsz is too small or the result would not fit an int;
+ *   nothing is written then.
+ *   b64_decode returns the number of octets written (0 for empty or
+ *   all-white-space input), or -1 for a character outside the alphabet,
+ *   data after padding, misplaced or excess padding, a lone trailing
+ *   character, non-zero trailing bits, or an out too small; out may hold
+ *   part of the result after -1.
  */
 #ifndef FWDAUTH_B64_H
 #define FWDAUTH_B64_H

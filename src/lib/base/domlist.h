@@ -8,6 +8,16 @@
  *   ASCII case-insensitive and ignores one trailing dot on either side.
  * SYNOPSIS
  *   int hit = domlist_match(cfg->local_domains.v, cfg->local_domains.n, "a.example.net", 13);
+ *   int same = domain_equal("Example.NET.", 12, "example.net", 11);
+ * DESCRIPTION
+ *   Names are given with their lengths (they need not be NUL-terminated);
+ *   patterns are NUL-terminated strings. A pattern "." or "" matches
+ *   nothing (nor does an empty name). No wildcard other than
+ *   the leading dot, no IDNA conversion: names compare as ASCII octets.
+ * DIAGNOSTICS
+ *   domlist_match returns 1 when some pattern matches, 0 otherwise (also
+ *   for an empty list). domain_equal returns 1 when both names are equal
+ *   and not empty, 0 otherwise. Neither can fail.
  */
 #ifndef FWDAUTH_DOMLIST_H
 #define FWDAUTH_DOMLIST_H

@@ -8,6 +8,16 @@
  * SYNOPSIS
  *   fa_err err = {0};
  *   if (config_load(path, &cfg, &err) < 0) fprintf(stderr, "%s\n", err.msg);
+ *   return fa_err_errno(err, errno, "cannot open %s", path);
+ * DESCRIPTION
+ *   The text is for people, never for code: no caller may classify a
+ *   failure by the text or by comparing a reason pointer. A module whose
+ *   callers must tell failures apart returns a documented enum (its
+ *   header's DIAGNOSTICS names every value) and fills the text beside it.
+ *   err may be NULL where the caller does not want the text.
+ * DIAGNOSTICS
+ *   fa_err_set and fa_err_errno always return -1. Text longer than
+ *   FA_ERR_MAX - 1 octets is truncated.
  * SECURITY
  *   The text is bounded (truncated, never overflowed) and must never contain
  *   secrets or key material: callers format only names, paths and positions.

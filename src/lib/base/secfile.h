@@ -18,6 +18,14 @@
  *   dropped, empty lines are skipped. Lines point into data; nothing is
  *   copied. It returns how many lines it found (0: none), or -1 when there
  *   are more than max.
+ * DIAGNOSTICS
+ *   secfile_read returns 0 with *data (malloc'd, NUL after it) and *len,
+ *   or -1 with err set: every failure of file_read with FILE_SECRET
+ *   (fileread.h: cannot open, a symbolic link, not a regular file, over
+ *   SECFILE_MAX octets, wrong owner, group-writable or readable/writable
+ *   by others, a folder on the way writable by others, out of memory, a
+ *   read error). secfile_lines returns the number of lines (0..max) or -1
+ *   when there are more than max; it cannot fail otherwise.
  * SECURITY
  *   The contents never appear in error text. secfile_free wipes the buffer.
  *   Files over SECFILE_MAX bytes are refused.

@@ -97,6 +97,8 @@
  *   status but DNS_OK carries a static reason. dns_prefetch returns
  *   nothing: its answers, failures included, are what later dns_query
  *   calls give; on a resolver that is not a session it does nothing.
+ *   dns_new_from_zone returns NULL for a NULL zone or without memory (the
+ *   zone is freed then). dns_session_info cannot fail.
  */
 #ifndef FWDAUTH_DNS_H
 #define FWDAUTH_DNS_H
@@ -125,12 +127,12 @@ struct dns_opts {
     const char *zone_file; /* answer only from this file */
     const char *server;    /* resolver address; NULL = /etc/resolv.conf */
     unsigned timeout_ms;   /* per query; 0 = 5000 */
-    /* Added after the first API draft (additive): a DNSSEC trust anchor
-     * file (DS/DNSKEY lines, as unbound's trust-anchor-file); NULL = none,
-     * and then dns_answer.secure is always 0. */
+    /* A DNSSEC trust anchor file (DS/DNSKEY lines, as unbound's
+     * trust-anchor-file); NULL = none, and then dns_answer.secure is
+     * always 0. */
     const char *trust_anchor_file;
-    /* Additive: an observer of every query (latency, failures), e.g. the
-     * daemon's metrics; NULL = none. observe_arg is passed back as is. */
+    /* An observer of every query (latency, failures), e.g. the daemon's
+     * metrics; NULL = none. observe_arg is passed back as is. */
     dns_observe_fn observe;
     void *observe_arg;
 };

@@ -31,6 +31,22 @@
  *   result keeps its raw span (comments included) so that it can be copied
  *   unchanged, as ARC-Authentication-Results copies a receiver's results
  *   (RFC 8617 section 4.1.1). Method, result and ptype names are lower-cased.
+ * DIAGNOSTICS
+ *   authres_add returns 0, or -1 when the result does not fit (more than
+ *   AUTHRES_MAX_RESULTS results, or one over 511 octets rendered): the
+ *   result is left out and ar->truncated set. authres_value cannot fail;
+ *   when the rendered field would pass AUTHRES_MAX it ends at the last
+ *   whole result and sets ar->truncated. authres_serv_id returns the
+ *   id's length, or -1 when the value has no token or quoted string first
+ *   (after comments and white space), or it does not fit outsz.
+ *   authres_parse returns 0, or -1 with *why set to a static text naming
+ *   the first problem: "no authserv-id", "bad version", "no result and no
+ *   \"none\"", "\";\" expected", "too many results", "bad method", "bad
+ *   method version", "method without \"=\"", "bad result", "bad
+ *   property", "bad reason", "property without ptype", "too many
+ *   properties", "ptype too long", "bad property name", "property without
+ *   \"=\"", "bad property value". The text is for logs; callers tell
+ *   only 0 from -1.
  * SECURITY
  *   Bounded: a field longer than AUTHRES_MAX is cut at a result boundary and
  *   authres_value reports it. Input from other fields is only parsed.
@@ -63,7 +79,7 @@ const char *authres_value(struct authres *ar, const char *eol);
 /* The authserv-id of a field value; returns its length, or -1 if none. */
 int authres_serv_id(const char *value, size_t n, char *out, size_t outsz);
 
-/* ---- parsing (RFC 8601 section 2.2); added after the first API draft ---- */
+/* ---- parsing (RFC 8601 section 2.2) ---- */
 
 #define AUTHRES_MAX_PROPS 8
 

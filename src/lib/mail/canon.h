@@ -17,10 +17,21 @@
  *   Header simple: the raw field, line endings made CRLF. Header relaxed:
  *   name lower-cased, unfolded, white-space runs to one SP, white space
  *   around the colon and at the end removed, then CRLF.
+ *   The sink receives the canonical octets in order, in blocks of at most
+ *   CANON_BUF octets; canon_body_final flushes what is held back.
  * SYNOPSIS
  *   struct canon_body b;
  *   canon_body_init(&b, CANON_RELAXED, CANON_NO_LIMIT, sha256_sink, ctx);
  *   canon_body_update(&b, p, n); ...; canon_body_final(&b);
+ *   uint64_t whole = canon_body_length(&b);
+ *   canon_header(CANON_RELAXED, &field, 1, 0, 0, sha256_sink, ctx);
+ *   int alg = canon_parse("relaxed", 7);   CANON_RELAXED, or -1
+ * DIAGNOSTICS
+ *   Canonicalization cannot fail: it allocates nothing and its state is
+ *   bounded (CANON_BUF), so canon_body_* and canon_header return nothing.
+ *   canon_parse returns CANON_SIMPLE or CANON_RELAXED (the name compared
+ *   ASCII case-insensitively), or -1 for any other name. canon_name
+ *   returns "simple" for CANON_SIMPLE and "relaxed" for any other value.
  */
 #ifndef FWDAUTH_CANON_H
 #define FWDAUTH_CANON_H
@@ -58,12 +69,13 @@ void canon_body_final(struct canon_body *b);
 uint64_t canon_body_length(const struct canon_body *b);
 
 /* Canonicalize one header field into sink; with crlf = 0 the final CRLF is
- * left off (the signature's own field is hashed without it). When blank_b
- * is set, raw[blank_b_off..blank_b_end) (the b= value) is treated as empty. */
+ * left off (the signature's own field is hashed without it). When
+ * blank_end > blank_off, h->raw[blank_off..blank_end) (the b= value) is
+ * treated as empty; pass 0, 0 to hash the field whole. */
 void canon_header(int alg, const struct msg_header *h, int crlf, size_t blank_off, size_t blank_end,
                   canon_sink sink, void *ctx);
 
-/* Names for c= ("simple", "relaxed") and back; -1 if unknown. */
+/* Names for c= ("simple", "relaxed") and back; canon_parse: -1 if unknown. */
 const char *canon_name(int alg);
 int canon_parse(const char *s, size_t n);
 

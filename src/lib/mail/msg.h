@@ -23,6 +23,16 @@
  *   (it starts the body, as Postfix treats it), or at end of input.
  *   A field name is printable US-ASCII except ":" (RFC 5322 section 2.2).
  *   msg_parse does the same for a whole message in memory.
+ * DIAGNOSTICS
+ *   msg_reader_feed returns how many octets of p it took (0 once the
+ *   section is complete, or for n = 0), or (size_t)-1 with err set: out of
+ *   memory, more than MSG_FIELDS_MAX fields, a header section over
+ *   MSG_HEADER_MAX octets. msg_reader_eof returns 0 (the section is what
+ *   was read, perhaps empty), or -1 with err set for the same limits.
+ *   msg_parse returns 0 with hs->h (malloc'd, or NULL for no fields), or
+ *   -1 with err set (out of memory, more than MSG_FIELDS_MAX fields: the
+ *   caller bounds the message itself) and hs->h NULL. msg_header_is
+ *   returns 1 or 0. After any -1 the reader may only be freed.
  * SECURITY
  *   The header section is bounded (MSG_HEADER_MAX octets, MSG_FIELDS_MAX
  *   fields): larger input fails with a clear error instead of growing.

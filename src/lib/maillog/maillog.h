@@ -13,7 +13,7 @@
  *   warnings: smtpd "reject_warning:", cleanup "warning: header ..."), and
  *   the daemons' own trouble: "warning:", "error:", "fatal:" and "panic:"
  *   lines without a queue ID (as pflogsumm reads them).
- *
+ * DESCRIPTION
  *   Time stamps: classic syslog ("Nov  5 13:54:43", also Postfix's own
  *   maillog_file and journalctl's default), RFC 3339 ("2026-11-05T13:54:43.1
  *   +01:00", Debian 12 rsyslog) and journalctl -o short-iso ("+0100"). A
@@ -31,6 +31,14 @@
  *   struct maillog_clock clk;  maillog_clock_init(&clk, st.st_mtime);
  *   struct maillog_line l;
  *   if (maillog_parse(buf, len, &clk, &l) == 0 && l.event == ML_DELIVERY) ...
+ * DIAGNOSTICS
+ *   maillog_parse returns 0 for a Postfix line (l filled; l->event is
+ *   ML_OTHER for a Postfix line it does not recognise, and l->time is
+ *   INT64_MIN when the stamp did not read as a time), or -1 for any other
+ *   line (another program, no time stamp or program it recognises): the
+ *   caller skips it. maillog_parse_time_arg returns 0 with *out, or -1
+ *   for a text that is none of the forms it takes. ml_str_eq returns 1
+ *   or 0. Nothing here allocates, so nothing fails for lack of memory.
  * SECURITY
  *   Lines are untrusted (a sender chooses addresses and the receiver chooses
  *   the reply text): every field is a bounded slice of the input; fields
@@ -73,7 +81,7 @@ enum ml_status {
     ML_ST_SENT,
     ML_ST_DEFERRED,
     ML_ST_BOUNCED,
-    ML_ST_EXPIRED, /* delivery line with status=expired (Postfix >= 3.?) */
+    ML_ST_EXPIRED, /* a recipient's line with status=expired (ML_EXPIRED is qmgr's, per message) */
     ML_ST_UNKNOWN, /* another word (undeliverable, deliverable: address verification) */
 };
 

@@ -17,6 +17,17 @@
  * SYNOPSIS
  *   const struct ml_rule *r = maillog_classify("5.7.509", 7, reply, replylen, 0);
  *   printf("%s (%s)\n", maillog_category_name(r->category), r->label);
+ * DESCRIPTION
+ *   dsn is the enhanced status code as logged ("5.7.509"); only its
+ *   subject.detail part is compared with the table's codes, and its class
+ *   (the first digit) or temporary decides between "deferral" and "other"
+ *   when no rule matches. Words are matched case-insensitively anywhere
+ *   in the reply. The table is static and read-only: safe in any thread.
+ * DIAGNOSTICS
+ *   maillog_classify never fails and never returns NULL: without a match
+ *   it returns the catch-all rule (ML_CAT_DEFERRAL when temporary, else
+ *   ML_CAT_OTHER). maillog_category_name returns "other" for a value out
+ *   of range. maillog_category_is_auth returns 1 or 0.
  */
 #ifndef FWDAUTH_MAILLOG_CLASS_H
 #define FWDAUTH_MAILLOG_CLASS_H

@@ -31,11 +31,26 @@
  *   ML_TOP_ADDRESSES, ML_TOP_REASONS): records of messages not seen for
  *   max_age seconds of log time (a log that starts or stops mid-way never
  *   says "removed") are dropped.
+ * DESCRIPTION
+ *   Lines are fed in log order. Results are read after
+ *   maillog_scan_finish; the pointers returned stay valid until
+ *   maillog_scan_free.
  * SYNOPSIS
  *   struct maillog_scan *s = maillog_scan_new(&opts, &err);
  *   while (read line) if (maillog_parse(..., &l) == 0) maillog_scan_feed(s, &l);
  *   const struct maillog_totals *t = maillog_scan_totals(s);
  *   for (size_t i = 0; i < maillog_scan_ngroups(s); i++) maillog_scan_group(s, i)...
+ * DIAGNOSTICS
+ *   maillog_scan_new returns NULL with err set when memory runs out.
+ *   maillog_scan_feed returns 0, or -1 with err set when memory ran out
+ *   (the caller stops: the counts are then incomplete).
+ *   maillog_scan_finish returns 0, or -1 when memory ran out.
+ *   maillog_scan_group and maillog_scan_period return NULL for an index
+ *   out of range. maillog_unsrs returns 1 for an SRS address, else 0; it
+ *   cannot fail (an SRS address whose hash does not verify is read
+ *   structurally). maillog_reject_reason returns the length written.
+ *   Bounds reached are not errors: a series left incomplete says so in
+ *   maillog_scan_series_truncated, a full top table evicts (maillog_top.h).
  * SECURITY
  *   Strings copied from the log are bounded (addresses 320 octets, replies
  *   ML_REPLY_MAX); the scanner holds no secrets beyond the SRS engine's.

@@ -5,6 +5,7 @@
  *   Counts per key (a sender, a recipient, a domain, a reject reason) with
  *   at most `capacity` keys held, so that a log with millions of distinct
  *   senders (spam runs, VERP) costs no more memory than one with a few.
+ * DESCRIPTION
  *   Below the capacity every count is exact. Once it is full, a new key
  *   takes the place of the key with the smallest weight and starts from that
  *   weight (the Space-Saving algorithm of Metwally, Agrawal and El Abbadi,

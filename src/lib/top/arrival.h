@@ -39,6 +39,20 @@
  *   (SPF's include, a, mx, ...) as they go. A session's budget bounds the
  *   whole: questions it refuses are temperror results like any temporary
  *   DNS failure.
+ * DIAGNOSTICS
+ *   arrival_begin returns NULL with err set when dkim_verifier_new or
+ *   arc_verifier_new fails (out of memory, OpenSSL without SHA-256).
+ *   arrival_finish and arrival_judge cannot fail: every problem is a
+ *   result in *out. out->spf.result is an enum spf_res (spf.h);
+ *   out->dkim[i].result and out->dkim_summary an enum dkim_result
+ *   (dkim_key.h: DKIM_NONE without signatures); out->arc.cv an enum
+ *   arc_cv with out->arc.temperror for a key lookup that failed for now;
+ *   out->dmarc.result an enum dmarc_result_code (dmarc.h: DMARC_PERMERROR
+ *   without one readable author); out->from_state an enum from_state
+ *   with the static text out->from_why. A temporary DNS failure, or a
+ *   question the session's budget refused, is a temperror result, never
+ *   an error. arrival_aligns returns 1 or 0 (0 without a From: domain or
+ *   without d=).
  * SECURITY
  *   Everything in the message is only parsed; only trusted_ids change what
  *   is believed. Bounded work per message: at most DKIM_MAX_SIGS (16)
