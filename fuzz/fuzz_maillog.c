@@ -240,9 +240,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(t->bytes_delivered == 0 || t->delivered > 0);
     unsigned long long day_received = 0, hod_received = 0, hod_failures = 0;
     for (size_t i = 0; i < maillog_scan_nperiods(s, ML_SERIES_DAYS); i++) {
-        const struct maillog_period *p = maillog_scan_period(s, ML_SERIES_DAYS, i);
-        check(i == 0 || p->start > maillog_scan_period(s, ML_SERIES_DAYS, i - 1)->start);
-        day_received += p->received;
+        const struct maillog_period *per = maillog_scan_period(s, ML_SERIES_DAYS, i);
+        check(i == 0 || per->start > maillog_scan_period(s, ML_SERIES_DAYS, i - 1)->start);
+        day_received += per->received;
     }
     for (size_t i = 0; i < maillog_scan_nperiods(s, ML_SERIES_HOURS); i++)
         check(i == 0 || maillog_scan_period(s, ML_SERIES_HOURS, i)->start >
@@ -250,10 +250,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(maillog_scan_nperiods(s, ML_SERIES_DAYS) <= ML_DAYS_MAX);
     check(maillog_scan_nperiods(s, ML_SERIES_HOURS) <= ML_HOURS_MAX);
     for (size_t h = 0; h < 24; h++) {
-        const struct maillog_period *p = maillog_scan_period(s, ML_SERIES_HOUR_OF_DAY, h);
-        hod_received += p->received;
+        const struct maillog_period *per = maillog_scan_period(s, ML_SERIES_HOUR_OF_DAY, h);
+        hod_received += per->received;
         for (int c = 0; c < ML_CAT_COUNT; c++)
-            hod_failures += p->failures[c];
+            hod_failures += per->failures[c];
     }
     check(hod_received == t->received);
     check(hod_failures == t->failures);
