@@ -1094,15 +1094,30 @@ static void check_srs_accepted(const struct doctor_input *in, struct doctor_repo
 }
 
 struct found_ctx {
+    const struct doctor_input *in;
     struct doctor_report *r;
 };
 
+/* The line to add: param's list (as Postfix applies it) without the table
+ * that changes mail; its other tables stay. */
 static void content_found(void *arg, const char *param, const struct pfcheck_map *m, unsigned line)
 {
     struct found_ctx *fc = arg;
     char text[DOCTOR_TEXT_MAX];
     pfcheck_describe(param, m, line, text, sizeof(text));
-    add(fc->r, LINT_PROBLEM, "content-checks", "%s", text);
+    struct doctor_finding *f = add(fc->r, LINT_PROBLEM, "content-checks", "%s", text);
+    char rest[DOCTOR_FIX_MAX] = "", item[DOCTOR_ITEM_MAX];
+    size_t len = 0;
+    const char *p = pfv(fc->in, param);
+    while (doctor_list_next(&p, item, sizeof(item)) == 1) {
+        if (strcmp(item, m->whole) == 0)
+            continue;
+        int k = snprintf(rest + len, sizeof(rest) - len, "%s%s", len ? ", " : "", item);
+        if (k < 0 || (size_t)k >= sizeof(rest) - len)
+            break;
+        len += (size_t)k;
+    }
+    fix(f, DOCTOR_FIX_MAIN_CF, "%s =%s%s", param, len ? " " : "", rest);
 }
 
 static void check_content(const struct doctor_input *in, struct doctor_report *r)
@@ -1110,7 +1125,7 @@ static void check_content(const struct doctor_input *in, struct doctor_report *r
     const struct fa_config *c = in->cfg;
     if (!c->milter_listen[0] || !c->forward_recipients.n)
         return;
-    struct found_ctx fc = {r};
+    struct found_ctx fc = {in, r};
     int n = 0;
     const char *const *lists[] = {pfcheck_params_before, pfcheck_params_after};
     for (size_t l = 0; l < 2; l++)
