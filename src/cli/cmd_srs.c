@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,7 @@ int cmd_srs(int argc, char **argv)
     const char *overrides[16][2] = {{0}};
     size_t noverrides = 0;
     char *rcpts[64];
+    static char secrets_abs[PATH_MAX + 256];
     struct srs_run run = {.now = time(NULL), .rcpts = rcpts, .status = EXIT_POSITIVE};
     int c;
 
@@ -181,6 +183,20 @@ int cmd_srs(int argc, char **argv)
             }
             overrides[noverrides][0] = keys[c - OPT_DOMAIN];
             overrides[noverrides][1] = optarg;
+            /* srs_secrets is an absolute path in the file; on the command
+             * line a relative one means the current folder (the manual's
+             * example: --secrets secret). */
+            if (c == OPT_SECRETS && optarg[0] != '/') {
+                char cwd[PATH_MAX];
+                int n = getcwd(cwd, sizeof(cwd))
+                            ? snprintf(secrets_abs, sizeof(secrets_abs), "%s/%s", cwd, optarg)
+                            : -1;
+                if (n < 0 || (size_t)n >= sizeof(secrets_abs)) {
+                    fprintf(stderr, "fwdauth srs: --secrets %s: cannot make it absolute\n", optarg);
+                    return EXIT_TROUBLE;
+                }
+                overrides[noverrides][1] = secrets_abs;
+            }
             noverrides++;
             break;
         }

@@ -353,6 +353,18 @@ class PrintedPaths:
         if s.get("chroot"):
             os.makedirs(self.path(case, os.path.join(s["chroot"], "x")), exist_ok=True)
             handled.add("chroot")
+        # The SRS store: the folder of a SQLite file or Redis socket (nothing
+        # connects at -t), the Redis password, the SRS domain map (empty).
+        store = s.get("srs_store", "")
+        if store.startswith(("sqlite:", "redis:unix:")):
+            self.path(case, store.split(":", 2)[-1] if store.startswith("redis:") else store[7:])
+            handled.add("srs_store")
+        if s.get("srs_store_password"):
+            self.write(case, s["srs_store_password"], "readme-test-password\n")
+            handled.add("srs_store_password")
+        if s.get("srs_domain_map"):
+            self.write(case, s["srs_domain_map"], "# readme test\n", 0o644)
+            handled.add("srs_domain_map")
         for k, v in s.items():
             if k.endswith("_listen") and v.startswith("unix:"):
                 self.path(case, v[5:])  # its folder, in the overlay

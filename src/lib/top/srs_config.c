@@ -260,8 +260,8 @@ srs *srs_from_config_observed(const struct fa_config *cfg, uid_t secrets_owner,
         .max_age = cfg->srs_max_age,
         .separator = cfg->srs_separator,
         .alphabet = cfg->srs_hash_alphabet,
-        /* hybrid without a store is stateless (config_check_srs refused
-         * it when it was asked for explicitly) */
+        /* hybrid without a store is stateless (config_check_srs refuses
+         * database without one) */
         .mode = st ? cfg->srs_mode : SRS_MODE_STATELESS,
         .store = st,
     };

@@ -21,9 +21,9 @@
  *   line, blank lines ignored, at most SRS_SECRETS_MAX. The first secret
  *   signs, all verify.
  *   srs_mode: with srs_store empty the engine is stateless whatever
- *   srs_mode says (hybrid, the default, has nothing to store in;
- *   config_check_srs refuses hybrid or database set explicitly without a
- *   store). srs_store_password names a file (read like the secrets) whose
+ *   srs_mode says (hybrid, the default, has nothing to store in, so
+ *   fwdauthd -a's dump loads back); config_check_srs refuses database
+ *   without a store. srs_store_password names a file (read like the secrets) whose
  *   first line is the Redis password.
  *   srs_domain_map is a file of lines
  *     FORWARDING-DOMAIN  SRS-DOMAIN  [SECRETS-FILE]
