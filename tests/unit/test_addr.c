@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include "addr.h"
-#include "domlist.h"
 
 #include <string.h>
 
@@ -78,28 +77,12 @@ static void test_quote(void **state)
     assert_true(addr_is_dot_atom("SRS0=ab+/=2W=x.example=u", 24));
 }
 
-static void test_domlist(void **state)
-{
-    (void)state;
-    char *list[] = {"Example.NET", ".sub.example"};
-    assert_true(domlist_match(list, 2, "example.net", 11));
-    assert_true(domlist_match(list, 2, "example.net.", 12));
-    assert_false(domlist_match(list, 2, "a.example.net", 13));
-    assert_true(domlist_match(list, 2, "a.sub.example", 13));
-    assert_false(domlist_match(list, 2, "sub.example", 11));
-    assert_false(domlist_match(list, 2, "xsub.example", 12));
-    assert_false(domlist_match(list, 0, "example.net", 11));
-    assert_true(domain_equal("A.b", 3, "a.B.", 4));
-    assert_false(domain_equal("", 0, ".", 1));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_quote),
-        cmocka_unit_test(test_domlist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

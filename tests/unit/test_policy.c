@@ -1,4 +1,5 @@
-/* Unit tests for policy: internal networks, originating mail, forwarded recipients. */
+/* Unit tests for policy: originating mail, forwarded recipients, the forwarding
+ * decision (internal networks themselves: test_nets.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,33 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void test_nets(void **state)
-{
-    (void)state;
-    char *items[] = {"192.0.2.0/24", "10.1.2.3", "2001:db8::/32", "::1"};
-    struct nets nets;
-    fa_err err;
-    assert_int_equal(nets_parse(items, 4, &nets, &err), 0);
-    assert_true(nets_match(&nets, "192.0.2.77"));
-    assert_false(nets_match(&nets, "192.0.3.1"));
-    assert_true(nets_match(&nets, "10.1.2.3"));
-    assert_false(nets_match(&nets, "10.1.2.4"));
-    assert_true(nets_match(&nets, "IPv6:2001:db8:1::5"));
-    assert_true(nets_match(&nets, "::ffff:192.0.2.1"));
-    assert_true(nets_match(&nets, "::1"));
-    assert_false(nets_match(&nets, "2001:db9::1"));
-    assert_false(nets_match(&nets, "not an address"));
-    assert_false(nets_match(&nets, NULL));
-    char *odd[] = {"192.0.2.0/23"};
-    assert_int_equal(nets_parse(odd, 1, &nets, &err), 0);
-    assert_true(nets_match(&nets, "192.0.3.9"));
-    char *bad[] = {"192.0.2.0/33"};
-    assert_int_equal(nets_parse(bad, 1, &nets, &err), -1);
-    char *bad2[] = {"host.example"};
-    assert_int_equal(nets_parse(bad2, 1, &nets, &err), -1);
-    assert_non_null(strstr(err.msg, "host.example"));
-}
 
 static void test_originating_and_forwarded(void **state)
 {
@@ -404,7 +378,6 @@ static void test_decide_cases(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nets),
         cmocka_unit_test(test_originating_and_forwarded),
         cmocka_unit_test(test_decide_invariant),
         cmocka_unit_test(test_decide_cases),
