@@ -12,8 +12,11 @@ final answer:
       answered within the per-message budget (before sessions and
       prefetch: 532 s), with real results (arc=pass, spf/dkim/dmarc=pass,
       15 dkim=fail, the 17th signature beyond DKIM_MAX_SIGS reported as
-      dkim=policy and logged), each of the 68 names asked once, together; with milter_dns_budget = 3 the same message is answered in
-      about 3 s with temperror results and "DNS budget of 3 s spent" logged;
+      dkim=policy and logged), the 68 names asked together, not one
+      after another (each at most twice: libunbound resends some on a
+      loaded machine); with milter_dns_budget = 3 the same message is answered in
+      about 3 s with temperror results and "DNS budget of 3 s spent"
+      logged, delivered for local mail, tempfailed (451) when forwarded;
   (b) a plain message, every answer 4.5 s late (under dns_timeout, on a
       cold cache): spf=pass, dkim=pass, dmarc=pass, not temperror;
   (c) dns_server on a closed port, dns_timeout = 2 s: the heavy message
@@ -95,15 +98,17 @@ class SlowDNS:
         self.udp.close()
         self.tcp.close()
 
-    def answer(self, wire):
+    def answer(self, wire, arrived):
+        """The reply to `wire`, made first and held until `delay` seconds
+        after the question `arrived` (monotonic time taken as it was read),
+        so a busy machine adds as little as possible to the delay."""
         q = dns.message.from_wire(wire)
         r = dns.message.make_response(q)
         r.flags |= dns.flags.RA
         qq = q.question[0]
         with self.lock:
-            self.asked.append((time.monotonic(), qq.name.to_text().lower(),
+            self.asked.append((arrived, qq.name.to_text().lower(),
                                dns.rdatatype.to_text(qq.rdtype)))
-        self.stopped.wait(self.delay)
         name = dns.name.from_text(qq.name.to_text().lower())
         if name not in self.txt:
             r.set_rcode(dns.rcode.NXDOMAIN)
@@ -112,22 +117,27 @@ class SlowDNS:
                                                 dkimpeers.txt_strings(self.txt[name])))
         return r
 
+    def hold(self, arrived):
+        self.stopped.wait(max(0.0, arrived + self.delay - time.monotonic()))
+
     def serve_udp(self):
         while not self.stopped.is_set():
             try:
                 wire, peer = self.udp.recvfrom(65535)
             except OSError:
                 return
-            threading.Thread(target=self.reply_udp, args=(wire, peer), daemon=True).start()
+            threading.Thread(target=self.reply_udp, args=(wire, peer, time.monotonic()),
+                             daemon=True).start()
 
-    def reply_udp(self, wire, peer):
-        r = self.answer(wire)
+    def reply_udp(self, wire, peer, arrived):
+        r = self.answer(wire, arrived)
         try:
             out = r.to_wire(max_size=1232)
         except dns.exception.TooBig:
             r.answer = []
             r.flags |= dns.flags.TC
             out = r.to_wire()
+        self.hold(arrived)
         if not self.stopped.is_set():
             try:
                 self.udp.sendto(out, peer)
@@ -151,7 +161,9 @@ class SlowDNS:
                     if len(head) < 2:
                         return
                     wire = conn.recv(struct.unpack(">H", head)[0], socket.MSG_WAITALL)
-                    out = self.answer(wire).to_wire()
+                    arrived = time.monotonic()
+                    out = self.answer(wire, arrived).to_wire()
+                    self.hold(arrived)
                     conn.sendall(struct.pack(">H", len(out)) + out)
             except OSError:
                 return
@@ -312,12 +324,22 @@ class DnsBudgetTest(fwdtest.TestCase):
         self.assertIn("dkim=policy (signatures beyond the limit of 16 not verified: 1)", ar)
         self.assertIn("DKIM signatures beyond the limit of 16 not verified: 1",
                       self.daemon.logtext())
+        first = {}
+        for t, n, _ in ns.asked:
+            first.setdefault(n, t)
+        self.assertEqual(len(first), self.heavy_names, sorted(first))
+        # Asked together, not one after another: every name's first question
+        # within 2 s of the first (sequential asking would take 68 x 4.5 s).
+        self.assertLess(max(first.values()) - min(first.values()), 2.0)
+        # Once each on a quiet machine; on a loaded one (load 12 on 2 cores)
+        # libunbound resent up to a third of them about 3.8 s after the
+        # first question, and the answers still counted: at most twice.
+        repeats = len(ns.asked) - len(first)
+        print("    names asked twice: %d, again after %s s" % (
+            repeats, ", ".join(sorted("%.2f" % (t - first[n]) for t, n, _ in ns.asked
+                                      if t != first[n]))))
         names = [n for _, n, _ in ns.asked]
-        self.assertEqual(len(set(names)), self.heavy_names, sorted(set(names)))
-        # Asked together, once each (libunbound waits for the slow answer).
-        self.assertLessEqual(len(names), self.heavy_names + 3, sorted(names))
-        first = min(t for t, _, _ in ns.asked)
-        self.assertLess(max(t for t, _, _ in ns.asked) - first, 2.0)
+        self.assertLessEqual(max(names.count(n) for n in first), 2, sorted(names))
         self.assertNotIn("budget", self.daemon.logtext())
 
     def test_a2_budget_spent(self):
