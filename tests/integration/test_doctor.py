@@ -3,8 +3,8 @@
 The set-up is the README's, followed as written: its blocks are taken from
 README.md with test_readme's extraction helpers (the same classification
 test_readme checks), not copied here:
-  - fwdauthd.conf: the minimal file under "## fwdauthd" (the block that sets
-    srs_domain), then the milter block (the one that sets milter_listen);
+  - fwdauthd.conf: the minimal file (the first block under "## fwdauthd"
+    that sets srs_domain), then the milter block (the one that sets milter_listen);
   - main.cf: the milter section's block (the one that sets smtpd_milters),
     on a throwaway Postfix (postfixtest.py), started;
   - keys: `fwdauth dkim keygen ... --print-keytable` for the signing key and
@@ -32,9 +32,23 @@ import unittest
 import fwdtest
 import postfixtest
 from fwdtest import FWDAUTH, FWDAUTHD, run
-from test_readme import readme_block, settings_of
+from test_readme import README, readme_block, readme_blocks, settings_of
 
 PORTS = ("10001", "10002", "10003", "8891")
+
+
+def minimal_file():
+    """The minimal fwdauthd.conf: the first block under "## fwdauthd" that
+    sets srs_domain (other sections print whole files of their own)."""
+    with open(README) as f:
+        start = [n for n, line in enumerate(f, 1) if line == "## fwdauthd\n"]
+    if len(start) != 1:
+        raise AssertionError("README.md has %d \"## fwdauthd\" headings" % len(start))
+    found = [b for b in readme_blocks("fwdauthd.conf")
+             if b.line > start[0] and "srs_domain" in settings_of(b.text)]
+    if not found:
+        raise AssertionError("no fwdauthd.conf block sets srs_domain under \"## fwdauthd\"")
+    return found[0]
 
 
 class Doctor(unittest.TestCase):
@@ -73,7 +87,7 @@ class Doctor(unittest.TestCase):
         ]
         cls.write_zone(cls.zone_base)
 
-        cls.conf_text = cls.readme_text("fwdauthd.conf", "srs_domain =") + \
+        cls.conf_text = cls.substitute(minimal_file().text) + \
             cls.readme_text("fwdauthd.conf", "milter_listen =") + \
             "dns_zone_file = %s\n" % cls.zone
         cls.conf = os.path.join(cls.dir, "fwdauthd.conf")
@@ -120,8 +134,11 @@ class Doctor(unittest.TestCase):
 
     @classmethod
     def readme_text(cls, kind, containing):
+        return cls.substitute(readme_block(kind, containing).text)
+
+    @classmethod
+    def substitute(cls, text):
         """A README block with the test's substitutions (the docstring's)."""
-        text = readme_block(kind, containing).text
         for p, free in cls.ports.items():
             text = re.sub(r"(?<=:)%s\b" % p, free, text)
         text = text.replace("/etc/fwdauth", cls.etc)

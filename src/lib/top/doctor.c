@@ -42,6 +42,9 @@ static void one_line(char *s)
 }
 
 static void vformat(char *out, size_t n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vformat(char *out, size_t n, const char *fmt, va_list ap)
 {
     int k = vsnprintf(out, n, fmt, ap);
     if (k < 0)
