@@ -794,6 +794,87 @@ static int discovered(struct dmarc_discovery *disc, int result, const char *reas
     return 0;
 }
 
+/* RFC 7489 6.6.3 steps 1-5: the From domain's record, else its
+ * Organizational Domain's (by the Public Suffix List). Returns
+ * discovered()'s 0 when there is no record to apply, 1 when disc->txt
+ * holds one. */
+static int discover_rfc7489(struct dns *d, struct dmarc_discovery *disc)
+{
+    const char *from = disc->from_domain;
+    psl_org(from, disc->org_domain, sizeof(disc->org_domain));
+    disc->from_is_org = strcmp(from, disc->org_domain) == 0;
+    int st = fetch(d, DMARC_MODE_RFC7489, from, &disc->txt, &disc->txtlen, NULL,
+                   &disc->asked[disc->nasked++]);
+    if (st == F_TEMP)
+        return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
+    if (st == F_MULTI)
+        return discovered(disc, DMARC_NONE, "several DMARC records at the From domain");
+    if (st == F_FOUND) {
+        strcpy(disc->record_domain, from);
+    } else if (!disc->from_is_org) {
+        st = fetch(d, DMARC_MODE_RFC7489, disc->org_domain, &disc->txt, &disc->txtlen, NULL,
+                   &disc->asked[disc->nasked++]);
+        if (st == F_TEMP)
+            return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
+        if (st == F_MULTI)
+            return discovered(disc, DMARC_NONE,
+                              "several DMARC records at the Organizational Domain");
+        if (st == F_FOUND)
+            strcpy(disc->record_domain, disc->org_domain);
+    }
+    if (!disc->txt)
+        return discovered(disc, DMARC_NONE, "no DMARC record");
+    return 1;
+}
+
+/* Which record of a Tree Walk applies (RFC 9989 4.10.1): the Author
+ * Domain's own, else the Organizational Domain's, else a PSD's (psd=y at
+ * the top of the walk); (size_t)-1 for none. */
+static size_t walk_policy_record(const struct walk *w, const struct dmarc_discovery *disc)
+{
+    const char *from = disc->from_domain;
+    if (w->n > 0 && strcmp(w->rec[0].name, from) == 0)
+        return 0;
+    size_t pol_idx = (size_t)-1;
+    for (size_t i = 0; i < w->n; i++)
+        if (strcmp(w->rec[i].name, disc->org_domain) == 0)
+            pol_idx = i;
+    if (pol_idx == (size_t)-1 && w->n > 0 && w->rec[w->n - 1].psd == 'y')
+        pol_idx = w->n - 1;
+    return pol_idx;
+}
+
+/* RFC 9989 4.10 and 4.10.1: one DNS Tree Walk up from the From domain
+ * gives the Organizational Domain and the record to apply. Returns as
+ * discover_rfc7489. */
+static int discover_rfc9989(struct dns *d, struct dmarc_discovery *disc)
+{
+    const char *from = disc->from_domain;
+    struct walk w;
+    tree_walk(d, from, 1, &w, disc->asked);
+    disc->nasked = w.nask;
+    if (w.start_status == F_TEMP || (w.temp && (w.n == 0 || strcmp(w.rec[0].name, from)))) {
+        walk_free(&w);
+        return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
+    }
+    if (!w.temp) {
+        const char *org = walk_org(&w, from);
+        strcpy(disc->org_domain, org);
+        disc->from_is_org = strcmp(org, from) == 0;
+    }
+    size_t pol_idx = walk_policy_record(&w, disc);
+    if (pol_idx != (size_t)-1) {
+        disc->txt = w.rec[pol_idx].txt;
+        disc->txtlen = w.rec[pol_idx].len;
+        w.rec[pol_idx].txt = NULL;
+        strcpy(disc->record_domain, w.rec[pol_idx].name);
+    }
+    walk_free(&w);
+    if (!disc->txt)
+        return discovered(disc, DMARC_NONE, "no DMARC record");
+    return 1;
+}
+
 int dmarc_discover(struct dns *d, int mode, const char *from_domain, struct dmarc_discovery *disc)
 {
     memset(disc, 0, sizeof(*disc));
@@ -802,67 +883,9 @@ int dmarc_discover(struct dns *d, int mode, const char *from_domain, struct dmar
         return discovered(disc, DMARC_NONE, "no usable RFC5322.From domain");
     if (!d)
         return discovered(disc, DMARC_TEMPERROR, "no resolver");
-    const char *from = disc->from_domain;
-
-    if (mode == DMARC_MODE_RFC7489) {
-        /* RFC 7489 6.6.3 steps 1-5. */
-        psl_org(from, disc->org_domain, sizeof(disc->org_domain));
-        disc->from_is_org = strcmp(from, disc->org_domain) == 0;
-        int st =
-            fetch(d, mode, from, &disc->txt, &disc->txtlen, NULL, &disc->asked[disc->nasked++]);
-        if (st == F_TEMP)
-            return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
-        if (st == F_MULTI)
-            return discovered(disc, DMARC_NONE, "several DMARC records at the From domain");
-        if (st == F_FOUND) {
-            strcpy(disc->record_domain, from);
-        } else if (!disc->from_is_org) {
-            st = fetch(d, mode, disc->org_domain, &disc->txt, &disc->txtlen, NULL,
-                       &disc->asked[disc->nasked++]);
-            if (st == F_TEMP)
-                return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
-            if (st == F_MULTI)
-                return discovered(disc, DMARC_NONE,
-                                  "several DMARC records at the Organizational Domain");
-            if (st == F_FOUND)
-                strcpy(disc->record_domain, disc->org_domain);
-        }
-        if (!disc->txt)
-            return discovered(disc, DMARC_NONE, "no DMARC record");
-    } else {
-        /* RFC 9989 4.10 and 4.10.1. */
-        struct walk w;
-        tree_walk(d, from, 1, &w, disc->asked);
-        disc->nasked = w.nask;
-        if (w.start_status == F_TEMP || (w.temp && (w.n == 0 || strcmp(w.rec[0].name, from)))) {
-            walk_free(&w);
-            return discovered(disc, DMARC_TEMPERROR, "DNS error looking up the DMARC record");
-        }
-        size_t pol_idx = (size_t)-1;
-        if (!w.temp) {
-            const char *org = walk_org(&w, from);
-            strcpy(disc->org_domain, org);
-            disc->from_is_org = strcmp(org, from) == 0;
-        }
-        if (w.n > 0 && strcmp(w.rec[0].name, from) == 0) {
-            pol_idx = 0; /* the Author Domain's own record */
-        } else {
-            for (size_t i = 0; i < w.n; i++)
-                if (strcmp(w.rec[i].name, disc->org_domain) == 0)
-                    pol_idx = i; /* the Organizational Domain's */
-            if (pol_idx == (size_t)-1 && w.n > 0 && w.rec[w.n - 1].psd == 'y')
-                pol_idx = w.n - 1; /* the PSD's */
-        }
-        if (pol_idx != (size_t)-1) {
-            disc->txt = w.rec[pol_idx].txt;
-            disc->txtlen = w.rec[pol_idx].len;
-            w.rec[pol_idx].txt = NULL;
-            strcpy(disc->record_domain, w.rec[pol_idx].name);
-        }
-        walk_free(&w);
-        if (!disc->txt)
-            return discovered(disc, DMARC_NONE, "no DMARC record");
-    }
+    int found = mode == DMARC_MODE_RFC7489 ? discover_rfc7489(d, disc) : discover_rfc9989(d, disc);
+    if (!found)
+        return 0;
     disc->found = 1;
     disc->result = DMARC_NONE;
     disc->reason = "";
@@ -886,40 +909,36 @@ int dmarc_evaluate(struct dns *d, int mode, const char *from_domain, const struc
     return r;
 }
 
-int dmarc_evaluate_discovered(struct dns *d, const struct dmarc_discovery *disc,
-                              const struct dmarc_auth *auth, struct dmarc_result *out)
+/* RFC 7489 6.6.3 step 6 / RFC 9989 4.10.1: a record with an invalid p, sp
+ * or np (in RFC 7489 mode also one without p) is applied as "v=DMARC1;
+ * p=none" when it has a valid rua (its owner still gets reports), else it
+ * is a permerror. RFC 9989 4.7: p absent is none. Returns 0, or -1 for
+ * the permerror. */
+static int settle_policies(struct dmarc_record *rec, int mode)
 {
-    memset(out, 0, sizeof(*out));
-    int mode = out->mode = disc->mode;
-    out->policy = DMARC_POLICY_ABSENT;
-    out->disposition = DMARC_POLICY_NONE;
-    out->from_exists = -1;
-    memcpy(out->from_domain, disc->from_domain, sizeof(out->from_domain));
-    memcpy(out->org_domain, disc->org_domain, sizeof(out->org_domain));
-    memcpy(out->record_domain, disc->record_domain, sizeof(out->record_domain));
-    out->from_is_org = disc->from_is_org;
-    if (!disc->found)
-        return finish(out, disc->result, disc->reason);
-    const char *from = out->from_domain;
-
-    struct dmarc_record *rec = &out->record;
-    dmarc_parse_record(disc->txt, disc->txtlen, mode, rec, NULL);
-    out->have_record = 1;
-
-    /* RFC 7489 6.6.3 step 6 / RFC 9989 4.10.1: bad p/sp/np. */
     int bad = rec->p_invalid || rec->sp_invalid || rec->np_invalid ||
               (mode == DMARC_MODE_RFC7489 && rec->p == DMARC_POLICY_ABSENT);
     if (bad) {
         if (rec->rua_valid == 0)
-            return finish(out, DMARC_PERMERROR, "invalid p, sp or np and no valid rua");
+            return -1;
         rec->p = DMARC_POLICY_NONE; /* as if "v=DMARC1; p=none" */
         rec->sp = rec->np = DMARC_POLICY_ABSENT;
     } else if (rec->p == DMARC_POLICY_ABSENT) {
         rec->p = DMARC_POLICY_NONE; /* RFC 9989 4.7 "p": absent = none */
     }
+    return 0;
+}
 
-    /* Alignment (RFC 7489 3.1, 4.2; RFC 9989 alignment sections). */
-    int temp = 0;
+/* Alignment (RFC 7489 3.1, 4.2; RFC 9989 alignment sections): sets
+ * out->spf_aligned, out->dkim_aligned and out->dkim_domain (the first
+ * aligned DKIM pass, of at most DMARC_MAX_DKIM signatures). Returns 1 when
+ * an identifier that passed, or failed temporarily, aligns but failed
+ * temporarily, or its alignment is unknown (a Tree Walk failed
+ * temporarily): without an aligned pass the result is then temperror. */
+static int align_identifiers(struct dns *d, const struct dmarc_auth *auth, struct dmarc_result *out)
+{
+    const struct dmarc_record *rec = &out->record;
+    int mode = out->mode, temp = 0;
     if (auth && (auth->spf_result == DMARC_AUTH_PASS || auth->spf_result == DMARC_AUTH_TEMPERROR) &&
         auth->spf_domain) {
         int a = aligned(d, mode, rec->aspf, out, auth->spf_domain);
@@ -944,51 +963,95 @@ int dmarc_evaluate_discovered(struct dns *d, const struct dmarc_discovery *disc,
             temp = 1;
         }
     }
+    return temp;
+}
 
-    /* Which policy (RFC 7489 6.3 "sp", 6.6.3; RFC 9989 4.7, 4.10.1). */
-    int subdomain = strcmp(out->record_domain, from) != 0;
-    if (!subdomain) {
-        out->policy = rec->p;
-        out->policy_source = DMARC_FROM_P;
-    } else if (rec->sp != DMARC_POLICY_ABSENT) {
+/* Which policy (RFC 7489 6.3 "sp", 6.6.3; RFC 9989 4.7, 4.10.1): p= for
+ * the record's own domain, sp= (when given) for a subdomain of it. Sets
+ * out->policy and out->policy_source; returns 1 when the From domain is a
+ * subdomain of the record's domain. */
+static int choose_policy(struct dmarc_result *out)
+{
+    const struct dmarc_record *rec = &out->record;
+    int subdomain = strcmp(out->record_domain, out->from_domain) != 0;
+    if (subdomain && rec->sp != DMARC_POLICY_ABSENT) {
         out->policy = rec->sp;
         out->policy_source = DMARC_FROM_SP;
     } else {
         out->policy = rec->p;
         out->policy_source = DMARC_FROM_P;
     }
+    return subdomain;
+}
 
+/* np= for a From domain that does not exist (RFC 9989), asked only when it
+ * changes the policy. Returns 0, or -1 when the existence question failed
+ * temporarily. */
+static int apply_np(struct dns *d, int subdomain, struct dmarc_result *out)
+{
+    const struct dmarc_record *rec = &out->record;
+    if (out->mode != DMARC_MODE_RFC9989 || !subdomain || rec->np == DMARC_POLICY_ABSENT ||
+        rec->np == out->policy)
+        return 0;
+    struct dns_answer a;
+    int st = dns_query(d, out->from_domain, DNS_T_A, &a);
+    dns_answer_free(&a);
+    if (st == DNS_TEMPFAIL)
+        return -1;
+    out->from_exists = st != DNS_NXDOMAIN;
+    if (!out->from_exists) {
+        out->policy = rec->np;
+        out->policy_source = DMARC_FROM_NP;
+    }
+    return 0;
+}
+
+/* The disposition of a failing message: the policy, one step lower for
+ * RFC 9989's t=y (4.7 "t") or when RFC 7489's pct= sampled it out (6.6.4,
+ * out->sampled_out set). */
+static int fail_disposition(const struct dmarc_auth *auth, struct dmarc_result *out)
+{
+    const struct dmarc_record *rec = &out->record;
+    int disp = out->policy;
+    if (out->mode == DMARC_MODE_RFC9989 && rec->testing)
+        disp = lower_one_step(disp);
+    if (out->mode == DMARC_MODE_RFC7489 && rec->pct < 100 &&
+        (auth ? auth->pct_roll % 100 : 0) >= rec->pct) {
+        out->sampled_out = 1;
+        disp = lower_one_step(disp);
+    }
+    return disp;
+}
+
+int dmarc_evaluate_discovered(struct dns *d, const struct dmarc_discovery *disc,
+                              const struct dmarc_auth *auth, struct dmarc_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    int mode = out->mode = disc->mode;
+    out->policy = DMARC_POLICY_ABSENT;
+    out->disposition = DMARC_POLICY_NONE;
+    out->from_exists = -1;
+    memcpy(out->from_domain, disc->from_domain, sizeof(out->from_domain));
+    memcpy(out->org_domain, disc->org_domain, sizeof(out->org_domain));
+    memcpy(out->record_domain, disc->record_domain, sizeof(out->record_domain));
+    out->from_is_org = disc->from_is_org;
+    if (!disc->found)
+        return finish(out, disc->result, disc->reason);
+
+    dmarc_parse_record(disc->txt, disc->txtlen, mode, &out->record, NULL);
+    out->have_record = 1;
+    if (settle_policies(&out->record, mode) < 0)
+        return finish(out, DMARC_PERMERROR, "invalid p, sp or np and no valid rua");
+
+    int temp = align_identifiers(d, auth, out);
+    int subdomain = choose_policy(out);
     if (out->spf_aligned || out->dkim_aligned)
         return finish(out, DMARC_PASS,
                       out->dkim_aligned ? "aligned DKIM pass" : "aligned SPF pass");
     if (temp)
         return finish(out, DMARC_TEMPERROR, "an identifier that would align had a temporary error");
-
-    /* np= for a From domain that does not exist (RFC 9989), asked only
-     * when it changes the policy. */
-    if (mode == DMARC_MODE_RFC9989 && subdomain && rec->np != DMARC_POLICY_ABSENT &&
-        rec->np != out->policy) {
-        struct dns_answer a;
-        int st = dns_query(d, from, DNS_T_A, &a);
-        dns_answer_free(&a);
-        if (st == DNS_TEMPFAIL)
-            return finish(out, DMARC_TEMPERROR,
-                          "DNS error checking whether the From domain exists");
-        out->from_exists = st != DNS_NXDOMAIN;
-        if (!out->from_exists) {
-            out->policy = rec->np;
-            out->policy_source = DMARC_FROM_NP;
-        }
-    }
-
-    int disp = out->policy;
-    if (mode == DMARC_MODE_RFC9989 && rec->testing)
-        disp = lower_one_step(disp); /* RFC 9989 4.7 "t" */
-    if (mode == DMARC_MODE_RFC7489 && rec->pct < 100 &&
-        (auth ? auth->pct_roll % 100 : 0) >= rec->pct) {
-        out->sampled_out = 1; /* RFC 7489 6.6.4 */
-        disp = lower_one_step(disp);
-    }
-    out->disposition = disp;
+    if (apply_np(d, subdomain, out) < 0)
+        return finish(out, DMARC_TEMPERROR, "DNS error checking whether the From domain exists");
+    out->disposition = fail_disposition(auth, out);
     return finish(out, DMARC_FAIL, "no aligned SPF or DKIM pass");
 }
