@@ -768,165 +768,242 @@ static void stage2_decision(const struct mf_msg *m, struct policy_decision *d)
     d->srs = (f & STAGE_SRS) != 0;
 }
 
+/* The truth on arrival (SPF, DKIM, ARC, DMARC): counted in the metrics and
+ * written on the log line. NULL when memory runs out. */
+static struct arrival *judge_arrival(struct mf_msg *m, const char *qid, struct mf_line *what)
+{
+    const struct fa_config *cfg = &m->rt->cfg;
+    struct arrival *a = malloc(sizeof(*a));
+    if (!a)
+        return NULL;
+    arrival_finish(m->check, m->dns, a);
+    struct dns_session_info dsi;
+    dns_session_info(m->dns, &dsi);
+    if (dsi.spent)
+        log_msg(FA_LOG_WARNING,
+                "msg %s: DNS budget of %u s spent (%u questions asked, %u refused): "
+                "results that needed the rest are temperror",
+                qid, cfg->milter_dns_budget, dsi.asked, dsi.refused);
+    if (a->dkim_skipped)
+        log_msg(FA_LOG_INFO, "msg %s: DKIM signatures beyond the limit of %d not verified: %zu",
+                qid, DKIM_MAX_SIGS, a->dkim_skipped);
+    struct metrics *mx = m->rt->metrics;
+    metrics_auth_result(mx, METRICS_SPF, a->spf.result);
+    metrics_auth_result(mx, METRICS_DKIM, a->dkim_summary);
+    metrics_auth_result(mx, METRICS_DMARC, a->dmarc.result);
+    metrics_auth_result(mx, METRICS_ARC, a->arc.cv);
+    line_add(what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
+             dkim_result_name(a->dkim_summary), dmarc_result_name(a->dmarc.result),
+             arc_cv_name(a->arc.cv));
+    if (a->from_state != FROM_OK)
+        line_add(what, " from=%s", a->from_why);
+    m->arrival_cv = a->arc.cv;
+    return a;
+}
+
+/* Stage 2 carries out what stage 1 recorded; otherwise the policy decides
+ * on the arrival (a may be NULL: no checks configured). */
+static void decide(const struct mf_msg *m, struct milter_session *s, const struct arrival *a,
+                   const struct mf_changes *c, struct policy_decision *d)
+{
+    if (m->role == MF_STAGE2) {
+        stage2_decision(m, d);
+        return;
+    }
+    struct policy_input in;
+    policy_input_of(m, s, a, c, &in);
+    policy_decide(&in, &m->rt->cfg, d);
+}
+
+/* A message the decision rejects or tempfails: logged, answered with the
+ * decision's reply. Returns the milter status. */
+static int refuse(struct mf_msg *m, struct milter_session *s, const struct policy_decision *d,
+                  const struct mf_line *what)
+{
+    log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s: %s%s", milter_queue_id(s), milter_sender(s),
+            d->verdict == POLICY_REJECT ? "rejected" : "tempfailed", d->why, what->buf);
+    int status = milter_set_reply(s, d->reply);
+    m->reply_class = d->reply[0];
+    return status;
+}
+
+/* The envelope: hold the message, remove the forwarded recipients, when
+ * the decision says so. Returns the step that failed, or NULL. */
+static const char *edit_envelope(struct mf_msg *m, struct milter_mods *mods, const char *qid,
+                                 const struct policy_decision *d, struct mf_line *what)
+{
+    if (d->hold) {
+        if (milter_mods_quarantine(mods, d->why) < 0)
+            return "holding";
+        line_add(what, " held=\"%s\"", d->why);
+        m->quarantined = 1;
+    }
+    if (d->drop_forwarded && drop_forwarded(m, mods, qid, d->why) < 0)
+        return "removing recipients";
+    return NULL;
+}
+
+/* Our Authentication-Results on top (*value: its value), and the same
+ * results without the authserv-id for the AAR (m->aar_results).
+ * dmarc_enforce = off: DMARC evaluated (the policy needs it) but not
+ * reported. Returns the step that failed, or NULL. */
+static const char *report_arrival(struct mf_msg *m, struct mf_edit *e, const struct arrival *a,
+                                  int report_dmarc, struct authres *ar, const char **value)
+{
+    arrival_authres(a, m->rt->authserv_id, report_dmarc, ar);
+    *value = authres_value(ar, "\n");
+    if (mf_edit_insert_top(e, "Authentication-Results", *value) < 0)
+        return "adding Authentication-Results";
+    size_t k = 0;
+    m->aar_results[0] = '\0';
+    for (size_t i = 0; i < ar->n; i++)
+        k += (size_t)snprintf(m->aar_results + k,
+                              k < sizeof(m->aar_results) ? sizeof(m->aar_results) - k : 0, "%s%s",
+                              i ? "; " : "", ar->results[i]);
+    if (k >= sizeof(m->aar_results))
+        return "the ARC results (too long)";
+    return NULL;
+}
+
+/* The message as it leaves (not in stage 1): the forwarder's changes, the
+ * From rewrite, then the DKIM signatures and our ARC set over the result.
+ * Returns the step that failed, or NULL. */
+static const char *edit_outgoing(struct mf_msg *m, struct mf_edit *e, struct mf_changes *c,
+                                 const struct policy_decision *d, const char *qid,
+                                 struct mf_line *what)
+{
+    int fwd_changes = m->forwarded && !m->dropped;
+    if (fwd_changes && make_changes(m, e, c, what) < 0)
+        return "making the forwarder's changes";
+    if (d->rewrite_from) {
+        int r = rewrite_from(m, e, qid);
+        if (r < 0)
+            return "rewriting From";
+        line_add(what, r ? " from-rewritten" : " from-not-rewritten");
+        m->from_rewritten = r;
+    }
+    if (m->buffering) {
+        /* The body as it leaves: changed by the footer, or as received. */
+        if (fwd_changes && c->footer.action != FOOTER_NONE)
+            sign_body(m, c->footer.body, c->footer.len);
+        else
+            sign_body(m, m->body, m->body_len);
+    }
+    if (m->signer && (d->sign_user || d->sign_forwarder) && sign_out(m, e, what, qid) < 0)
+        return "signing";
+    if (m->sealer && d->seal && seal_out(m, e, what, qid) < 0)
+        return "sealing";
+    return NULL;
+}
+
+/* SRS for the envelope sender; the forwarded recipients choose the SRS
+ * domain (srs_domain_map). A sender SRS leaves unchanged (too long, ...)
+ * goes on as it is. Returns the step that failed, or NULL. */
+static const char *srs_sender(struct mf_msg *m, struct milter_session *s, struct milter_mods *mods,
+                              const char *qid, struct mf_line *what)
+{
+    const char *sender = milter_sender(s);
+    char out[SRS_ADDR_MAX];
+    struct srs_why why;
+    int r = srs_forward_ex(m->rt->srs, m->fwd_rcpt, m->nfwd_rcpt, sender, strlen(sender),
+                           time(NULL), out, sizeof(out), &why);
+    if (r == SRS_OK) {
+        if (milter_mods_change_from(mods, out, NULL) < 0)
+            return "changing the sender";
+        line_add(what, " srs=<%s>", out);
+        m->srs_rewritten = 1;
+    } else if (r == SRS_UNCHANGED) {
+        log_msg(why.reason == SRS_R_TOO_LONG ? FA_LOG_INFO : FA_LOG_DEBUG,
+                "msg %s: sender <%s> not rewritten: %s", qid, sender, why.text);
+    } else {
+        log_msg(FA_LOG_ERROR, "msg %s: sender <%s>: %s", qid, sender, why.text);
+        return "SRS";
+    }
+    return NULL;
+}
+
+/* Everything the decision asks of a message that goes on, in order: the
+ * envelope, the fields only we may write, our results, stage 1's record or
+ * the outgoing message, SRS. Returns the step that failed, or NULL. */
+static const char *carry_out(struct mf_msg *m, struct milter_session *s, struct milter_mods *mods,
+                             struct mf_edit *e, struct mf_changes *c, const struct arrival *a,
+                             const struct policy_decision *d, struct mf_line *what)
+{
+    const char *qid = milter_queue_id(s);
+    const char *failed = edit_envelope(m, mods, qid, d, what);
+    if (failed)
+        return failed;
+    /* Only stage 1 may write this field: any other is removed unread (stage
+     * 2 has read it by now). */
+    if (mf_edit_delete_all(e, STAGEHDR_FIELD) < 0 || remove_forged(m, e, what) < 0)
+        return "removing fields";
+    struct authres ar;
+    const char *ar_value = NULL;
+    if (a && (failed = report_arrival(m, e, a, d->report_dmarc, &ar, &ar_value)))
+        return failed;
+    if (m->role == MF_STAGE1) {
+        if (stage1_record(m, s, e, a, ar_value, d) < 0)
+            return "recording stage 1";
+        line_add(what, " stage1-recorded");
+    } else if ((failed = edit_outgoing(m, e, c, d, qid, what))) {
+        return failed;
+    }
+    if (d->srs && m->role != MF_STAGE1)
+        return srs_sender(m, s, mods, qid, what);
+    return NULL;
+}
+
+/* The log line of a message that goes on. */
+static void log_accepted(const struct mf_msg *m, struct milter_session *s, struct mf_line *what)
+{
+    if (m->dropped)
+        line_add(what, " not-forwarded=%zu", m->dropped);
+    static const char *const roles[] = {"", " stage1", " stage2"};
+    log_msg(FA_LOG_INFO, "msg %s: from=<%s>%s %s%s%s", milter_queue_id(s), milter_sender(s),
+            roles[m->role], m->originating ? "originating" : "inbound",
+            m->forwarded ? " forwarded" : "", what->buf);
+}
+
+/* End of message: judge the arrival, decide, carry the decision out. A
+ * step that fails is logged and the message tempfailed, never passed on
+ * half done. */
 static int mf_eom(void *msg, struct milter_session *s, struct milter_mods *mods)
 {
     struct mf_msg *m = msg;
-    const struct fa_config *cfg = &m->rt->cfg;
     const char *qid = milter_queue_id(s);
-    struct mf_line what = {"", 0};
-    const char *failed = NULL; /* the step that failed: logged, message tempfailed */
-#define FAIL(step)                                                                                 \
-    do {                                                                                           \
-        failed = step;                                                                             \
-        goto done;                                                                                 \
-    } while (0)
     if (!m->eoh_done) {
         /* An MTA may skip end-of-headers (no headers at all): do it now. */
         int r = mf_eoh(m, s);
         if (r != MILTER_CONTINUE)
             return r;
     }
-    struct arrival *a = NULL;
-    struct authres ar;
-    const char *ar_value = NULL;
     struct mf_edit e;
-    struct mf_changes c;
-    int status = MILTER_TEMPFAIL;
     if (mf_edit_init(&e, mods, m->h, m->nh) < 0)
         return MILTER_TEMPFAIL;
+    struct mf_line what = {"", 0};
+    struct arrival *a = NULL;
+    struct mf_changes c;
+    int status = MILTER_TEMPFAIL;
+    const char *failed = NULL; /* the step that failed: logged, message tempfailed */
     if (plan_changes(m, qid, &c) < 0)
-        FAIL("planning the forwarder's changes");
+        failed = "planning the forwarder's changes";
     /* Every DNS question about this message (arrival, alignment, the
      * chain the sealer checks again) within one budget, each answer once. */
-    if (!(m->dns = dns_session_new(m->rt->dns, cfg->milter_dns_budget * 1000u)))
-        FAIL("memory");
-
+    else if (!(m->dns = dns_session_new(m->rt->dns, m->rt->cfg.milter_dns_budget * 1000u)))
+        failed = "memory";
     /* The truth on arrival first: it decides everything else. */
-    if (m->check) {
-        if (!(a = malloc(sizeof(*a))))
-            FAIL("memory");
-        arrival_finish(m->check, m->dns, a);
-        struct dns_session_info dsi;
-        dns_session_info(m->dns, &dsi);
-        if (dsi.spent)
-            log_msg(FA_LOG_WARNING,
-                    "msg %s: DNS budget of %u s spent (%u questions asked, %u refused): "
-                    "results that needed the rest are temperror",
-                    qid, cfg->milter_dns_budget, dsi.asked, dsi.refused);
-        if (a->dkim_skipped)
-            log_msg(FA_LOG_INFO, "msg %s: DKIM signatures beyond the limit of %d not verified: %zu",
-                    qid, DKIM_MAX_SIGS, a->dkim_skipped);
-        struct metrics *mx = m->rt->metrics;
-        metrics_auth_result(mx, METRICS_SPF, a->spf.result);
-        metrics_auth_result(mx, METRICS_DKIM, a->dkim_summary);
-        metrics_auth_result(mx, METRICS_DMARC, a->dmarc.result);
-        metrics_auth_result(mx, METRICS_ARC, a->arc.cv);
-        line_add(&what, " spf=%s dkim=%s dmarc=%s arc=%s", spf_result_name(a->spf.result),
-                 dkim_result_name(a->dkim_summary), dmarc_result_name(a->dmarc.result),
-                 arc_cv_name(a->arc.cv));
-        if (a->from_state != FROM_OK)
-            line_add(&what, " from=%s", a->from_why);
-        m->arrival_cv = a->arc.cv;
-    }
-    struct policy_decision d;
-    if (m->role == MF_STAGE2) {
-        stage2_decision(m, &d);
-    } else {
-        struct policy_input in;
-        policy_input_of(m, s, a, &c, &in);
-        policy_decide(&in, cfg, &d);
-    }
-    if (d.verdict != POLICY_CONTINUE) {
-        log_msg(FA_LOG_INFO, "msg %s: from=<%s> %s: %s%s", qid, milter_sender(s),
-                d.verdict == POLICY_REJECT ? "rejected" : "tempfailed", d.why, what.buf);
-        status = milter_set_reply(s, d.reply);
-        m->reply_class = d.reply[0];
-        goto done;
-    }
-    if (d.hold) {
-        if (milter_mods_quarantine(mods, d.why) < 0)
-            FAIL("holding");
-        line_add(&what, " held=\"%s\"", d.why);
-        m->quarantined = 1;
-    }
-    if (d.drop_forwarded && drop_forwarded(m, mods, qid, d.why) < 0)
-        FAIL("removing recipients");
-    /* Only stage 1 may write this field: any other is removed unread (stage
-     * 2 has read it by now). */
-    if (mf_edit_delete_all(&e, STAGEHDR_FIELD) < 0 || remove_forged(m, &e, &what) < 0)
-        FAIL("removing fields");
-    if (a) {
-        /* dmarc_enforce = off: evaluated (the policy needs it) but not reported. */
-        arrival_authres(a, m->rt->authserv_id, d.report_dmarc, &ar);
-        ar_value = authres_value(&ar, "\n");
-        if (mf_edit_insert_top(&e, "Authentication-Results", ar_value) < 0)
-            FAIL("adding Authentication-Results");
-        /* The AAR records the same results, without the authserv-id. */
-        size_t k = 0;
-        m->aar_results[0] = '\0';
-        for (size_t i = 0; i < ar.n; i++)
-            k += (size_t)snprintf(m->aar_results + k,
-                                  k < sizeof(m->aar_results) ? sizeof(m->aar_results) - k : 0,
-                                  "%s%s", i ? "; " : "", ar.results[i]);
-        if (k >= sizeof(m->aar_results))
-            FAIL("the ARC results (too long)");
-    }
-    if (m->role == MF_STAGE1) {
-        if (stage1_record(m, s, &e, a, ar_value, &d) < 0)
-            FAIL("recording stage 1");
-        line_add(&what, " stage1-recorded");
-    } else {
-        int fwd_changes = m->forwarded && !m->dropped;
-        if (fwd_changes && make_changes(m, &e, &c, &what) < 0)
-            FAIL("making the forwarder's changes");
-        if (d.rewrite_from) {
-            int r = rewrite_from(m, &e, qid);
-            if (r < 0)
-                FAIL("rewriting From");
-            line_add(&what, r ? " from-rewritten" : " from-not-rewritten");
-            m->from_rewritten = r;
-        }
-        if (m->buffering) {
-            /* The body as it leaves: changed by the footer, or as received. */
-            if (fwd_changes && c.footer.action != FOOTER_NONE)
-                sign_body(m, c.footer.body, c.footer.len);
-            else
-                sign_body(m, m->body, m->body_len);
-        }
-        if (m->signer && (d.sign_user || d.sign_forwarder) && sign_out(m, &e, &what, qid) < 0)
-            FAIL("signing");
-        if (m->sealer && d.seal && seal_out(m, &e, &what, qid) < 0)
-            FAIL("sealing");
-    }
-
-    const char *sender = milter_sender(s);
-    if (d.srs && m->role != MF_STAGE1) {
-        char out[SRS_ADDR_MAX];
-        struct srs_why why;
-        /* The forwarded recipients choose the SRS domain (srs_domain_map). */
-        int r = srs_forward_ex(m->rt->srs, m->fwd_rcpt, m->nfwd_rcpt, sender, strlen(sender),
-                               time(NULL), out, sizeof(out), &why);
-        if (r == SRS_OK) {
-            if (milter_mods_change_from(mods, out, NULL) < 0)
-                FAIL("changing the sender");
-            line_add(&what, " srs=<%s>", out);
-            m->srs_rewritten = 1;
-        } else if (r == SRS_UNCHANGED) {
-            log_msg(why.reason == SRS_R_TOO_LONG ? FA_LOG_INFO : FA_LOG_DEBUG,
-                    "msg %s: sender <%s> not rewritten: %s", qid, sender, why.text);
-        } else {
-            log_msg(FA_LOG_ERROR, "msg %s: sender <%s>: %s", qid, sender, why.text);
-            FAIL("SRS");
+    else if (m->check && !(a = judge_arrival(m, qid, &what)))
+        failed = "memory";
+    if (!failed) {
+        struct policy_decision d;
+        decide(m, s, a, &c, &d);
+        if (d.verdict != POLICY_CONTINUE) {
+            status = refuse(m, s, &d, &what);
+        } else if (!(failed = carry_out(m, s, mods, &e, &c, a, &d, &what))) {
+            log_accepted(m, s, &what);
+            status = MILTER_CONTINUE;
         }
     }
-    if (m->dropped)
-        line_add(&what, " not-forwarded=%zu", m->dropped);
-    static const char *const roles[] = {"", " stage1", " stage2"};
-    log_msg(FA_LOG_INFO, "msg %s: from=<%s>%s %s%s%s", qid, sender, roles[m->role],
-            m->originating ? "originating" : "inbound", m->forwarded ? " forwarded" : "", what.buf);
-    status = MILTER_CONTINUE;
-done:
-#undef FAIL
     if (failed)
         log_msg(FA_LOG_ERROR, "msg %s: from=<%s> tempfailed: %s failed%s", qid, milter_sender(s),
                 failed, what.buf);
