@@ -7,16 +7,20 @@ test_readme checks), not copied here:
     that sets srs_domain), then the milter block (the one that sets milter_listen);
   - main.cf: the milter section's block (the one that sets smtpd_milters),
     on a throwaway Postfix (postfixtest.py), started;
-  - keys: `fwdauth dkim keygen ... --print-keytable` for the signing key and
-    the ARC key the blocks name, its KeyTable and SigningTable lines written
-    to the files the blocks name; the zone lines keygen prints published;
+  - keys: the README's "Last step" commands (mkdir, `fwdauth dkim keygen ...
+    --print-keytable`), run as printed; the KeyTable and SigningTable lines
+    they print written to the files the blocks name, the zone lines they
+    print published;
   - the aliases the blocks forward (forward_recipients) in virtual_alias_maps
-    ("forward them with virtual_alias_maps as usual").
+    ("forward them with virtual_alias_maps as usual");
+  - the last step, `fwdauth doctor -c /etc/fwdauth/fwdauthd.conf`, run as
+    printed.
 What a test cannot take as printed, and only that, is changed, each by one
 substitution applied to the block's text: the fixed ports (10001-10003, 8891)
 become free ports, /etc/fwdauth becomes a temp folder, forward_signing_key's
-placeholder NAME becomes the KeyTable name keygen printed, and DNS answers
-from a zone file (dns_zone_file, appended).
+placeholder NAME becomes the KeyTable name keygen printed; and two lines are
+appended to fwdauthd.conf: DNS answers from a zone file (dns_zone_file) and
+Postfix is the throwaway instance (postfix_config_directory).
 
 Then `fwdauth doctor` must find nothing wrong (exit 0, no problem), and each
 of the broken settings below must be named by its check, at level problem,
@@ -25,6 +29,7 @@ with the exact line to add (exit 1). The daemon-down case stops fwdauthd.
 import json
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import unittest
@@ -61,18 +66,24 @@ class Doctor(unittest.TestCase):
         os.chmod(cls.dir, 0o755)
         cls.addClassCleanup(shutil.rmtree, cls.dir, True)
         cls.etc = os.path.join(cls.dir, "etc", "fwdauth")
-        os.makedirs(os.path.join(cls.etc, "keys"))
+        os.makedirs(cls.etc)
         cls.ports = {p: str(fwdtest.free_port()) for p in PORTS}
 
-        # Keys, as the README's fwdauth dkim section makes them.
-        cls.zone_lines = []
-        kt = cls.keygen("example.net", "fwd2026")
-        cls.keygen("example.net", "arc2026")
-        cls.key_name = kt["keytable"].split()[0]
-        with open(os.path.join(cls.etc, "KeyTable"), "w") as f:
-            f.write(kt["keytable"] + "\n")
-        with open(os.path.join(cls.etc, "SigningTable"), "w") as f:
-            f.write(kt["signingtable"] + "\n")
+        # Keys: the README's commands, run as printed (substituted).
+        out = cls.readme_commands("sh", "--print-keytable")
+        cls.zone_lines = [l for l in out.splitlines() if " IN TXT " in l]
+        tables = {}
+        lines = out.splitlines()
+        for i, l in enumerate(lines[:-1]):
+            for name in ("KeyTable", "SigningTable"):
+                if l.startswith("# %s " % name):
+                    tables[name] = lines[i + 1]
+        if len(cls.zone_lines) != 2 or len(tables) != 2:
+            raise AssertionError("the README's keygen commands printed:\n" + out)
+        cls.key_name = tables["KeyTable"].split()[0]
+        for name, line in tables.items():
+            with open(os.path.join(cls.etc, name), "w") as f:
+                f.write(line + "\n")
         fwdtest.write_secret(os.path.join(cls.etc, "srs-secrets"), "doctor-test-secret")
 
         # DNS: what a domain that forwards publishes.
@@ -90,7 +101,7 @@ class Doctor(unittest.TestCase):
         cls.conf_text = cls.substitute(minimal_file().text) + \
             cls.readme_text("fwdauthd.conf", "milter_listen =") + \
             "dns_zone_file = %s\n" % cls.zone
-        cls.conf = os.path.join(cls.dir, "fwdauthd.conf")
+        cls.conf = os.path.join(cls.etc, "fwdauthd.conf")
         with open(cls.conf, "w") as f:
             f.write(cls.conf_text)
 
@@ -104,20 +115,30 @@ class Doctor(unittest.TestCase):
         cls.write_virtual(["alias@example.net someone@remote.test",
                            "dev@lists.example.net dev@remote.test"])
         cls.pf.launch()
+        with open(cls.conf, "a") as f:
+            f.write("postfix_config_directory = %s\n" % cls.pf.conf)
 
         cls.log = os.path.join(cls.dir, "fwdauthd.log")
         cls.daemon = None
         cls.start_daemon()
 
     @classmethod
-    def keygen(cls, domain, selector):
-        r = run([FWDAUTH, "dkim", "keygen", "-d", domain, "-s", selector, "-o",
-                 os.path.join(cls.etc, "keys"), "--print-keytable", "--json"])
-        if r.returncode != 0:
-            raise AssertionError("keygen: %s%s" % (r.stdout, r.stderr))
-        j = json.loads(r.stdout)
-        cls.zone_lines.append(j["zone_line"])
-        return j
+    def readme_commands(cls, kind, containing):
+        """Run each command of a README sh block as printed (substituted);
+        their standard output."""
+        out = ""
+        for line in cls.readme_text(kind, containing).splitlines():
+            argv = shlex.split(line, comments=True)
+            if not argv:
+                continue
+            if argv[0] == "fwdauth":
+                argv[0] = FWDAUTH
+            r = run(argv)
+            if r.returncode != 0:
+                raise AssertionError("README: %s: exit %d: %s%s" % (line, r.returncode,
+                                                                      r.stdout, r.stderr))
+            out += r.stdout
+        return out
 
     @classmethod
     def write_zone(cls, lines):
@@ -142,8 +163,9 @@ class Doctor(unittest.TestCase):
         for p, free in cls.ports.items():
             text = re.sub(r"(?<=:)%s\b" % p, free, text)
         text = text.replace("/etc/fwdauth", cls.etc)
-        text = re.sub(r"^forward_signing_key = NAME$", "forward_signing_key = " + cls.key_name,
-                      text, flags=re.M)
+        if getattr(cls, "key_name", None):
+            text = re.sub(r"^forward_signing_key = NAME$",
+                          "forward_signing_key = " + cls.key_name, text, flags=re.M)
         return text
 
     @classmethod
@@ -155,8 +177,7 @@ class Doctor(unittest.TestCase):
 
     # -- running doctor --------------------------------------------------------
     def doctor(self, conf=None, *args):
-        r = run([FWDAUTH, "doctor", "-c", conf or self.conf, "-C", self.pf.conf, "--json", *args],
-                timeout=120)
+        r = run([FWDAUTH, "doctor", "-c", conf or self.conf, "--json", *args], timeout=120)
         self.assertIn(r.returncode, (0, 1, 2), r.stderr)
         try:
             j = json.loads(r.stdout)
@@ -177,11 +198,10 @@ class Doctor(unittest.TestCase):
                       "daemon-socketmap", "daemon-tcp-forward", "daemon-tcp-reverse",
                       "daemon-milter"):
             self.assertIn(check, names)
-        # The text form: one verdict a line and the tally.
-        r = run([FWDAUTH, "doctor", "-c", self.conf, "-C", self.pf.conf], timeout=120)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn("ok: milter-default-action: milter_default_action = tempfail", r.stdout)
-        self.assertTrue(r.stdout.endswith("0 problems, 0 warnings, 0 errors\n"), r.stdout)
+        # The README's last step, as printed: one verdict a line and the tally.
+        out = self.readme_commands("sh", "fwdauth doctor -c /etc/fwdauth/fwdauthd.conf\n")
+        self.assertIn("ok: milter-default-action: milter_default_action = tempfail", out)
+        self.assertTrue(out.endswith("0 problems, 0 warnings, 0 errors\n"), out)
 
     # -- one setting broken at a time ----------------------------------------------
     def main_cf(self, settings=None, remove=()):
