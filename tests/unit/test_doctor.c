@@ -372,6 +372,26 @@ static void test_postfix_broken_one_at_a_time(void **state)
                  "smtpd_milters = inet:127.0.0.1:8891");
     postfix_case(NULL, "non_smtpd_milters =\n", NULL, "non-smtpd-milters", LINT_PROBLEM,
                  DOCTOR_FIX_MAIN_CF, "non_smtpd_milters = inet:127.0.0.1:8891");
+    /* Unix sockets: Postfix names them relative to its queue directory. */
+    postfix_case("socketmap_listen = unix:/var/spool/postfix/srs\n",
+                 "recipient_canonical_maps = socketmap:unix:srs:reverse\n", NULL, "srs-reverse",
+                 LINT_OK, 0, NULL);
+    postfix_case("socketmap_listen = unix:/var/spool/postfix/srs\n",
+                 "recipient_canonical_maps = socketmap:unix:other:reverse\n", NULL, "srs-reverse",
+                 LINT_PROBLEM, DOCTOR_FIX_MAIN_CF,
+                 "recipient_canonical_maps = socketmap:unix:other:reverse, "
+                 "socketmap:unix:srs:reverse");
+    postfix_case("milter_listen = unix:/var/spool/postfix/private/fwdauth\n",
+                 "smtpd_milters = unix:private/fwdauth\n"
+                 "non_smtpd_milters = unix:/var/spool/postfix/private/fwdauth\n",
+                 NULL, "smtpd-milters", LINT_OK, 0, NULL);
+    postfix_case("milter_listen = unix:/var/spool/postfix/private/fwdauth\n",
+                 "smtpd_milters = unix:private/fwdauth\n"
+                 "non_smtpd_milters = unix:/var/spool/postfix/private/fwdauth\n",
+                 NULL, "non-smtpd-milters", LINT_OK, 0, NULL);
+    postfix_case("milter_listen = unix:/var/spool/postfix/private/fwdauth\n", NULL, NULL,
+                 "smtpd-milters", LINT_PROBLEM, DOCTOR_FIX_MAIN_CF,
+                 "smtpd_milters = inet:127.0.0.1:8891, unix:private/fwdauth");
     /* An alias Postfix forwards that fwdauthd does not know, and the other way round. */
     postfix_case(NULL, NULL,
                  "alias@example.net\tsomeone@remote.test\n"
