@@ -1,5 +1,6 @@
 /* cfgkeys - the domains and keys a configuration names; see cfgkeys.h. */
 #include "cfgkeys.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ int cfgkeys_load(const struct fa_config *cfg, struct cfgkeys *ck)
             snprintf(ck->kt_error, sizeof(ck->kt_error), "%s", err.msg);
     }
     if (doctor_plan_make(cfg, ck->kt, &ck->plan, &err) < 0) {
-        fprintf(stderr, "fwdauth: %s\n", err.msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, err.msg);
         keytable_free(ck->kt);
         ck->kt = NULL;
         return -1;

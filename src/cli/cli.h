@@ -18,6 +18,15 @@
 
 enum { EXIT_POSITIVE = 0, EXIT_NEGATIVE = 1, EXIT_TROUBLE = 2 };
 
+/* Error messages start with the command as typed, "fwdauth COMMAND: " or
+ * "fwdauth COMMAND ACTION: ": cli_prog is that prefix (without the colon)
+ * for shared helpers that do not know which command runs them. A
+ * dispatcher calls cli_enter(argv) with argv[0] the command or action it
+ * is about to run: cli_prog gains " argv[0]", and argv[0] becomes cli_prog
+ * so that getopt's own messages carry the same prefix. */
+extern const char *cli_prog;
+void cli_enter(char **argv);
+
 int cmd_srs(int argc, char **argv);
 int cmd_dkim(int argc, char **argv);        /* cmd_dkim.c: sign|verify|keygen */
 int cmd_dkim_sign(int argc, char **argv);   /* cmd_dkim_sign.c (argv[0] = "sign") */

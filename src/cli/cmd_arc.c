@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "dkim.h"
 #include "input.h"
+#include "signing.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -195,6 +196,8 @@ static int on_headers(void *ctx, struct msg_reader *r)
 {
     struct pass_ctx *c = ctx;
     fa_err err;
+    if (c->spec && cli_check_signable(r, c->prog, c->name) < 0)
+        return -1;
     if (c->spec)
         c->s = arc_sealer_new(c->spec, r->headers.h, r->headers.n, c->now, &err);
     else
@@ -253,6 +256,12 @@ static int arc_sign(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o, prog);
     if (rc != 0)
         return rc > 0 ? EXIT_POSITIVE : EXIT_TROUBLE;
+    if (o.json) {
+        /* sign's output is the sealed message; JSON beside it would be
+         * read as part of it. */
+        fprintf(stderr, "%s: --json is for arc verify (sign writes the sealed message)\n", prog);
+        return EXIT_TROUBLE;
+    }
     if (!o.domain || !o.selector || !o.keyfile || !o.servid) {
         fprintf(stderr, "%s: -d, -s, -k and --authserv-id are required\n", prog);
         return EXIT_TROUBLE;
@@ -318,10 +327,14 @@ done:
 
 int cmd_arc(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
+        cli_enter(argv + 1);
         return arc_verify(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "sign") == 0)
+    }
+    if (argc >= 2 && strcmp(argv[1], "sign") == 0) {
+        cli_enter(argv + 1);
         return arc_sign(argc - 1, argv + 1);
+    }
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         arc_usage(stdout);
         return EXIT_POSITIVE;

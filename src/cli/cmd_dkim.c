@@ -36,8 +36,10 @@ int cmd_dkim(int argc, char **argv)
         return EXIT_POSITIVE;
     }
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-        if (strcmp(argv[1], actions[i].name) == 0)
+        if (strcmp(argv[1], actions[i].name) == 0) {
+            cli_enter(argv + 1);
             return actions[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "fwdauth dkim: unknown action \"%s\"\n\n", argv[1]);
     dkim_usage(stderr);
     return EXIT_TROUBLE;

@@ -315,8 +315,10 @@ static int dmarc_check(int argc, char **argv)
 
 int cmd_dmarc(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        cli_enter(argv + 1);
         return dmarc_check(argc - 1, argv + 1);
+    }
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         dmarc_usage(stdout);
         return EXIT_POSITIVE;

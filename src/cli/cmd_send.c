@@ -18,6 +18,9 @@
  *   server is this host. Certificates are checked unless --insecure.
  *   A message goes out whole or not at all: the first rejected recipient
  *   stops the transaction before DATA.
+ *   When the server accepts the message, one line on standard output says
+ *   so with its reply and the queue ID in it (Postfix's "queued as ID",
+ *   Exim's "id=ID"), or one JSON object with --json.
  * DIAGNOSTICS
  *   Exit 0 sent; 1 refused by the server (4xx/5xx to AUTH, MAIL, RCPT or
  *   DATA), with the server's reply; 2 usage, I/O, connection or TLS error.
@@ -48,13 +51,16 @@ static void send_usage(FILE *f)
             "usage: fwdauth send --server HOST[:PORT] [--starttls | --tls | --no-tls]\n"
             "                    [--user USER --password-file FILE] [--ca-file FILE] [--insecure]\n"
             "                    [--from ADDR] [--to ADDR]... [-d DOMAIN -s SELECTOR -k KEYFILE\n"
-            "                    [-a ALG]]... [--canon H/B] [--verbose] [FILE | < message]\n"
+            "                    [-a ALG]]... [--canon H/B] [--verbose] [--json]\n"
+            "                    [FILE | < message]\n"
             "\n"
             "Submits one message over SMTP, DKIM-signing it first when -d/-s/-k are given.\n"
             "The envelope sender is --from or the message's From (Sender when From has several\n"
             "addresses); the recipients are the --to addresses, or else every address in To,\n"
             "Cc and Bcc. Bcc (and Resent-Bcc) fields are removed before signing and sending.\n"
-            "Date and Message-ID are added when the message has none.\n"
+            "Date and Message-ID are added when the message has none. Once the server\n"
+            "accepts it, prints \"sent to N recipients via HOST:PORT: REPLY\" (REPLY names\n"
+            "the queue ID when the server gives one).\n"
             "\n"
             "  --server HOST[:PORT]  submission server ([IPv6]:PORT for IPv6 addresses)\n"
             "  --starttls            port 587, STARTTLS required (the default)\n"
@@ -74,6 +80,8 @@ static void send_usage(FILE *f)
             "  --timeout SECONDS     for connecting and for each server reply (default 60)\n"
             "  --verbose             show the SMTP dialogue on standard error (credentials\n"
             "                        hidden)\n"
+            "  --json                once sent, one JSON object: server, from, recipients,\n"
+            "                        reply, queue_id (null when the reply names none)\n"
             "  -d DOMAIN -s SELECTOR -k KEYFILE [-a ALG]\n"
             "                        add a DKIM signature (repeatable; see fwdauth dkim sign)\n"
             "  --canon H/B, -H h1:h2:..., -i IDENTITY, --timestamp T, --expire S, --body-length,\n"
@@ -542,7 +550,7 @@ struct send_opts {
     long port;
     int mode; /* 0 STARTTLS, 1 implicit TLS, 2 none */
     const char *user, *password_file, *ca_file, *helo;
-    int insecure, verbose;
+    int insecure, verbose, json;
     long timeout;
 };
 
@@ -651,6 +659,67 @@ static int report(const struct send_opts *o, const struct session *s, CURLcode r
     return EXIT_TROUBLE;
 }
 
+/* The queue ID in the server's reply to the message, as Postfix ("250 2.0.0
+ * Ok: queued as 4dK2xq1Zz8z9") and Exim ("250 OK id=1sXyZ-000abc-Qr") write
+ * it: its length, 0 when the reply names none. */
+static size_t queue_id(const char *reply, const char **id)
+{
+    static const char *const marks[] = {"queued as ", "id="};
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        const char *p = strstr(reply, marks[i]);
+        if (!p)
+            continue;
+        p += strlen(marks[i]);
+        size_t n = 0;
+        while (isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '.' || p[n] == '_')
+            n++;
+        if (n) {
+            *id = p;
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* The message was accepted: say so on standard output. */
+static int report_sent(const struct send_opts *o, const struct session *s, const char *from,
+                       const struct addrlist *rcpt)
+{
+    const char *id = NULL;
+    size_t idlen = queue_id(s->st.reply, &id);
+    if (!o->json) {
+        printf("sent to %zu recipient%s via %s:%ld: %s\n", rcpt->n, rcpt->n == 1 ? "" : "s",
+               o->host, o->port, s->st.reply);
+    } else {
+        char server[320];
+        snprintf(server, sizeof(server), "%s:%ld", o->host, o->port);
+        fputs("{\"sent\":true,\"server\":", stdout);
+        cli_json_string(stdout, server, strlen(server));
+        fputs(",\"from\":", stdout);
+        cli_json_string(stdout, from, strlen(from));
+        fputs(",\"recipients\":[", stdout);
+        for (size_t i = 0; i < rcpt->n; i++) {
+            if (i)
+                putchar(',');
+            cli_json_string(stdout, rcpt->addr[i], strlen(rcpt->addr[i]));
+        }
+        printf("],\"code\":%d,\"reply\":", s->st.code);
+        cli_json_string(stdout, s->st.reply, strlen(s->st.reply));
+        fputs(",\"queue_id\":", stdout);
+        if (idlen)
+            cli_json_string(stdout, id, idlen);
+        else
+            fputs("null", stdout);
+        fputs("}\n", stdout);
+    }
+    if (fflush(stdout) != 0) {
+        /* Sent all the same: say so, but the caller cannot have read it. */
+        fprintf(stderr, PROG ": sent, but cannot write to standard output: %s\n", strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    return EXIT_POSITIVE;
+}
+
 static int submit(const struct send_opts *o, FILE *msg, const char *password, const char *from,
                   const struct addrlist *rcpt)
 {
@@ -718,7 +787,7 @@ static int submit(const struct send_opts *o, FILE *msg, const char *password, co
     long oserr = 0;
     curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
     if (rc == CURLE_OK && !s.auth_abort)
-        status = EXIT_POSITIVE;
+        status = report_sent(o, &s, from, rcpt);
     else
         status = report(o, &s, rc, oserr, errbuf, from);
 out:
@@ -820,6 +889,7 @@ int cmd_send(int argc, char **argv)
         OPT_HELO,
         OPT_TIMEOUT,
         OPT_VERBOSE,
+        OPT_JSON,
     };
     static const struct option longopts[] = {
         CLI_SIGN_LONGOPTS,
@@ -836,6 +906,7 @@ int cmd_send(int argc, char **argv)
         {"helo", required_argument, NULL, OPT_HELO},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"verbose", no_argument, NULL, OPT_VERBOSE},
+        {"json", no_argument, NULL, OPT_JSON},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -911,6 +982,9 @@ int cmd_send(int argc, char **argv)
         }
         case OPT_VERBOSE:
             o.verbose = 1;
+            break;
+        case OPT_JSON:
+            o.json = 1;
             break;
         case 'c': {
             /* No send settings yet, but a bad file is an error everywhere. */

@@ -177,8 +177,10 @@ int cmd_spf(int argc, char **argv)
         spf_usage(stdout);
         return EXIT_POSITIVE;
     }
-    if (strcmp(argv[1], "check") == 0)
+    if (strcmp(argv[1], "check") == 0) {
+        cli_enter(argv + 1);
         return cmd_spf_check(argc - 1, argv + 1);
+    }
     fprintf(stderr, "fwdauth spf: unknown action \"%s\"\n\n", argv[1]);
     spf_usage(stderr);
     return EXIT_TROUBLE;

@@ -1,5 +1,6 @@
 /* input - one streaming pass over a message, then its original bytes; see input.h. */
 #include "input.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@ int cli_input_open(struct cli_input *in, const char *path, int rewind)
         in->name = path;
         in->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (in->fd < 0) {
-            fprintf(stderr, "fwdauth: cannot open %s: %s\n", path, strerror(errno));
+            fprintf(stderr, "%s: cannot open %s: %s\n", cli_prog, path, strerror(errno));
             return -1;
         }
     }
@@ -39,7 +40,7 @@ int cli_input_open(struct cli_input *in, const char *path, int rewind)
                 unlink(tmpl);
         }
         if (in->spool < 0) {
-            fprintf(stderr, "fwdauth: cannot make a spool file: %s\n", strerror(errno));
+            fprintf(stderr, "%s: cannot make a spool file: %s\n", cli_prog, strerror(errno));
             cli_input_close(in);
             return -1;
         }
@@ -66,7 +67,7 @@ int cli_input_read(struct cli_input *in, struct msg_reader *r, cli_headers_fn he
 {
     uint8_t *buf = malloc(INPUT_CHUNK);
     if (!buf) {
-        fprintf(stderr, "fwdauth: out of memory\n");
+        fprintf(stderr, "%s: out of memory\n", cli_prog);
         return -1;
     }
     int rc = 0;
@@ -75,14 +76,14 @@ int cli_input_read(struct cli_input *in, struct msg_reader *r, cli_headers_fn he
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            fprintf(stderr, "fwdauth: cannot read %s: %s\n", in->name, strerror(errno));
+            fprintf(stderr, "%s: cannot read %s: %s\n", cli_prog, in->name, strerror(errno));
             rc = -1;
             break;
         }
         if (n == 0)
             break;
         if (in->spool >= 0 && write_all(in->spool, buf, (size_t)n) < 0) {
-            fprintf(stderr, "fwdauth: cannot write the spool file: %s\n", strerror(errno));
+            fprintf(stderr, "%s: cannot write the spool file: %s\n", cli_prog, strerror(errno));
             rc = -1;
             break;
         }
@@ -91,7 +92,7 @@ int cli_input_read(struct cli_input *in, struct msg_reader *r, cli_headers_fn he
             fa_err err;
             used = msg_reader_feed(r, buf, (size_t)n, &err);
             if (used == (size_t)-1) {
-                fprintf(stderr, "fwdauth: %s: %s\n", in->name, err.msg);
+                fprintf(stderr, "%s: %s: %s\n", cli_prog, in->name, err.msg);
                 rc = -1;
                 break;
             }
@@ -107,7 +108,7 @@ int cli_input_read(struct cli_input *in, struct msg_reader *r, cli_headers_fn he
     if (rc == 0 && r->state == MSG_HEADERS) {
         fa_err err;
         if (msg_reader_eof(r, &err) < 0) {
-            fprintf(stderr, "fwdauth: %s: %s\n", in->name, err.msg);
+            fprintf(stderr, "%s: %s: %s\n", cli_prog, in->name, err.msg);
             rc = -1;
         } else if (headers && headers(ctx, r) < 0) {
             rc = -1;
@@ -120,7 +121,7 @@ int cli_input_copy(struct cli_input *in, FILE *out)
 {
     int fd = in->spool >= 0 ? in->spool : in->fd;
     if (lseek(fd, 0, SEEK_SET) < 0) {
-        fprintf(stderr, "fwdauth: cannot rewind %s: %s\n", in->name, strerror(errno));
+        fprintf(stderr, "%s: cannot rewind %s: %s\n", cli_prog, in->name, strerror(errno));
         return -1;
     }
     uint8_t *buf = malloc(INPUT_CHUNK);
@@ -142,7 +143,7 @@ int cli_input_copy(struct cli_input *in, FILE *out)
     }
     free(buf);
     if (rc < 0)
-        fprintf(stderr, "fwdauth: cannot copy %s: %s\n", in->name, strerror(errno));
+        fprintf(stderr, "%s: cannot copy %s: %s\n", cli_prog, in->name, strerror(errno));
     return rc;
 }
 

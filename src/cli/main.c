@@ -28,13 +28,25 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/* "fwdauth", then "fwdauth dkim", "fwdauth dkim sign" as cli_enter goes down. */
+static char prog_buf[64] = "fwdauth";
+const char *cli_prog = prog_buf;
+
+void cli_enter(char **argv)
+{
+    size_t n = strlen(prog_buf);
+    snprintf(prog_buf + n, sizeof(prog_buf) - n, " %s", argv[0]);
+    argv[0] = prog_buf; /* getopt's own messages ("unrecognized option") use it */
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fwdauth <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'fwdauth <command> --help' describes a command; -c FILE always names the\n"
-               "configuration file (fwdauthd.conf(5)). Exit status: 0 success or positive\n"
+    fprintf(f, "\n'fwdauth help <command>' or 'fwdauth <command> --help' describes a command;\n"
+               "-c FILE always names the configuration file (fwdauthd.conf(5)). Exit status: 0 "
+               "success or positive\n"
                "result, 1 negative result, 2 usage, configuration or I/O error.\n");
 }
 
@@ -43,7 +55,7 @@ int cli_load_config(struct fa_config *cfg, const char *file)
     fa_err err;
     config_init(cfg);
     if (file && config_load_file(cfg, file, &err) < 0) {
-        fprintf(stderr, "fwdauth: %s\n", err.msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, err.msg);
         config_free(cfg);
         return -1;
     }
@@ -71,7 +83,7 @@ struct dns *cli_dns_open(const struct fa_config *cfg, const char *zone, const ch
     fa_err err;
     struct dns *d = dns_new(&o, &err);
     if (!d)
-        fprintf(stderr, "fwdauth: %s\n", err.msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, err.msg);
     return d;
 }
 
@@ -98,7 +110,7 @@ struct dns *cli_dns_setup(const struct cli_dns_args *a, struct fa_config *cfg)
         return NULL;
     fa_err err;
     if (a->mode && config_set(cfg, "dmarc_mode", a->mode, "--mode", &err) < 0) {
-        fprintf(stderr, "fwdauth: %s\n", err.msg);
+        fprintf(stderr, "%s: %s\n", cli_prog, err.msg);
         config_free(cfg);
         return NULL;
     }
@@ -155,6 +167,25 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_TROUBLE;
     }
+    if (strcmp(argv[1], "help") == 0 && argc > 2) {
+        /* fwdauth help COMMAND [ACTION]: that command's own --help. */
+        const struct command *c = NULL;
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (strcmp(argv[2], commands[i].name) == 0)
+                c = &commands[i];
+        if (!c || argc > 4) {
+            if (!c)
+                fprintf(stderr, "fwdauth help: unknown command \"%s\"\n\n", argv[2]);
+            else
+                fprintf(stderr, "fwdauth help: use fwdauth help COMMAND [ACTION]\n\n");
+            usage(stderr);
+            return EXIT_TROUBLE;
+        }
+        char help[] = "--help";
+        char *hargv[4] = {argv[2], argc > 3 ? argv[3] : help, argc > 3 ? help : NULL, NULL};
+        cli_enter(hargv);
+        return c->run(argc > 3 ? 3 : 2, hargv);
+    }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
@@ -165,8 +196,10 @@ int main(int argc, char **argv)
         return EXIT_POSITIVE;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            cli_enter(argv + 1);
             return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "fwdauth: unknown command \"%s\"\n\n", argv[1]);
     usage(stderr);
     return EXIT_TROUBLE;

@@ -2,6 +2,7 @@
 #include "signing.h"
 
 #include "cli.h"
+#include "fromhdr.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -131,9 +132,49 @@ void cli_signer_free(struct cli_signer *s)
     s->n = 0;
 }
 
+int cli_check_signable(const struct msg_reader *r, const char *prog, const char *name)
+{
+    if (r->headers.n == 0) {
+        fprintf(stderr,
+                "%s: %s: not a message (it does not start with a header field): not signed\n", prog,
+                name);
+        return -1;
+    }
+    struct from_info fi;
+    switch (from_read(r->headers.h, r->headers.n, &fi)) {
+    case FROM_OK:
+    case FROM_REPAIRED:
+        return 0;
+    case FROM_ABSENT:
+        fprintf(stderr,
+                "%s: %s: no From: field: a signature must cover From: (RFC 6376 section 5.4) and "
+                "one without it can never align for DMARC: not signed\n",
+                prog, name);
+        return -1;
+    default:
+        fprintf(stderr,
+                "%s: %s: From: names no single author that receivers can read (%s%s%s), so no "
+                "receiver can tell whose domain the signature vouches for: not signed\n",
+                prog, name, fi.why, fi.detail[0] ? ": " : "", fi.detail);
+        return -1;
+    }
+}
+
+struct sign_ctx {
+    struct dkim_signer *s;
+    const char *prog, *name;
+};
+
+static int sign_headers(void *ctx, struct msg_reader *r)
+{
+    const struct sign_ctx *c = ctx;
+    return cli_check_signable(r, c->prog, c->name);
+}
+
 static void sink_body(void *ctx, const uint8_t *p, size_t n)
 {
-    dkim_signer_body(ctx, p, n);
+    const struct sign_ctx *c = ctx;
+    dkim_signer_body(c->s, p, n);
 }
 
 int cli_sign_input(const struct cli_signer *sg, struct cli_input *in, FILE *out, const char *prog)
@@ -148,7 +189,8 @@ int cli_sign_input(const struct cli_signer *sg, struct cli_input *in, FILE *out,
     msg_reader_init(&r);
     int status = EXIT_TROUBLE;
     char *fields[DKIM_MAX_SIGS] = {0};
-    if (cli_input_read(in, &r, NULL, sink_body, s) < 0)
+    struct sign_ctx sc = {s, prog, in->name};
+    if (cli_input_read(in, &r, sign_headers, sink_body, &sc) < 0)
         goto done;
     if (dkim_signer_finish(s, r.headers.h, r.headers.n, r.crlf || r.headers.n == 0 ? "\r\n" : "\n",
                            fields, &err) < 0) {

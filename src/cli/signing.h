@@ -23,7 +23,8 @@
  *   cli_signer_free(&s);
  * DIAGNOSTICS
  *   Front-end helpers: errors are printed to stderr, prefixed with prog.
- *   cli_sign_message and cli_sign_input return EXIT_POSITIVE or EXIT_TROUBLE.
+ *   cli_sign_message and cli_sign_input return EXIT_POSITIVE or EXIT_TROUBLE
+ *   (also for a message cli_check_signable refuses: nothing is written).
  */
 #ifndef FWDAUTH_CLI_SIGNING_H
 #define FWDAUTH_CLI_SIGNING_H
@@ -87,6 +88,13 @@ int cli_sign_requested(const struct cli_sign_args *a);
 int cli_signer_load(struct cli_signer *s, const struct cli_sign_args *a, const char *prog);
 void cli_signer_free(struct cli_signer *s);
 
+/* May this message be signed (DKIM or ARC)? Not when it has no header
+ * field (empty input, or bytes that are not a message), nor when its From:
+ * is absent or names no single author receivers can read (fromhdr.h: the
+ * milter signs none of these either): such a signature never aligns, and a
+ * signature over an ambiguous From: vouches for whichever author a
+ * receiver picks. 0, or -1 with the reason printed as "PROG: NAME: ...". */
+int cli_check_signable(const struct msg_reader *r, const char *prog, const char *name);
 /* Sign the message at path (NULL or "-" = standard input) to out. */
 int cli_sign_message(const struct cli_signer *s, const char *path, FILE *out, const char *prog);
 /* The same for an input already opened with cli_input_open(.., rewind=1)

@@ -9,7 +9,9 @@ dkimpy's arc_sign takes the chain status from that field's arc= result
 After every hop both validators must say cv=pass; a body changed after
 sealing must make both say cv=fail. Keys are RSA-2048 (dkimpy's ARC signer is
 RSA only); an Ed25519 seal of ours verifies with us (dkimpy's ARC verifier
-knows rsa-sha256 only and says so).
+knows rsa-sha256 only and says so). `arc sign` refuses (exit 2, nothing
+written) input that is not a message or whose From: names no single author,
+and --json, which is verify's.
 """
 import os
 import re
@@ -180,6 +182,30 @@ class ArcInterop(unittest.TestCase):
         r = run([FWDAUTH, "arc", "verify", "--dns-zone", self.zonefile,
                  self.path("n.eml", MESSAGE)])
         self.assertEqual((r.returncode, r.stdout), (1, "cv=none\n"))
+
+    def test_sign_refuses(self):
+        sign = [FWDAUTH, "arc", "sign", "-d", "fwd1.example", "-s", "arc", "-k",
+                self.keys["hop1"], "--authserv-id", "mx1.example", "--dns-zone", self.zonefile]
+        no_from = re.sub(rb"(?m)^From:.*\r\n", b"", MESSAGE)
+        cases = {
+            "empty": (b"", "not a message"),
+            "random": (bytes(range(256)) * 8, "not a message"),
+            "no-from": (no_from, "no From: field"),
+            "two-from": (b"From: eve@evil.example\r\n" + MESSAGE, "several From fields"),
+        }
+        for name, (data, why) in cases.items():
+            with self.subTest(name):
+                path = self.path(name + ".eml", data)
+                r = run(sign + [path])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertTrue(r.stderr.startswith("fwdauth arc sign: %s: " % path), r.stderr)
+                self.assertIn(why, r.stderr)
+        r = run(sign + ["--json", self.path("ok.eml", MESSAGE)])
+        self.assertEqual((r.returncode, r.stdout), (2, ""))
+        self.assertIn("fwdauth arc sign: --json is for arc verify", r.stderr)
+        r = run(sign + [self.path("ok.eml", MESSAGE)])
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

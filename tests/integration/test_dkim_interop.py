@@ -8,7 +8,10 @@
 (c) one changed octet in a signed header or in the body makes each of those
     signatures fail;
 (d) error paths: revoked key, no key, DNS timeout, rsa-sha1, 512-bit key,
-    h= without From, expired x=, --json.
+    h= without From, expired x=, --json;
+(e) what `fwdauth dkim sign` refuses (exit 2, a reason, nothing written): an
+    empty file, random bytes, no From:, two From: fields; `dkim verify` of
+    several files (one result per file, the worst exit status).
 
 The peers are shown what SMTP would carry (dkim_corpus.on_the_wire: LF-only
 input becomes CRLF). OpenDKIM is driven through miltertest (dkimpeers.py),
@@ -384,6 +387,72 @@ class DkimInterop(unittest.TestCase):
         doc = json.loads(r.stdout)
         self.assertIs(doc["pass"], False)
         self.assertEqual({s["result"] for s in doc["signatures"]}, {"fail"})
+        self.assertEqual(r.returncode, 1)
+
+    # (e) ------------------------------------------------------------------
+    def test_e_sign_refuses_what_is_not_a_signable_message(self):
+        plain = _read(dict(self.corpus)["plain"])
+        self.assertRegex(plain, rb"(?im)^from:")
+        no_from = re.sub(rb"(?im)^from:.*\r?\n", b"", plain)
+        two_from = b"From: other@example.com\r\n" + plain
+        cases = {
+            "empty": (b"", "not a message"),
+            "random": (bytes(range(256)) * 4 + os.urandom(1024), "not a message"),
+            "no-from": (no_from, "no From: field"),
+            "two-from": (two_from, "several From fields"),
+        }
+        for name, (data, why) in cases.items():
+            with self.subTest(name):
+                path = self.write(name + ".eml", data)
+                r = run([FWDAUTH, "dkim", "sign", "-d", DOMAIN, "-s", "rsa", "-k",
+                         self.keys["rsa"], path])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertTrue(r.stderr.startswith("fwdauth dkim sign: %s: " % path), r.stderr)
+                self.assertIn(why, r.stderr)
+                self.assertIn("not signed", r.stderr)
+                # Through standard input too, and with --out-dir nothing is left behind.
+                r = run([FWDAUTH, "dkim", "sign", "-d", DOMAIN, "-s", "rsa", "-k",
+                         self.keys["rsa"]], input=data.decode("latin-1"))
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stdout, "")
+        # The same message with its From: signs.
+        self.sign_plain()
+
+    def test_e_verify_several_files(self):
+        good = self.signed["dual"]["plain"]
+        bad = self.write("bad.eml", tamper_body(self.wire(good)))
+        unsigned = dict(self.corpus)["plain"]
+        rc, lines, err = verify_lines(good, self.zonefile)
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(lines[0].startswith(good), "one file: no name prefix")
+        cases = (
+            ([good, good], 0),
+            ([good, bad], 1),
+            ([unsigned, good], 1),
+            ([good, os.path.join(self.dir, "missing.eml"), bad], 2),
+        )
+        for files, want in cases:
+            with self.subTest(files=[os.path.basename(f) for f in files]):
+                r = run([FWDAUTH, "dkim", "verify", "--dns-zone", self.zonefile, *files])
+                self.assertEqual(r.returncode, want, r.stdout + r.stderr)
+                lines = [l for l in r.stdout.splitlines() if l.strip()]
+                names = [l.split(": ", 1)[0] for l in lines]
+                present = [f for f in files if os.path.exists(f)]
+                self.assertEqual(sorted(set(names)), sorted(set(present)), lines)
+                for l in lines:
+                    name, result = l.split(": ", 1)
+                    if name == good:
+                        self.assertTrue(result.startswith("pass "), l)
+                    elif name == bad:
+                        self.assertTrue(result.startswith("fail "), l)
+                    else:
+                        self.assertEqual(result, "none (no DKIM-Signature field)")
+                if want == 2:
+                    self.assertIn("fwdauth dkim verify: cannot open ", r.stderr)
+        r = run([FWDAUTH, "dkim", "verify", "--dns-zone", self.zonefile, "--json", good, bad])
+        docs = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual([(d["file"], d["pass"]) for d in docs], [(good, True), (bad, False)])
         self.assertEqual(r.returncode, 1)
 
 

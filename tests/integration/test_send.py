@@ -10,6 +10,7 @@ STARTTLS, and one that refuses at end of DATA, are bare smtp-sinks.
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -151,7 +152,15 @@ class SendTest(unittest.TestCase):
         r = self.send("-d", "example.org", "-s", "sel", "-k", self.keyfile, path)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNoPassword(r.stdout, r.stderr)
+        # One line says it was sent, with Postfix's reply and its queue ID...
+        sent = re.fullmatch(r"sent to 3 recipients via 127\.0\.0\.1:%d: "
+                            r"250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)\n" % self.pf.smtp_port,
+                            r.stdout)
+        self.assertIsNotNone(sent, r.stdout)
         m = self.delivered(subject)
+        # ...the ID Postfix wrote into its Received: field of that message.
+        received = " ".join(m.msg.get_all("Received", []))
+        self.assertRegex(received, r"\bid %s\b" % sent.group(1))
         # Envelope: From's address; To, Cc and Bcc addresses, not the group.
         self.assertEqual(m.mail_from, "alice@example.org")
         self.assertEqual(sorted(m.rcpt_to),
@@ -178,6 +187,39 @@ class SendTest(unittest.TestCase):
               "sys.exit(0 if ok else 1)\n")
         v = fwdtest.run(["/usr/bin/python3", "-c", py, delivered, record])
         self.assertEqual(v.returncode, 0, "dkimpy: " + v.stdout + v.stderr)
+
+    def test_json_reports_the_queue_id(self):
+        subject = "json report"
+        r = self.send("--json", "--to", "good@remote.test", self.message(subject))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual({k: doc[k] for k in ("sent", "server", "from", "recipients", "code")},
+                         {"sent": True, "server": self.server, "from": "alice@example.org",
+                          "recipients": ["good@remote.test"], "code": 250})
+        self.assertRegex(doc["queue_id"], r"^[0-9A-Za-z]+$")
+        self.assertEqual(doc["reply"], "250 2.0.0 Ok: queued as " + doc["queue_id"])
+        m = self.delivered(subject)
+        self.assertRegex(" ".join(m.msg.get_all("Received", [])), r"\bid %s\b" % doc["queue_id"])
+
+    def test_server_without_auth(self):
+        """--user against a server that offers no AUTH: nothing is sent, and
+        the error says the server offers none (not "authentication refused")."""
+        sink = postfixtest.Sink(self.dir, "noauth.test", ("-a",))
+        self.addCleanup(sink.stop)
+        server = "127.0.0.1:%d" % sink.port
+        r = self.send("--no-tls", self.message("no auth offered"), server=server, ca=False)
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertEqual(r.stderr, "fwdauth send: %s offered no AUTH; refusing to send without "
+                         "authenticating as %s\n" % (server, SASL_USER))
+        self.assertNotIn("authentication refused", r.stderr)
+        self.assertEqual(postfixtest.sink_messages(sink.dir), [])
+        # Without --user the same server takes it; smtp-sink names no queue ID.
+        r = self.send("--no-tls", "--json", self.message("no auth needed"), server=server,
+                      auth=False, ca=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["sent"], doc["queue_id"], doc["reply"]),
+                         (True, None, "250 2.0.0 Ok"))
 
     def test_wrong_password_is_refused(self):
         r = self.send(self.message("wrong password"), pwfile=self.badpwfile)
