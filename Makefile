@@ -48,19 +48,44 @@ bench: deps
 	@bash bench/dkim.sh
 	@bash bench/seal.sh
 	@bash bench/milter.sh
+	@bash bench/limits.sh
 	@bash bench/logscan.sh
 
-# Longer fuzzing than the smoke runs in make test: FUZZ_TIME seconds per target.
+# Longer fuzzing than the smoke runs in make test: FUZZ_TIME seconds per target
+# (FUZZ_TARGETS="milter mailflow" for some only). Every target runs; make fuzz
+# then fails if any found a crash, a leak, a timeout (FUZZ_TIMEOUT seconds for
+# one input) or ran out of memory. Each target's output is kept in
+# $(ASAN_BUILD)/fuzz/log-NAME, what it found in $(ASAN_BUILD)/fuzz/artifacts/NAME/
+# (crash-*, timeout-*, oom-*: replay with `$(ASAN_BUILD)/fuzz/fuzz_NAME FILE`),
+# never in the source tree, and its corpus grows in $(ASAN_BUILD)/fuzz/corpus-NAME.
+FUZZ_TARGETS ?=
+FUZZ_TIMEOUT ?= 30
 fuzz: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
 	    -DFWDAUTH_SANITIZE=ON -DFWDAUTH_FUZZ=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	@for f in $(ASAN_BUILD)/fuzz/fuzz_*; do \
-	    n=$${f##*/fuzz_}; mkdir -p $(ASAN_BUILD)/fuzz/corpus-$$n; \
+	@out=$(ASAN_BUILD)/fuzz; failed=; \
+	names="$(FUZZ_TARGETS)"; \
+	if [ -z "$$names" ]; then \
+	    for f in $$out/fuzz_*; do [ -f "$$f" ] && [ -x "$$f" ] && names="$$names $${f##*/fuzz_}"; done; \
+	fi; \
+	[ -n "$$names" ] || { echo "make fuzz: no fuzz targets in $$out"; exit 1; }; \
+	for n in $$names; do \
+	    f=$$out/fuzz_$$n; \
+	    [ -x "$$f" ] || { echo "make fuzz: no target $$f"; failed="$$failed $$n"; continue; }; \
+	    mkdir -p $$out/corpus-$$n $$out/artifacts/$$n; \
 	    echo "== $$n ($(FUZZ_TIME)s)"; \
-	    $$f -max_total_time=$(FUZZ_TIME) -timeout=5 $(ASAN_BUILD)/fuzz/corpus-$$n fuzz/seeds/$$n \
-	        2>&1 | tail -n 2 || exit 1; \
-	done
+	    if $$f -max_total_time=$(FUZZ_TIME) -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=2048 \
+	        -artifact_prefix=$$out/artifacts/$$n/ $$out/corpus-$$n fuzz/seeds/$$n \
+	        >$$out/log-$$n 2>&1; then \
+	        tail -n 2 $$out/log-$$n; \
+	    else \
+	        st=$$?; tail -n 40 $$out/log-$$n; \
+	        echo "== $$n FAILED (exit $$st): log $$out/log-$$n, input in $$out/artifacts/$$n/"; \
+	        failed="$$failed $$n"; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: failed:$$failed"; exit 1; fi
 
 # The unit names the installed fwdauthd, so the build is configured for
 # PREFIX (CMake makes etc/fwdauthd.service.in into the unit at configure time).
