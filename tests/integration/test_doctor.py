@@ -346,6 +346,11 @@ class Doctor(unittest.TestCase):
         names = {c["check"] for c in self.doctor()[1]["checks"] if c["level"] == "problem"}
         self.assertEqual(names, {"daemon-socketmap", "daemon-tcp-forward", "daemon-tcp-reverse",
                                  "daemon-milter"})
+        # Without the probe (and without DNS) nothing else is wrong.
+        rc, j = self.doctor(None, "--no-probe", "--no-dns")
+        checks = {c["check"] for c in j["checks"]}
+        self.assertEqual((rc, j["status"]), (0, "ok"), j)
+        self.assertFalse(checks & {"daemon-milter", "dkim-key", "srs-domain-mx"}, checks)
 
     def test_usage_and_io_errors(self):
         r = run([FWDAUTH, "doctor", "--no-such-option"])
