@@ -11,7 +11,7 @@
  *   first byte written to the last byte of the reply read.
  * SYNOPSIS
  *   srs-load [-P tcp|socketmap] [-m map] [-c conns] [-t seconds] [-n addrs]
- *            [-x reply-prefix] [-l label] host:port
+ *            [-L percent] [-x reply-prefix] [-l label] host:port
  * DESCRIPTION
  *   -P   protocol: tcp (default; "get key\n" -> "200 value\n") or socketmap
  *        (netstring "map key" -> netstring "OK value").
@@ -19,6 +19,9 @@
  *   -c   connections, one thread each (default 1).
  *   -t   seconds of load (default 3); -w seconds of warm-up not measured (0.5).
  *   -n   distinct addresses per connection, cycled (default 1000).
+ *   -L   percent of those addresses that are long senders (a 53-octet local
+ *        part: their SRS form exceeds 64 octets, so hybrid SRS stores them);
+ *        spread evenly, default 0.
  *   -x   a reply must start with this to count as a success (default "200 "
  *        for tcp, "OK " for socketmap); other replies are counted as errors.
  *   -l   a label copied into the RESULT line.
@@ -63,6 +66,7 @@ struct opts {
     double seconds;
     double warmup;
     unsigned naddrs;
+    unsigned long_pct;
     const char *expect;
     const char *label;
     struct addrinfo *ai;
@@ -127,9 +131,14 @@ static double bucket_us(size_t b)
 
 /* Varied addresses, as a forwarder sees them: plain, tagged, dotted,
  * upper case, deep subdomains, other forwarders' SRS0 and SRS1. */
-static int make_key(char *out, size_t n, unsigned conn, unsigned i)
+static int make_key(char *out, size_t n, unsigned conn, unsigned i, unsigned long_pct)
 {
     unsigned k = conn * 7919u + i;
+    /* i * 37 % 100 walks 0..99 in every 100 addresses: exactly long_pct
+     * of them are long, spread among the others. */
+    if (i * 37u % 100u < long_pct)
+        return snprintf(out, n, "long-sender-%010u-of-a-mailing-list-xxxxxxxxxxxx@example%u.org", k,
+                        k % 97);
     switch (i % 8) {
     case 0:
         return snprintf(out, n, "user%u@example%u.org", k, k % 97);
@@ -334,7 +343,7 @@ static double percentile(const uint64_t *hist, uint64_t total, double q)
 static void usage(void)
 {
     fprintf(stderr, "usage: srs-load [-P tcp|socketmap] [-m map] [-c conns] [-t seconds] "
-                    "[-w warmup] [-n addrs] [-x reply-prefix] [-l label] host:port\n");
+                    "[-w warmup] [-n addrs] [-L percent] [-x reply-prefix] [-l label] host:port\n");
     exit(2);
 }
 
@@ -351,9 +360,9 @@ static void add_seconds(struct timespec *t, double s)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {P_TCP, "forward", 1, 3.0, 0.5, 1000, NULL, "-", NULL, NULL};
+    struct opts o = {P_TCP, "forward", 1, 3.0, 0.5, 1000, 0, NULL, "-", NULL, NULL};
     int c;
-    while ((c = getopt(argc, argv, "P:m:c:t:w:n:x:l:h")) != -1) {
+    while ((c = getopt(argc, argv, "P:m:c:t:w:n:L:x:l:h")) != -1) {
         switch (c) {
         case 'P':
             if (strcmp(optarg, "tcp") == 0)
@@ -378,6 +387,9 @@ int main(int argc, char **argv)
         case 'n':
             o.naddrs = (unsigned)strtoul(optarg, NULL, 10);
             break;
+        case 'L':
+            o.long_pct = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         case 'x':
             o.expect = optarg;
             break;
@@ -389,7 +401,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc - 1 || o.conns < 1 || o.conns > 1024 || o.seconds <= 0 || o.warmup < 0 ||
-        o.naddrs < 1)
+        o.naddrs < 1 || o.long_pct > 100)
         usage();
     if (!o.expect)
         o.expect = o.proto == P_TCP ? "200 " : "OK ";
@@ -421,7 +433,7 @@ int main(int argc, char **argv)
             return 2;
         for (unsigned k = 0; k < o.naddrs; k++) {
             char key[KEY_MAX];
-            make_key(key, sizeof(key), i, k);
+            make_key(key, sizeof(key), i, k, o.long_pct);
             if (build_request(&o, &ws[i].reqs[k], key) < 0)
                 return 2;
         }
