@@ -1,5 +1,5 @@
-/* Unit tests for listen and listenaddr: Postfix address syntax, refusals,
- * format/parse round trips, real sockets (inet on a kernel-chosen port, unix
+/* Unit tests for listen (the address syntax is test_listenaddr.c's): real
+ * sockets (inet on a kernel-chosen port, unix
  * with a stale socket file and mode 0666), and listen_probe (fwdauthd -t):
  * bindable, in use, not bindable, for inet and unix addresses. */
 #include <setjmp.h>
@@ -26,85 +26,6 @@
 static int parse(const char *s, struct listen_addr *a, fa_err *err)
 {
     return listen_parse(s, strlen(s), a, err);
-}
-
-static void test_good(void **state)
-{
-    (void)state;
-    struct listen_addr a;
-    fa_err err;
-    assert_int_equal(parse("inet:127.0.0.1:10001", &a, &err), 0);
-    assert_int_equal(a.kind, LISTEN_INET);
-    assert_string_equal(a.host, "127.0.0.1");
-    assert_int_equal(a.port, 10001);
-    assert_int_equal(parse("inet:[::1]:25", &a, &err), 0);
-    assert_int_equal(a.kind, LISTEN_INET);
-    assert_string_equal(a.host, "::1");
-    assert_int_equal(a.port, 25);
-    assert_int_equal(parse("inet:localhost:65535", &a, &err), 0);
-    assert_string_equal(a.host, "localhost");
-    assert_int_equal(parse("inet:10002", &a, &err), 0);
-    assert_int_equal(a.kind, LISTEN_INET_ANY);
-    assert_int_equal(a.port, 10002);
-    assert_int_equal(parse("unix:/run/fwdauth/srs.sock", &a, &err), 0);
-    assert_int_equal(a.kind, LISTEN_UNIX);
-    assert_string_equal(a.path, "/run/fwdauth/srs.sock");
-}
-
-static void test_bad(void **state)
-{
-    (void)state;
-    struct listen_addr a;
-    fa_err err;
-    const char *bad[] = {
-        "",
-        "inet:",
-        "inet:127.0.0.1:",
-        "inet:127.0.0.1:0",
-        "inet:127.0.0.1:65536",
-        "inet:127.0.0.1:123456",
-        "inet:127.0.0.1:01",
-        "inet:127.0.0.1:port",
-        "inet::1:25",
-        "inet:[::1]25",
-        "inet:[]:25",
-        "inet:[::1",
-        "inet::25",
-        "inet:host name:25",
-        "inet:h\x01:25",
-        "tcp:127.0.0.1:25",
-        "127.0.0.1:25",
-        "unix:",
-        "unix:relative/path",
-        "unix:/has space",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        err.msg[0] = '\0';
-        assert_int_equal(parse(bad[i], &a, &err), -1);
-        assert_true(err.msg[0] != '\0');
-    }
-    char longpath[200] = "unix:/";
-    memset(longpath + 6, 'a', 150);
-    longpath[156] = '\0';
-    assert_int_equal(parse(longpath, &a, &err), -1);
-    assert_non_null(strstr(err.msg, "longer"));
-}
-
-static void test_format_round_trip(void **state)
-{
-    (void)state;
-    const char *in[] = {"inet:127.0.0.1:10001", "inet:[::1]:25", "inet:10002", "unix:/tmp/x.sock",
-                        "inet:mail.example.org:587"};
-    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
-        struct listen_addr a, b;
-        fa_err err;
-        char out[400];
-        assert_int_equal(parse(in[i], &a, &err), 0);
-        assert_true(listen_format(&a, out, sizeof(out)) > 0);
-        assert_string_equal(out, in[i]);
-        assert_int_equal(parse(out, &b, &err), 0);
-        assert_memory_equal(&a, &b, sizeof(a));
-    }
 }
 
 static void test_open_inet(void **state)
@@ -264,32 +185,13 @@ static void test_probe_unix(void **state)
     rmdir(dir);
 }
 
-static void test_parse_port(void **state)
-{
-    (void)state;
-    unsigned p = 0;
-    assert_int_equal(listen_parse_port("1", 1, &p), 0);
-    assert_int_equal(p, 1);
-    assert_int_equal(listen_parse_port("65535", 5, &p), 0);
-    assert_int_equal(p, 65535);
-    assert_int_equal(listen_parse_port("65536", 5, &p), -1);
-    assert_int_equal(listen_parse_port("0", 1, &p), -1);
-    assert_int_equal(listen_parse_port("053", 3, &p), -1);
-    assert_int_equal(listen_parse_port("", 0, &p), -1);
-    assert_int_equal(listen_parse_port("5x", 2, &p), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),
-        cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_open_inet),
         cmocka_unit_test(test_open_unix),
         cmocka_unit_test(test_probe_inet),
         cmocka_unit_test(test_probe_unix),
-        cmocka_unit_test(test_parse_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
