@@ -29,9 +29,10 @@ main.cf block, the store on redis, and an srs_domain_map:
     home to the original sender;
   - a queued bounce: N forwarded messages from long senders (aliases) are
     refused by the next hop while redis is down; Postfix's bounces to the
-    aliases cannot be reversed (TEMP) and stay queued; a new long sender is
-    answered 451 while a short one is forwarded; redis back, all N bounces
-    reach their original senders, counted: none lost, none twice.
+    aliases cannot be reversed (TEMP) and stay queued; a bounce from outside
+    to an alias gets 451 at RCPT TO; a new long sender is answered 451 while
+    a short one is forwarded; redis back, all N bounces reach their original
+    senders, counted: none lost, none twice.
 """
 import os
 import shutil
@@ -47,7 +48,7 @@ import fwdtest
 import postfixtest
 import test_readme
 from fwdtest import FWDAUTH, run
-from test_postfix import OutsideBounces, message, readme_main_cf
+from test_postfix import OUTSIDE, OutsideBounces, message, readme_main_cf
 from test_postsrsd import stop_and_check
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -331,6 +332,7 @@ class ThroughPostfix(unittest.TestCase):
 
     # test_postfix's, without its tests (which assume stateless SRS)
     send_from_outside = OutsideBounces.send_from_outside
+    rcpt_from = OutsideBounces.rcpt_from
 
     def forward_one(self, sender, rcpt, subject):
         self.send_from_outside(sender, rcpt, message(sender, rcpt, subject))
@@ -369,8 +371,14 @@ class ThroughPostfix(unittest.TestCase):
         while self.pf.log_text().count("status=deferred (deferred transport)") < self.N:
             self.assertLess(time.monotonic(), deadline, self.pf.log_text()[-3000:])
             time.sleep(0.2)
+        # the alias the milter gave senders[0] (the same key: the same alias)
+        status, alias = socketmap(self.ports["smap"], "forward", senders[0])
+        self.assertEqual(status, "OK", alias)
         self.redis.stop()
         try:
+            # a bounce from outside to an alias is told to come back later
+            code, text = self.rcpt_from(OUTSIDE, alias)
+            self.assertEqual(code, 451, text)
             # a new long sender is refused for now, a short one goes on
             with self.assertRaises(smtplib.SMTPDataError) as cm:
                 self.forward_one(long_sender("new" + tag), "fwd@cust-a.test", "new-" + tag)
