@@ -117,6 +117,17 @@
  *   what dmarc_evaluate gives: DMARC_NONE (no usable From domain, no
  *   record, several records where RFC 7489 stops) or DMARC_TEMPERROR (a
  *   lookup failed, no resolver, no memory), and reason.
+ *   dmarc_evaluate and dmarc_evaluate_discovered return out->result:
+ *   DMARC_PASS ("aligned DKIM pass", "aligned SPF pass"); DMARC_FAIL ("no
+ *   aligned SPF or DKIM pass", with out->disposition); DMARC_NONE and
+ *   DMARC_TEMPERROR as dmarc_discover found them; DMARC_TEMPERROR also
+ *   when an identifier that would align had a temporary error, or the
+ *   RFC 9989 np= existence check failed temporarily; DMARC_PERMERROR
+ *   ("invalid p, sp or np and no valid rua"). out->disposition is
+ *   DMARC_POLICY_NONE for every result but DMARC_FAIL.
+ *   dmarc_org_domain: 0, DMARC_TEMPERROR or DMARC_PERMERROR (at its
+ *   declaration). dmarc_policy_questions: a count, 0 for an unusable
+ *   domain. The *_name functions never fail.
  *   dmarc_uri_next: 1 a valid URI, 0 not valid, -1 no more.
  */
 #ifndef FWDAUTH_DMARC_H

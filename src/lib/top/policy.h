@@ -69,7 +69,9 @@
  * DIAGNOSTICS
  *   policy_decide cannot fail: out->verdict is one of enum
  *   policy_verdict, out->why a static text for the log, out->reply the
- *   SMTP reply of a refusal.
+ *   SMTP reply of a refusal. policy_originating, policy_forwarded_rcpt
+ *   and policy_unforwardable return 1 or 0 and cannot fail (a NULL or
+ *   unreadable address, as for the null sender "<>", is 0).
  */
 #ifndef FWDAUTH_POLICY_H
 #define FWDAUTH_POLICY_H
