@@ -58,6 +58,10 @@
  *   0 or -1 with err set to the offending term; spf_record_parse_each the
  *   same, after reporting every bad term. spf_record_fetch returns 1 (a
  *   record) or SPF_NONE, SPF_PERMERROR, SPF_TEMPERROR.
+ *   spf_term_parse returns 0, or -1 with err set and *unknown_mech saying
+ *   whether the term looked like a mechanism. spf_is_record and
+ *   spf_term_counts return 1 or 0. spf_result_name returns "unknown" for
+ *   a value outside enum spf_res.
  */
 #ifndef FWDAUTH_SPF_H
 #define FWDAUTH_SPF_H

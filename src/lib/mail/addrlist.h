@@ -39,6 +39,12 @@
  * DIAGNOSTICS
  *   addrlist_parse returns 0, or -1 with err filled in ("no \"@\" in
  *   address at offset 12", "unterminated comment", ...).
+ *   addrlist_parse_report returns as addrlist_parse does. addrlist_add
+ *   returns 0 (also when the address is already present), or -1 with
+ *   err: an empty address, a control character, more than ADDRLIST_MAX
+ *   addresses, out of memory.
+ *   addrlist_first_split returns 0, or -1 when there is no such address
+ *   (or, with exactly_one, several) or a part does not fit.
  */
 #ifndef FWDAUTH_ADDRLIST_H
 #define FWDAUTH_ADDRLIST_H
