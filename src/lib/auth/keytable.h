@@ -32,9 +32,13 @@
  *   Key files go through secfile_read (no world-readable keys) when this
  *   module reads them; a loader decides for itself.
  * DIAGNOSTICS
- *   keytable_load fails with FILE:LINE for malformed lines, unknown key
- *   names in the SigningTable, and unreadable or unsafe keys (with a
- *   loader: FILE:LINE and the loader's error).
+ *   keytable_load, keytable_load_with, keytable_parse and
+ *   keytable_parse_with return NULL with err set: a table that cannot be
+ *   read (fileread.h), FILE:LINE for malformed lines, unknown key names in
+ *   the SigningTable, and unreadable or unsafe keys (with a loader:
+ *   FILE:LINE and the loader's error), out of memory. keytable_find,
+ *   keytable_find_name and keytable_entry return 1 (found, *m or *e
+ *   filled) or 0, and cannot fail.
  */
 #ifndef FWDAUTH_KEYTABLE_H
 #define FWDAUTH_KEYTABLE_H

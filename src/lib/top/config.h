@@ -53,8 +53,13 @@
  *   values of the wrong type or out of range name FILE:LINE (the `where`
  *   given to config_set), the key and what was expected. Values are shown
  *   at most 100 octets long with control characters as "?"; no key holds
- *   a secret (srs_secrets names a file). config_fail returns -1.
- *   config_dump returns NULL when out of memory.
+ *   a secret (srs_secrets names a file). config_load_*_each return the
+ *   same after reporting every problem, the first in err. config_parse
+ *   returns 0, or -1 with err: a malformed line (FILE:LINE), out of
+ *   memory, or the first failure of fn.
+ *   config_fail returns -1. config_dump returns NULL when out of memory.
+ *   config_valid_name returns 1 or 0. config_where and
+ *   config_log_level_name never fail.
  */
 #ifndef FWDAUTH_CONFIG_H
 #define FWDAUTH_CONFIG_H
