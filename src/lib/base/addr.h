@@ -19,6 +19,9 @@
  *   refused: a lookup table must not pass them on.
  * DIAGNOSTICS
  *   addr_split returns 0, or -1 with a static reason in a->why.
+ *   addr_valid_domain and addr_is_dot_atom return 1 or 0.
+ *   addr_quote_local returns the length written, or -1 when out is too
+ *   small.
  */
 #ifndef FWDAUTH_ADDR_H
 #define FWDAUTH_ADDR_H

@@ -107,7 +107,8 @@
  *   only when they are at most 40 octets of letters, digits and "-_.:",
  *   so no "//TRANSLIT"-style suffix or path is passed on.
  * DIAGNOSTICS
- *   from_read returns the state it stored in out->state:
+ *   from_read and from_read_value (one field's value) return the state
+ *   they stored in out->state:
  *     FROM_OK          one From: field, one mailbox, read strictly;
  *     FROM_REPAIRED    the same after repairs (out->repairs, FROM_FIX_*);
  *     FROM_ABSENT      no From: field;
@@ -119,6 +120,9 @@
  *   NUL-terminated string), or -1 with err filled in: the value is not one
  *   readable mailbox, via_domain or address is empty, too long or holds a
  *   control character, white space or "<>", or out is too small.
+ *   from_display_name returns the length written, or -1 when the value is
+ *   not one readable mailbox or out is too small. from_state_name never
+ *   fails.
  */
 #ifndef FWDAUTH_FROMHDR_H
 #define FWDAUTH_FROMHDR_H
