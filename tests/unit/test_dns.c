@@ -1,5 +1,5 @@
-/* Unit tests for dns: the zone-file parser and lookups (libunbound: tests/integration/test_dns.py).
- */
+/* Unit tests for dns: the zone-file parser and lookups (libunbound:
+ * tests/integration/test_dns.py; answers themselves: test_dns_answer.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -371,17 +371,6 @@ static void test_zone_file_on_disk(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/zone"));
 }
 
-static void test_status_names(void **state)
-{
-    (void)state;
-    assert_string_equal(dns_status_name(DNS_OK), "OK");
-    assert_string_equal(dns_status_name(DNS_NXDOMAIN), "NXDOMAIN");
-    assert_string_equal(dns_status_name(DNS_NODATA), "NODATA");
-    assert_string_equal(dns_status_name(DNS_TEMPFAIL), "TEMPFAIL");
-    assert_string_equal(dns_status_name(DNS_PERMFAIL), "PERMFAIL");
-    assert_string_equal(dns_status_name(42), "?");
-}
-
 static void test_many_names(void **state)
 {
     (void)state;
@@ -651,21 +640,6 @@ static void test_session_bounds(void **state)
     unlink(path);
 }
 
-static void test_answer_failure(void **state)
-{
-    (void)state;
-    struct dns_answer a = {0};
-    assert_int_equal(dns_answer_add(&a, "x", 1, 0), 0);
-    assert_int_equal(dns_answer_set(&a, DNS_TEMPFAIL, "why"), DNS_TEMPFAIL);
-    assert_int_equal(a.n, 0);
-    assert_int_equal(a.failure, DNS_FAIL_OTHER);
-    assert_int_equal(dns_answer_set(&a, DNS_NXDOMAIN, "none"), DNS_NXDOMAIN);
-    assert_int_equal(a.failure, DNS_FAIL_NONE);
-    assert_int_equal(dns_answer_fail(&a, DNS_TEMPFAIL, DNS_FAIL_SERVFAIL, "s"), DNS_TEMPFAIL);
-    assert_int_equal(a.failure, DNS_FAIL_SERVFAIL);
-    assert_string_equal(a.why, "s");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,14 +654,12 @@ int main(void)
         cmocka_unit_test(test_case_and_dots),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_zone_file_on_disk),
-        cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_many_names),
         cmocka_unit_test(test_observer),
         cmocka_unit_test(test_session_remembers),
         cmocka_unit_test(test_session_budget),
         cmocka_unit_test(test_session_prefetch),
         cmocka_unit_test(test_session_bounds),
-        cmocka_unit_test(test_answer_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
