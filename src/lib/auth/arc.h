@@ -59,7 +59,7 @@
  *   and ARC fields are never signed by it.
  * DIAGNOSTICS
  *   arc_verifier_new returns NULL with err set only when memory runs out
- *   or OpenSSL lacks SHA-256; a malformed chain is not an error here but
+ *   or OpenSSL lacks SHA-256 or SHA-1; a malformed chain is not an error but
  *   a result. arc_verifier_finish cannot fail: out->cv is ARC_CV_NONE (no
  *   ARC field), ARC_CV_PASS or ARC_CV_FAIL, with out->reason naming the
  *   instance and the first problem found; out->temperror is set when a

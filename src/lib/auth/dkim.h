@@ -48,7 +48,7 @@
  *   with err set and no field: a signed list or field too long, a digest
  *   or signing failure (keys.h), out of memory.
  *   dkim_verifier_new returns NULL with err set only when memory runs out
- *   or OpenSSL lacks SHA-256; malformed signatures are results, not
+ *   or OpenSSL lacks SHA-256 or SHA-1; malformed signatures are results, not
  *   errors. dkim_verifier_finish returns the number of results and cannot
  *   fail; each result is an enum dkim_result (dkim_key.h) with a static
  *   reason: DKIM_PASS (reason ""); DKIM_FAIL (body hash mismatch, a

@@ -41,7 +41,7 @@
  *   DNS failure.
  * DIAGNOSTICS
  *   arrival_begin returns NULL with err set when dkim_verifier_new or
- *   arc_verifier_new fails (out of memory, OpenSSL without SHA-256).
+ *   arc_verifier_new fails (out of memory, OpenSSL without SHA-256 or SHA-1).
  *   arrival_finish and arrival_judge cannot fail: every problem is a
  *   result in *out. out->spf.result is an enum spf_res (spf.h);
  *   out->dkim[i].result and out->dkim_summary an enum dkim_result
