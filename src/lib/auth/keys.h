@@ -45,9 +45,27 @@
  * DIAGNOSTICS
  *   Functions that return a pointer return NULL with the reason in err;
  *   int functions return -1 (key_verify_digest: 0 for a bad signature),
- *   with the reason in err where they take one. key_remote fails for an
- *   unknown type, an RSA size outside 1024..4096 bits or an Ed25519 size
- *   other than 256, and a missing ops->sign.
+ *   with the reason in err where they take one. In detail:
+ *   key_load_private and key_from_pem: the file's failures (fileread.h,
+ *   FILE_SECRET), not a PEM key, an encrypted key, a type other than RSA
+ *   or Ed25519, an RSA size outside KEY_RSA_MIN_BITS..KEY_RSA_MAX_BITS or
+ *   an even or unit exponent, out of memory. key_generate: a size its
+ *   type does not take, an unknown type, an OpenSSL failure. key_remote:
+ *   an unknown type, an RSA size outside 1024..4096 bits or an Ed25519
+ *   size other than 256, a missing ops->sign, out of memory.
+ *   key_write_private: a public-only key, the file exists (never
+ *   overwritten), cannot create, chmod or write it (errno text).
+ *   key_from_dns_p: an empty p= (revoked), bad base64, an Ed25519 key not
+ *   of 32 octets, an RSA value that is no public key or of the wrong size
+ *   or exponent, a key of another type than asked.
+ *   key_dns_record, key_public_b64 and key_dns_zone_line return the length
+ *   written, or -1 when out is too small, the key is remote (its public
+ *   half is with its signer) or OpenSSL fails.
+ *   key_sign_digest returns 0, or -1 with err: a public-only key, SHA-1
+ *   (RFC 8301), a digest of the wrong length, an OpenSSL or remote signer
+ *   failure. key_verify_digest returns 1 (good), 0 (bad, err says so) or
+ *   -1 (a digest it cannot check, a remote key). key_type, key_bits,
+ *   key_is_private and key_public_equal cannot fail.
  */
 #ifndef FWDAUTH_KEYS_H
 #define FWDAUTH_KEYS_H
