@@ -98,7 +98,9 @@ static int signals(void)
 
 void worker_main(const struct worker_args *a)
 {
-    proctitle_set("fwdauthd-worker", "fwdauthd: worker");
+    /* "fwdauthd: worker" only once privileges are dropped, so that what ps
+     * shows under that title never runs as root. */
+    proctitle_set("fwdauthd-worker", "fwdauthd: starting worker");
     int keep[SERVER_LISTENERS_MAX + 6];
     size_t nk = 0;
     for (size_t i = 0; i < a->nls && i < SERVER_LISTENERS_MAX; i++)
@@ -154,6 +156,7 @@ void worker_main(const struct worker_args *a)
     }
     if (privs_die_with(a->master) < 0)
         _exit(0); /* the master is gone already */
+    proctitle_set("fwdauthd-worker", "fwdauthd: worker");
 
     struct worker w = {a, NULL};
     /* After the fork (threads do not survive one) and with the signals

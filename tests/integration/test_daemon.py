@@ -569,7 +569,7 @@ class TestPrivileges(DaemonTest):
             text = f.read()
         uid = re.search(r"^Uid:\s+(.*)$", text, re.M).group(1).split()
         gid = re.search(r"^Gid:\s+(.*)$", text, re.M).group(1).split()
-        groups = re.search(r"^Groups:\s*(.*)$", text, re.M).group(1).split()
+        groups = re.search(r"^Groups:[ \t]*(.*)$", text, re.M).group(1).split()
         return [int(x) for x in uid], [int(x) for x in gid], [int(x) for x in groups]
 
     def test_drops_to_nobody(self):
