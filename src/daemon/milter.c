@@ -54,6 +54,7 @@ struct milter_session {
 
     /* Message. */
     int in_msg, begun, in_eom;
+    int eoh_seen; /* N came: no L or N after it in this message */
     void *msg, *ctx;
     int decided; /* 0 = none, else the enum milter_status to answer */
     unsigned skip;
@@ -613,6 +614,7 @@ static int do_mail(struct milter_session *s, const uint8_t *d, size_t len)
     if (s->in_msg)
         msg_close(s, MILTER_ABORTED, 1);
     s->in_msg = 1;
+    s->eoh_seen = 0;
     s->ctx = s->env.ctx_get ? s->env.ctx_get(s->env.arg) : NULL;
     if (s->f->msg_begin) {
         s->msg = s->f->msg_begin(s->ctx, s);
@@ -711,6 +713,8 @@ int milter_session_skipped(struct milter_session *s, uint8_t cmd, size_t len, in
         return MILTER_ERROR;
     if (s->phase != PH_CONNECTED || !s->in_msg)
         return proto_error(s, "message command outside a message");
+    if (cmd == SMFIC_HEADER && s->eoh_seen)
+        return proto_error(s, "header after the end of the header");
     int rc;
     if (cmd == SMFIC_HEADER) {
         s->nhdr++;
@@ -848,6 +852,13 @@ int milter_session_packet(struct milter_session *s, uint8_t cmd, const uint8_t *
         case SMFIC_BODYEOB:
             if (!s->in_msg)
                 return proto_error(s, "message command outside a message");
+            /* A filter sets up its per-message state at the end of the
+             * header, once (found by fuzz_mailflow: a second N made
+             * mailflow's verifiers and signers anew, leaking the first). */
+            if ((cmd == SMFIC_HEADER || cmd == SMFIC_EOH) && s->eoh_seen)
+                return proto_error(s, "header after the end of the header");
+            if (cmd == SMFIC_EOH)
+                s->eoh_seen = 1;
             switch (cmd) {
             case SMFIC_RCPT:
                 rc = do_rcpt(s, d, len);

@@ -61,13 +61,15 @@
  *   State machine. O first (once); then C (again only after K); H, U and A
  *   at any time after C; M opens a message; R, T, L, N, B, E need an open
  *   message, and E closes it (its answer is the one final reply of the
- *   message); A closes it without a reply; Q ends the connection (returns
- *   MILTER_CLOSE); K ends it and waits for a new C on the same stream. A
- *   second M, or an H, inside a message aborts that message first, as
- *   libmilter does (Postfix sends A in those cases anyway). Any other order
- *   (a body before MAIL, a second O, a command before O), an unknown
- *   command octet or a malformed packet is a protocol error: MILTER_ERROR,
- *   close. D (macros) may come at any time after O.
+ *   message); L and N come before one N at most (a header field or a second
+ *   N after N is a protocol error: Postfix never sends one, and a filter
+ *   sets up its message at N); A closes it without a reply; Q ends the
+ *   connection (returns MILTER_CLOSE); K ends it and waits for a new C on
+ *   the same stream. A second M, or an H, inside a message aborts that
+ *   message first, as libmilter does (Postfix sends A in those cases
+ *   anyway). Any other order (a body before MAIL, a second O, a command
+ *   before O), an unknown command octet or a malformed packet is a protocol
+ *   error: MILTER_ERROR, close. D (macros) may come at any time after O.
  *   Several messages per connection are normal; after Q or K nothing leaks.
  *
  *   Macros. Each D packet replaces the macros of its stage (C, H, M, R, T,
