@@ -207,7 +207,8 @@ void canon_body_update(struct canon_body *b, const uint8_t *p, size_t n)
         i = end + 1;
         run = i;
     }
-    put(b, p + run, i - run);
+    if (i > run) /* an empty chunk may come as NULL: no p + 0 on it */
+        put(b, p + run, i - run);
 }
 
 void canon_body_final(struct canon_body *b)
