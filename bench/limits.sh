@@ -13,13 +13,19 @@
 # declares 1 MiB, or 256 KiB. Writes the results between the limits
 # markers of BENCHMARKS.md.
 #
-# usage: bench/limits.sh [-n IDLE] [-a ATTACK] [--before REV] [--no-build] [--build-dir DIR]
+# Then lookups and milter sessions answered per second, with the default
+# limits, without and with FLOOD idle socketmap connections (WINDOW s each).
+#
+# usage: bench/limits.sh [-n IDLE] [-a ATTACK] [-f FLOOD] [-w WINDOW] [--before REV]
+#                        [--no-build] [--build-dir DIR]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 IDLE=1000
 ATTACK=400
+FLOOD=550
+WINDOW=3
 BEFORE=a65de7b^
 BUILD=1
 BUILD_DIR="$ROOT/build-bench"
@@ -28,10 +34,12 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) IDLE=$2; shift 2 ;;
 	-a) ATTACK=$2; shift 2 ;;
+	-f) FLOOD=$2; shift 2 ;;
+	-w) WINDOW=$2; shift 2 ;;
 	--before) BEFORE=$2; shift 2 ;;
 	--no-build) BUILD=0; shift ;;
 	--build-dir) BUILD_DIR=$2; shift 2 ;;
-	*) echo "usage: bench/limits.sh [-n IDLE] [-a ATTACK] [--before REV] [--no-build] [--build-dir DIR]" >&2; exit 2 ;;
+	*) echo "usage: bench/limits.sh [-n IDLE] [-a ATTACK] [-f FLOOD] [-w WINDOW] [--before REV] [--no-build] [--build-dir DIR]" >&2; exit 2 ;;
 	esac
 done
 PY=/usr/bin/python3
@@ -56,11 +64,11 @@ for which in before after; do
 	bin=$BEFORE_BIN
 	[ "$which" = after ] && bin=$AFTER_BIN
 	echo "== $which ($bin)" >&2
-	"$PY" "$ROOT/bench/limits_bench.py" "$bin" "$which" -n "$IDLE" -a "$ATTACK" | tee -a "$RESULTS" >&2
+	"$PY" "$ROOT/bench/limits_bench.py" "$bin" "$which" -n "$IDLE" -a "$ATTACK" -f "$FLOOD" -w "$WINDOW" | tee -a "$RESULTS" >&2
 done
 
 bench_facts
-export IDLE ATTACK CMDLINE RESULTS LOADAVG BEFORE_REV
+export IDLE ATTACK FLOOD WINDOW CMDLINE RESULTS LOADAVG BEFORE_REV
 "$PY" - "$ROOT" <<'PYEOF'
 import os, sys
 sys.path.insert(0, os.path.join(sys.argv[1], "bench"))
@@ -106,6 +114,28 @@ if b and a:
                "(VmHWM) %.0f MB → %.0f MB." % (int(b["rss_kb"]) / 1024, int(a["rss_kb"]) / 1024,
                                                 int(b["rss_kb"]) / int(a["rss_kb"]),
                                                 int(b["hwm_kb"]) / 1024, int(a["hwm_kb"]) / 1024))
+    out.append("")
+fl = [(lab, st, rows.get((lab, "flood-" + st))) for lab in ("before", "after")
+      for st in ("none", "socketmap")]
+if all(r for _, _, r in fl):
+    out += ["### Serving during an idle flood", "",
+            "The daemon with its default limits (before: `connection_limit` = 500 for all",
+            "listeners; after: 500 per table listener, 500 for the milter, 2000 in all). For %s s"
+            % os.environ["WINDOW"],
+            "each: socketmap lookups on a new connection per lookup (as `postmap -q` makes them),",
+            "lookups on one tcp_table connection, and milter sessions on a new connection each",
+            "(option negotiation answered); each must be answered within 2 s or counts as failed.",
+            "Then the same with %s idle socketmap connections open (issue 13's flood), each of"
+            % os.environ["FLOOD"],
+            "which had one lookup answered. Per second; the Python client is the limit on the rates.",
+            "",
+            "| daemon | idle flood | socketmap ok/s | failed/s | tcp_table ok/s | failed/s "
+            "| milter ok/s | failed/s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for lab, st, r in fl:
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            lab, "none" if st == "none" else "%s socketmap" % r["conns"], r["sm_ok"],
+            r["sm_fail"], r["tcp_ok"], r["tcp_fail"], r["milter_ok"], r["milter_fail"]))
     out.append("")
 out += [machine_line(), "", "Command: `%s`." % os.environ["CMDLINE"].strip(),
         "<!-- limits:end -->"]

@@ -22,6 +22,17 @@ the daemon's processes (VmRSS summed over the process and its children), then:
 and takes the memory again 2 s after the last byte (and the peak, VmHWM).
 Prints one line per scenario: RESULT label=... scenario=... conns=... base_kb=...
 rss_kb=... hwm_kb=... per_conn_kb=... threads=...
+
+Then the flood (issue 13: 550 idle sockets on the socketmap port made new
+lookups fail and milter sessions reset), with the daemon's default limits:
+for WINDOW seconds each, lookups answered per second on a new socketmap
+connection per lookup (as `postmap -q` makes them), on one tcp_table
+connection opened for the purpose, and milter sessions answered per second
+(a new connection each, its option negotiation answered), each within 2 s
+or counted as failed; first without a flood, then with FLOOD idle socketmap
+connections open (each answered one lookup). Prints
+RESULT label=... scenario=flood-STATE sm_ok=... sm_fail=... tcp_ok=...
+tcp_fail=... milter_ok=... milter_fail=... (per second).
 """
 import argparse
 import os
@@ -122,7 +133,7 @@ MESSAGE = packet(b"M", b"<a@sender.test>\0") + packet(b"R", b"<b@rcpt.test>\0")
 
 
 class Daemon:
-    def __init__(self, binary, tmp, new_keys):
+    def __init__(self, binary, tmp, new_keys, raise_limits=True):
         self.ports = {k: free_port() for k in ("sm", "fwd", "milter")}
         secret = os.path.join(tmp, "secret")
         with open(secret, "w") as f:
@@ -132,6 +143,8 @@ class Daemon:
         limits = ("connection_limit = 20000\ntable_connection_limit = 5000\n"
                   "milter_connection_limit = 5000\n" if new_keys
                   else "connection_limit = 10000\n")
+        if not raise_limits:
+            limits = ""  # the defaults, as a site runs them
         with open(conf, "w") as f:
             f.write("srs_domain = fwd.example.net\nsrs_secrets = %s\n"
                     "socketmap_listen = inet:127.0.0.1:%d\n"
@@ -220,12 +233,90 @@ def scenario(binary, label, name, n, tmp, new_keys):
         d.stop()
 
 
+def rate(what, window):
+    """(answered per second, failed per second) of what() for window seconds."""
+    ok = failed = 0
+    end = time.monotonic() + window
+    while time.monotonic() < end:
+        try:
+            what()
+            ok += 1
+        except (OSError, EOFError, RuntimeError):
+            failed += 1
+    return ok / window, failed / window
+
+
+def flood(binary, label, n, window, tmp, new_keys):
+    d = Daemon(binary, tmp, new_keys, raise_limits=False)
+    socks = []
+    tcp = None
+    try:
+        warm_up(d)
+
+        def sm_lookup():
+            s = socket.create_connection(("127.0.0.1", d.ports["sm"]), timeout=2)
+            try:
+                s.sendall(netstring(b"forward user@example.org"))
+                if not s.recv(4096):
+                    raise EOFError("closed")
+            finally:
+                s.close()
+
+        def tcp_lookup():
+            nonlocal tcp
+            try:
+                if tcp is None:
+                    tcp = socket.create_connection(("127.0.0.1", d.ports["fwd"]), timeout=2)
+                tcp.sendall(b"get user@example.org\n")
+                if not tcp.recv(4096):
+                    raise EOFError("closed")
+            except (OSError, EOFError):
+                if tcp:
+                    tcp.close()
+                tcp = None
+                raise
+
+        def milter_session():
+            s = socket.create_connection(("127.0.0.1", d.ports["milter"]), timeout=2)
+            try:
+                s.sendall(OPTNEG)
+                if read_packet(s)[:1] != b"O":
+                    raise RuntimeError("no option negotiation answer")
+                s.sendall(packet(b"Q"))
+            finally:
+                s.close()
+
+        for state in ("none", "socketmap"):
+            if state == "socketmap":
+                for _ in range(n):
+                    try:
+                        socks.append(table_conn(d.ports["sm"], "socketmap"))
+                    except (OSError, EOFError):
+                        break  # the old daemon stops answering at its limit
+                time.sleep(1)
+            sm = rate(sm_lookup, window)
+            tc = rate(tcp_lookup, window)
+            mi = rate(milter_session, window)
+            print("RESULT label=%s scenario=flood-%s conns=%d sm_ok=%.0f sm_fail=%.1f "
+                  "tcp_ok=%.0f tcp_fail=%.1f milter_ok=%.0f milter_fail=%.1f"
+                  % (label, state, len(socks), sm[0], sm[1], tc[0], tc[1], mi[0], mi[1]),
+                  flush=True)
+    finally:
+        if tcp:
+            tcp.close()
+        for s in socks:
+            s.close()
+        d.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("fwdauthd")
     ap.add_argument("label")
     ap.add_argument("-n", type=int, default=1000, help="idle connections per service")
     ap.add_argument("-a", type=int, default=400, help="connections in the big-packet runs")
+    ap.add_argument("-f", type=int, default=550, help="idle socketmap connections in the flood")
+    ap.add_argument("-w", type=float, default=3, help="seconds per rate in the flood")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = 2 * max(args.n, args.a) + 256
@@ -243,6 +334,12 @@ def main():
             scenario(args.fwdauthd, args.label, name, n, tmp, new_keys)
         finally:
             shutil.rmtree(tmp, True)
+    tmp = tempfile.mkdtemp(prefix="fwdauth-limits-")
+    os.chmod(tmp, 0o755)
+    try:
+        flood(args.fwdauthd, args.label, args.f, args.w, tmp, new_keys)
+    finally:
+        shutil.rmtree(tmp, True)
 
 
 if __name__ == "__main__":
