@@ -75,11 +75,26 @@ static struct runtime *load(const char *name)
     return rt;
 }
 
+/* The files setup writes, removed when the fuzzer exits. */
+static const char *const FILES[] = {"zone",     "k.pem",        "secrets",  "stage",   "footer",
+                                    "keytable", "signingtable", "one.conf", "two.conf"};
+
+static void cleanup(void)
+{
+    char path[128];
+    for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, FILES[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 static void setup(void)
 {
     strcpy(dir, "/tmp/fuzz-mailflow-XXXXXX");
     if (!mkdtemp(dir))
         abort();
+    atexit(cleanup);
     fa_err err = {{0}};
     struct fa_key *k = key_from_pem(TEST_KEY, sizeof(TEST_KEY) - 1, &err);
     if (!k)
