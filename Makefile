@@ -99,8 +99,10 @@ install: deps
 deb: deps
 	@JOBS=$(JOBS) bash scripts/deb.sh $(DEB_OUT)
 
-# The package installed into a clean Debian root (debootstrap) booted with
-# systemd (systemd-nspawn): install, configure, start, reload, upgrade, purge.
+# The package installed into a clean Debian 12 root (debootstrap, cached as
+# DEB_OUT/rootfs-bookworm.tar: ~70 MB downloaded the first time) through
+# chroot: maintainer scripts, files, fwdauthd -t, fwdauth doctor, purge.
+# Not part of make test (network, root). tests/package/test_package.py.
 test-package: deb
 	@cd tests/package && FWDAUTH_SOURCE=$(CURDIR) FWDAUTH_DEB_OUT=$(abspath $(DEB_OUT)) \
 	    PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m unittest -v test_package
