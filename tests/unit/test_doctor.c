@@ -53,6 +53,11 @@ static void test_postconf_parse(void **state)
     assert_null(doctor_pair(&p, "absent"));
     doctor_pairs_free(&p);
 
+    /* master.cf service names in parameter names (Debian's stock master.cf). */
+    parse_ok("scalemail-backend_delivery_slot_cost = 5\n", &p);
+    assert_string_equal(doctor_pair(&p, "scalemail-backend_delivery_slot_cost"), "5");
+    doctor_pairs_free(&p);
+
     /* No trailing newline, CRLF-free text, an empty text. */
     parse_ok("a = b", &p);
     assert_string_equal(doctor_pair(&p, "a"), "b");

@@ -199,7 +199,9 @@ static int parse_lines(const char *text, size_t len, int postconf, struct doctor
         }
         const char *q = s;
         if (postconf) {
-            while (q < e && (isalnum((unsigned char)*q) || *q == '_'))
+            /* master.cf service names become parameter names
+               (scalemail-backend_delivery_slot_cost in Debian's stock file) */
+            while (q < e && !is_blank(*q) && *q != '=')
                 q++;
             size_t nlen = (size_t)(q - s);
             while (q < e && is_blank(*q))
