@@ -608,7 +608,10 @@ static void child_ended(struct master *m, struct child *c, int status)
             m->slot_used[c->slot] = 0;
     }
     if (m->stopping) {
-        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        /* The SIGTERM stop_all sent may end a child (the signer has no
+         * handler for it): that is the normal end, not worth a warning. */
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+            !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
             log_msg(FA_LOG_WARNING, "%s %s while stopping", role_name(c->role), how);
     } else if (g->state == G_STARTING) {
         if (!c->error[0])
