@@ -14,6 +14,7 @@
 #include "dns.h"
 #include "doctor.h"
 #include "listenaddr.h"
+#include "netint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -510,14 +511,6 @@ static void probe_table(struct doctor_probe *pr, const char *key2, int timeout_m
     close(fd);
 }
 
-static void put32(unsigned char *p, unsigned v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
 static void probe_milter(struct doctor_probe *pr, int timeout_ms)
 {
     int fd = dial(pr->address, timeout_ms, &pr->step);
@@ -527,11 +520,11 @@ static void probe_milter(struct doctor_probe *pr, int timeout_ms)
     }
     /* SMFIC_OPTNEG as Postfix sends it: version 6, every action, every step. */
     unsigned char pkt[17];
-    put32(pkt, 13);
+    netint_put32(pkt, 13);
     pkt[4] = 'O';
-    put32(pkt + 5, 6);
-    put32(pkt + 9, 0x1ff);
-    put32(pkt + 13, 0x1fffff);
+    netint_put32(pkt + 5, 6);
+    netint_put32(pkt + 9, 0x1ff);
+    netint_put32(pkt + 13, 0x1fffff);
     if (ask(pr, fd, 0, (const char *)pkt, sizeof(pkt), timeout_ms, optneg_done) == 0) {
         unsigned char quit[5] = {0, 0, 0, 1, 'Q'};
         send_all(fd, (const char *)quit, sizeof(quit));

@@ -5,6 +5,7 @@
 #include "dmarc.h"
 #include "domlist.h"
 #include "listenaddr.h"
+#include "netint.h"
 #include "pfcheck.h"
 #include "policy.h"
 
@@ -379,21 +380,16 @@ int doctor_tcptable_reply(const char *buf, size_t len, char *value, size_t valsz
     return code;
 }
 
-static unsigned be32(const unsigned char *p)
-{
-    return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
-}
-
 int doctor_milter_optneg(const char *buf, size_t len, unsigned *version, unsigned *actions,
                          unsigned *protocol)
 {
     const unsigned char *u = (const unsigned char *)buf;
     /* length (command and data), 'O', version, actions, protocol steps */
-    if (len < 17 || be32(u) < 13 || be32(u) > len - 4 || u[4] != 'O')
+    if (len < 17 || netint_get32(u) < 13 || netint_get32(u) > len - 4 || u[4] != 'O')
         return -1;
-    *version = be32(u + 5);
-    *actions = be32(u + 9);
-    *protocol = be32(u + 13);
+    *version = netint_get32(u + 5);
+    *actions = netint_get32(u + 9);
+    *protocol = netint_get32(u + 13);
     return *version >= 2 && *version <= 6 ? 0 : -1;
 }
 
