@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     redisReader *r = redisReaderCreate();
     if (!r)
         return 0;
+    srsstore_redis_bound(r); /* the daemon's limits, as on every connection */
     if (redisReaderFeed(r, (const char *)data, size) == REDIS_OK) {
         for (int i = 0; i < 64; i++) {
             void *reply = NULL;

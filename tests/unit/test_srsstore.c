@@ -2,7 +2,8 @@
  * (schema, WAL, file mode, expiry by a fake clock, the periodic clean-up,
  * threads); Redis with a real redis-server this test starts on a UNIX
  * socket in the temp folder and stops (keys, TTL, real expiry, AUTH, down
- * and slow stores, back-off and reconnect); and the engine on each store
+ * and slow stores, a hostile server's endless or dribbled replies,
+ * back-off and reconnect); and the engine on each store
  * with a fake clock: an alias is reversed, an expired or forged one is
  * refused without a store request (the observer counts them). Without
  * redis-server the Redis tests are skipped, or fail under CI=true. */
@@ -561,6 +562,85 @@ static void test_redis_slow(void **state)
     close(fd);
 }
 
+/* Hostile: a "Redis" that answers every command with what a broken or
+ * malicious server might send. hiredis 0.14 alone would calloc 3.2 GB for
+ * the declared array, buffer the endless bulk string without limit, and
+ * wait a read timeout per dribbled byte; each must instead be an error
+ * naming the limit, within a bounded time. */
+enum hostile_kind { HOSTILE_ARRAY, HOSTILE_ENDLESS, HOSTILE_DRIBBLE };
+
+struct hostile {
+    int fd;
+    enum hostile_kind kind;
+};
+
+static void *hostile_serve(void *arg)
+{
+    struct hostile *h = arg;
+    int c;
+    while ((c = accept(h->fd, NULL, NULL)) >= 0) {
+        char buf[4096];
+        if (read(c, buf, sizeof(buf)) <= 0) {
+            close(c);
+            continue;
+        }
+        if (h->kind == HOSTILE_ARRAY) {
+            (void)!write(c, "*400000000\r\n", 12);
+        } else if (h->kind == HOSTILE_ENDLESS) {
+            (void)!write(c, "$1000000000\r\n", 14);
+            memset(buf, 'x', sizeof(buf));
+            for (int i = 0; i < 100000 && write(c, buf, sizeof(buf)) > 0; i++)
+                ;
+        } else {
+            (void)!write(c, "$64\r\n", 5);
+            for (int i = 0; i < 64 && write(c, "x", 1) == 1; i++)
+                usleep(100000); /* under the 300 ms read timeout each time */
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void hostile_case(enum hostile_kind kind, const char *name, const char *want)
+{
+    const char *sock = path_of(name);
+    unlink(sock);
+    struct hostile h = {socket(AF_UNIX, SOCK_STREAM, 0), kind};
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+    assert_int_equal(bind(h.fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(h.fd, 16), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hostile_serve, &h), 0);
+    char spec[300], val[SRS_STORE_VALUE_MAX + 1];
+    snprintf(spec, sizeof(spec), "redis:unix:%s", sock);
+    struct counts c = {0};
+    struct srs_store *st = open_store(spec, &c, 300, NULL);
+    fa_err err;
+    double t0 = now_s();
+    assert_int_equal(get(st, "a@b.example", time(NULL), val, &err), SRS_STORE_ERROR);
+    double took = now_s() - t0;
+    if (!strstr(err.msg, want))
+        fail_msg("%s: want \"%s\" in \"%s\"", name, want, err.msg);
+    /* twice the 300 ms timeout, plus a loaded machine's slack; without the
+     * limit the dribble alone takes 6.4 s */
+    if (took > 2.5)
+        fail_msg("%s: %.2f s", name, took);
+    assert_int_equal(c.get_error, 1);
+    st->free(st);
+    shutdown(h.fd, SHUT_RDWR);
+    close(h.fd);
+    pthread_join(t, NULL);
+}
+
+static void test_redis_hostile(void **state)
+{
+    (void)state;
+    hostile_case(HOSTILE_ARRAY, "array.sock", "Out of memory");
+    hostile_case(HOSTILE_ENDLESS, "endless.sock", "reply over 65536 octets");
+    hostile_case(HOSTILE_DRIBBLE, "dribble.sock", "twice srs_store_timeout_ms");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -592,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_redis_auth),
         cmocka_unit_test(test_redis_down_and_back),
         cmocka_unit_test(test_redis_slow),
+        cmocka_unit_test(test_redis_hostile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,8 +1,10 @@
 /* srsstore_redis - Redis or Valkey as the SRS store; see srsstore_redis.h. */
 #include "srsstore_redis.h"
 
+#include "monoclock.h"
 #include "srs_store.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -28,6 +30,107 @@ static int rd_fail(fa_err *err, const struct srsstore_conf *conf, const char *wh
                       detail && detail[0] ? detail : "failed");
 }
 
+/* hiredis 0.14 (Debian 12) has no limit of its own on what a server may
+ * declare: "*400000000" makes its reader calloc 3.2 GB before a single
+ * element arrived. Our create functions wrap hiredis's own (kept in the
+ * reader's privdata, which reaches every task) and refuse an array or a
+ * string over our limits; hiredis then fails the reply ("Out of memory",
+ * its only word for a refused object), which the store reports as an
+ * error, so the table answers TEMP. */
+static const redisReplyObjectFunctions *base_fn(const redisReadTask *t)
+{
+    return t->privdata;
+}
+
+static void *bounded_string(const redisReadTask *t, char *s, size_t n)
+{
+    return n > SRSSTORE_REDIS_REPLY_MAX ? NULL : base_fn(t)->createString(t, s, n);
+}
+
+static void *bounded_array(const redisReadTask *t, int n)
+{
+    return n < 0 || n > SRSSTORE_REDIS_ARRAY_MAX ? NULL : base_fn(t)->createArray(t, n);
+}
+
+static void *bounded_integer(const redisReadTask *t, long long v)
+{
+    return base_fn(t)->createInteger(t, v);
+}
+
+static void *bounded_nil(const redisReadTask *t)
+{
+    return base_fn(t)->createNil(t);
+}
+
+static redisReplyObjectFunctions bounded_fn = {
+    .createString = bounded_string,
+    .createArray = bounded_array,
+    .createInteger = bounded_integer,
+    .createNil = bounded_nil,
+    .freeObject = freeReplyObject,
+};
+
+void srsstore_redis_bound(redisReader *r)
+{
+    if (r->fn == &bounded_fn)
+        return;
+    r->privdata = r->fn;
+    r->fn = &bounded_fn;
+}
+
+/* One command and its reply, as redisCommand would do it, but bounded:
+ * the unparsed input never exceeds SRSSTORE_REDIS_REPLY_MAX (a server that
+ * streams a 1 GB bulk string is cut off at 64 KiB, not buffered), and the
+ * whole round trip ends after twice the timeout even when the server
+ * dribbles one byte per read timeout. */
+static redisReply *rd_roundtrip(redisContext *c, const struct srsstore_conf *conf, const char **why)
+{
+    int64_t deadline = monoclock_ms() + 2 * (int64_t)conf->timeout_ms;
+    void *reply = NULL;
+    int done = 0;
+    *why = NULL;
+    do {
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return NULL;
+    } while (!done);
+    for (;;) {
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
+            return NULL;
+        if (reply)
+            return reply;
+        if (c->reader->len - c->reader->pos > SRSSTORE_REDIS_REPLY_MAX) {
+            *why = "reply over " SRSSTORE_REDIS_REPLY_MAX_TEXT " octets";
+            return NULL;
+        }
+        if (monoclock_ms() > deadline) {
+            *why = "reply not complete within twice srs_store_timeout_ms";
+            return NULL;
+        }
+        if (redisBufferRead(c) != REDIS_OK)
+            return NULL;
+    }
+}
+
+/* The reply to a command, or NULL with the reason in *why. A context that
+ * failed mid-reply is out of step with its server: the caller's error
+ * makes the pool drop it. */
+static redisReply *rd_command(redisContext *c, const struct srsstore_conf *conf, const char **why,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(c, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        *why = c->errstr;
+        return NULL;
+    }
+    redisReply *r = rd_roundtrip(c, conf, why);
+    if (!r && !*why)
+        *why = c->err ? c->errstr : "failed";
+    return r;
+}
+
 static void rd_disconnect(void *conn)
 {
     if (conn)
@@ -51,12 +154,15 @@ static void *rd_connect(struct srsstore_conf *conf, fa_err *err)
         rd_disconnect(c);
         return NULL;
     }
+    srsstore_redis_bound(c->reader);
     if (conf->password) {
-        redisReply *r = redisCommand(c, "AUTH %b", conf->password, conf->password_len);
-        int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
+        const char *why = NULL;
+        redisReply *r =
+            rd_command(c, conf, &why, "AUTH %b", conf->password, (size_t)conf->password_len);
+        int ok = r && r->type == REDIS_REPLY_STATUS && r->str && strcmp(r->str, "OK") == 0;
         if (!ok)
             rd_fail(err, conf, "AUTH refused",
-                    !r                             ? c->errstr
+                    !r                             ? why
                     : r->type == REDIS_REPLY_ERROR ? r->str
                                                    : "unexpected reply");
         if (r)
@@ -105,9 +211,10 @@ static int rd_get(void *conn, struct srsstore_conf *conf, const char *key, time_
 {
     (void)now; /* Redis expires entries itself */
     redisContext *c = conn;
-    redisReply *r = redisCommand(c, "GET " SRSSTORE_REDIS_PREFIX "%s", key);
+    const char *why = NULL;
+    redisReply *r = rd_command(c, conf, &why, "GET " SRSSTORE_REDIS_PREFIX "%s", key);
     if (!r) {
-        rd_fail(err, conf, "GET", c->errstr);
+        rd_fail(err, conf, "GET", why);
         return SRS_STORE_ERROR;
     }
     fa_err e = {{0}};
@@ -123,10 +230,11 @@ static int rd_put(void *conn, struct srsstore_conf *conf, const char *key, const
 {
     (void)now;
     redisContext *c = conn;
-    redisReply *r =
-        redisCommand(c, "SET " SRSSTORE_REDIS_PREFIX "%s %b EX %u", key, value, vlen, ttl);
+    const char *why = NULL;
+    redisReply *r = rd_command(c, conf, &why, "SET " SRSSTORE_REDIS_PREFIX "%s %b EX %u", key,
+                               value, vlen, ttl);
     if (!r) {
-        rd_fail(err, conf, "SET", c->errstr);
+        rd_fail(err, conf, "SET", why);
         return SRS_STORE_ERROR;
     }
     fa_err e = {{0}};
