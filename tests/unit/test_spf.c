@@ -276,6 +276,36 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* The identity's domain as spf_check_request names it, which
+ * arrival_prefetch asks for ahead: a trailing dot left out. */
+static void test_identity_domain(void **state)
+{
+    (void)state;
+    struct {
+        const char *mail_from, *helo;
+        int helo_identity;
+        const char *dom;
+        size_t llen;
+    } v[] = {
+        {"alice@example.org", "mx.example.net", 0, "example.org", 5},
+        {"alice@example.org.", "mx.example.net", 0, "example.org", 5},
+        {"", "mx.example.net.", 0, "mx.example.net", 0},
+        {NULL, "mx.example.net", 0, "mx.example.net", 0},
+        {"alice@example.org", "mx.example.net", 1, "mx.example.net", 0},
+        {"example.org", NULL, 0, "example.org", 0},
+        {NULL, NULL, 0, "", 0},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        struct spf_request rq = {
+            .mail_from = v[i].mail_from, .helo = v[i].helo, .helo_identity = v[i].helo_identity};
+        const char *dom;
+        size_t llen, n = spf_identity(&rq, &dom, &llen);
+        assert_int_equal(n, strlen(v[i].dom));
+        assert_memory_equal(dom, v[i].dom, n);
+        assert_int_equal(llen, v[i].llen);
+    }
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -300,7 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_terms_and_cidr), cmocka_unit_test(test_records),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_identities_and_results),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads),        cmocka_unit_test(test_identity_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

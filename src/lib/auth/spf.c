@@ -949,6 +949,24 @@ static int parse_ip(const char *s, int *v6, uint8_t ip[16])
     return 0;
 }
 
+size_t spf_identity(const struct spf_request *rq, const char **dom, size_t *llen)
+{
+    const char *mf = rq->mail_from;
+    *llen = 0;
+    if (rq->helo_identity || !mf || !mf[0]) {
+        *dom = rq->helo ? rq->helo : "";
+    } else {
+        const char *at = strrchr(mf, '@');
+        if (at)
+            *llen = (size_t)(at - mf);
+        *dom = at ? at + 1 : mf;
+    }
+    size_t dlen = strlen(*dom);
+    if (dlen > 0 && (*dom)[dlen - 1] == '.')
+        dlen--;
+    return dlen;
+}
+
 int spf_check_request(struct dns *d, const struct spf_request *rq, struct spf_result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -972,22 +990,9 @@ int spf_check_request(struct dns *d, const struct spf_request *rq, struct spf_re
     }
     const char *mf = rq->mail_from;
     const char *dom;
-    size_t dlen, llen;
-    if (rq->helo_identity || !mf || !mf[0]) {
-        out->helo_identity = rq->helo_identity;
-        dom = c->helo;
-        dlen = strlen(dom);
-        llen = 0;
-    } else {
-        const char *at = strrchr(mf, '@');
-        if (at) {
-            llen = (size_t)(at - mf);
-            dom = at + 1;
-        } else {
-            llen = 0;
-            dom = mf;
-        }
-        dlen = strlen(dom);
+    size_t llen, dlen = spf_identity(rq, &dom, &llen);
+    out->helo_identity = rq->helo_identity;
+    if (llen > 0) {
         if (llen > LOCAL_MAX) {
             snprintf(out->reason, sizeof(out->reason),
                      "the local-part of the sender is over %d octets: not checked", LOCAL_MAX);
@@ -1000,8 +1005,6 @@ int spf_check_request(struct dns *d, const struct spf_request *rq, struct spf_re
         snprintf(c->local, sizeof(c->local), "postmaster");
     else
         c->local[llen] = '\0';
-    if (dlen > 0 && dom[dlen - 1] == '.')
-        dlen--;
     const char *problem = initial_domain_problem(dom, dlen);
     if (problem) {
         snprintf(out->domain, sizeof(out->domain), "%.*s", (int)(dlen > 253 ? 253 : dlen), dom);

@@ -116,6 +116,13 @@ struct spf_request {
 
 int spf_check_request(struct dns *d, const struct spf_request *rq, struct spf_result *out);
 
+/* The domain spf_check_request checks for rq: MAIL FROM's domain, or
+ * HELO's when rq->helo_identity is set or the sender is null; *dom points
+ * into rq's strings, and the length returned leaves out a trailing dot.
+ * *llen is the local-part's length (0: none; "postmaster" stands in).
+ * For callers that look the record up ahead (arrival_prefetch). */
+size_t spf_identity(const struct spf_request *rq, const char **dom, size_t *llen);
+
 /* MAIL FROM identity (postmaster@helo when mail_from is NULL or ""). */
 int spf_check(struct dns *d, const char *ip, const char *mail_from, const char *helo,
               struct spf_result *out);

@@ -169,17 +169,23 @@ static void arrival_prefetch(const struct arrival_check *c, struct dns *dns,
     struct dns_question q[ARRIVAL_PREFETCH_MAX];
     size_t n = 0;
     struct names {
+        char spf[SPF_DOMAIN_MAX + 1];
         char dmarc[DMARC_WALK_MAX][DMARC_QUESTION_MAX];
         char keys[DKIM_MAX_SIGS + 2 * ARC_MAX_INSTANCE][DKIM_KEY_NAME_MAX];
     } *nm = malloc(sizeof(*nm));
     if (!nm)
         return;
     if (!out->spf_from_trusted) {
-        /* The identity SPF checks (spf.h): MAIL FROM's domain, else HELO. */
-        const char *mf = c->in.mail_from, *at = mf ? strrchr(mf, '@') : NULL;
-        const char *spf_domain = mf && mf[0] ? (at ? at + 1 : mf) : c->in.helo;
-        if (spf_domain && spf_domain[0])
-            q[n++] = (struct dns_question){spf_domain, DNS_T_TXT};
+        /* The domain spf_check_request will check, as it names it (a
+         * trailing dot left out, so the answer is the one it asks for). */
+        struct spf_request rq = {.mail_from = c->in.mail_from, .helo = c->in.helo};
+        const char *dom;
+        size_t llen, dlen = spf_identity(&rq, &dom, &llen);
+        if (dlen > 0 && dlen < sizeof(nm->spf)) {
+            memcpy(nm->spf, dom, dlen);
+            nm->spf[dlen] = '\0';
+            q[n++] = (struct dns_question){nm->spf, DNS_T_TXT};
+        }
     }
     size_t nd = out->from_domain[0] ? dmarc_policy_questions(c->in.dmarc_mode, out->from_domain,
                                                              nm->dmarc, DMARC_WALK_MAX)
