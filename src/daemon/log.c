@@ -1,6 +1,7 @@
 /* log - syslog or stderr, one line per event; see log.h. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,9 +14,25 @@
 /* Daemon-wide log settings: the only mutable state of this module. */
 static atomic_int log_level = FA_LOG_INFO;
 static atomic_int log_foreground = 1;
+/* Our pid for the foreground prefix, read once per process instead of a
+ * getpid(2) per line; a fork (the master's children) reads it again. */
+static atomic_long log_pid;
+
+static void log_forked(void)
+{
+    atomic_store(&log_pid, (long)getpid());
+}
+
+static void log_init_pid(void)
+{
+    log_forked();
+    pthread_atfork(NULL, NULL, log_forked);
+}
 
 void log_open(int foreground)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, log_init_pid);
     atomic_store(&log_foreground, foreground != 0);
     if (!foreground)
         openlog("fwdauthd", LOG_PID | LOG_NDELAY, LOG_MAIL);
@@ -62,6 +79,12 @@ static int syslog_priority(int level)
     }
 }
 
+static long pid_now(void)
+{
+    long pid = atomic_load_explicit(&log_pid, memory_order_relaxed);
+    return pid ? pid : (long)getpid(); /* before log_open */
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
     if (!log_enabled(level))
@@ -78,7 +101,7 @@ void log_msg(int level, const char *fmt, ...)
             snprintf(line, sizeof(line),
                      "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ fwdauthd[%ld]: %s: ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, (long)getpid(), config_log_level_name(level));
+                     ts.tv_nsec / 1000000, pid_now(), config_log_level_name(level));
         if (n > 0 && (size_t)n < sizeof(line))
             off = (size_t)n;
     }

@@ -4,6 +4,7 @@
 #include "netint.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +68,16 @@ struct milter_session {
     const char *rargs[MILTER_ARGS_MAX + 1];
     size_t nrcpt, rcpt_used;
     uint32_t rcpt_off[MILTER_RCPT_MAX];
-    char rcpt_buf[MILTER_RCPT_BYTES];
     size_t nhdr;
     uint64_t body;
 
     struct milter_mods mods;
     size_t outlen;
+
+    /* Written before they are read (below rcpt_used and outlen), so
+     * milter_session_new leaves these 300 KiB unzeroed: zeroing them cost
+     * every milter connection a memset and the page faults behind it. */
+    char rcpt_buf[MILTER_RCPT_BYTES];
     uint8_t out[OUT_CAP];
 };
 
@@ -901,9 +906,10 @@ int milter_session_packet(struct milter_session *s, uint8_t cmd, const uint8_t *
 struct milter_session *milter_session_new(const struct milter_filter *f,
                                           const struct milter_env *env)
 {
-    struct milter_session *s = calloc(1, sizeof(*s));
+    struct milter_session *s = malloc(sizeof(*s));
     if (!s)
         return NULL;
+    memset(s, 0, offsetof(struct milter_session, rcpt_buf));
     s->f = f;
     if (env)
         s->env = *env;

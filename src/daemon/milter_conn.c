@@ -44,7 +44,8 @@ struct mconn {
     long rcv_ms;   /* SO_RCVTIMEO set now; -1 none */
     size_t budget; /* milter_buffer_memory in octets */
     int warned;
-    int tcp; /* an inet connection: re-arm TCP_QUICKACK before each read */
+    int tcp;     /* an inet connection: TCP_QUICKACK applies */
+    int unacked; /* data read since our last write or quick ACK */
 };
 
 /*
@@ -52,25 +53,18 @@ struct mconn {
  * message, so we send nothing for a whole message and Linux delays its ACKs
  * (about 40 ms); the MTA's small end-of-message packet then waits for that
  * ACK: 40 ms per message. TCP_QUICKACK does not stay set, so it is set
- * again before every read. Replies go out at once (TCP_NODELAY).
+ * again before a read whenever data came in since our last write (a write
+ * carries the ACK itself, so after one there is nothing to hurry: half the
+ * setsockopt calls). Replies go out at once (TCP_NODELAY, set by the
+ * server on every inet connection).
  */
-static void tcp_setup(struct mconn *c)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-        return;
-    c->tcp = 1;
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-static void quickack(const struct mconn *c)
+static void quickack(struct mconn *c)
 {
     int one = 1;
-    if (c->tcp)
+    if (c->tcp && c->unacked) {
         setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+        c->unacked = 0;
+    }
 }
 
 static void set_rcv(struct mconn *c, long ms)
@@ -115,6 +109,7 @@ static void env_log(void *arg, int level, const char *line)
 static int env_write(void *arg, const uint8_t *p, size_t n)
 {
     struct mconn *c = arg;
+    c->unacked = 0;
     return sockio_send_all(c->fd, p, n, c->tmo_ms);
 }
 
@@ -137,6 +132,7 @@ static int flush(struct mconn *c, struct milter_session *s)
             log_msg(FA_LOG_DEBUG, "milter client %s: write failed: %s", c->peer, strerror(errno));
         return -1;
     }
+    c->unacked = 0;
     milter_session_consumed(s);
     return 0;
 }
@@ -199,10 +195,9 @@ struct skip {
     int why;
 };
 
-void milter_conn_serve(int fd, const char *peer)
+void milter_conn_serve(int fd, const char *peer, int tcp)
 {
-    struct mconn c = {fd, peer, 0, -1, 0, 0, 0};
-    tcp_setup(&c);
+    struct mconn c = {fd, peer, 0, -1, 0, 0, tcp, 0};
     struct runtime *rt = runtime_acquire();
     take_settings(&c, rt);
     runtime_release(rt);
@@ -312,6 +307,7 @@ void milter_conn_serve(int fd, const char *peer)
         quickack(&c);
         ssize_t n = read(fd, in.p + in.len, in.cap - in.len);
         if (n > 0) {
+            c.unacked = 1;
             in.len += (size_t)n;
             continue;
         }

@@ -7,8 +7,11 @@
  *   writes the replies, until the MTA quits, the stream breaks or the
  *   daemon stops. Called by server.c in the connection's own thread.
  * SYNOPSIS
- *   milter_conn_serve(fd, "127.0.0.1:41234");
+ *   milter_conn_serve(fd, "127.0.0.1:41234", 1);
  * DESCRIPTION
+ *   peer names the client in log lines; tcp is nonzero for an inet socket
+ *   (the server has set TCP_NODELAY; TCP_QUICKACK is set here, see
+ *   milter_conn.c).
  *   Reads are large (every packet already received is handled after one
  *   read(2)); replies are collected and written with one send(2) before the
  *   loop reads again, so a message costs about one read per body chunk and
@@ -62,6 +65,6 @@
 
 #define MILTER_CONN_BUF (16 * 1024)
 
-void milter_conn_serve(int fd, const char *peer);
+void milter_conn_serve(int fd, const char *peer, int tcp);
 
 #endif

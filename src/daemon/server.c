@@ -47,8 +47,10 @@ struct conn {
                                    requests; 0 while a request is under way */
     struct metrics *metrics;
     struct conn *prev, *next;
-    pthread_t thread; /* under reg_lock, once has_thread: woken for a drain */
+    struct conn *pool_next; /* under pool_lock, while it waits for a thread */
+    pthread_t thread;       /* under reg_lock, once has_thread: woken for a drain */
     int has_thread;
+    int tcp; /* inet, not unix: TCP_NODELAY, TCP_QUICKACK apply */
     char peer[64];
     size_t cap, off, len;
     uint8_t out[OUT_MAX];
@@ -122,15 +124,22 @@ static void reg_remove_close(struct conn *c)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static void peer_name(int fd, char *out, size_t outsz)
+/* The client's address as accept(2) gave it (no getpeername per
+ * connection), or asked of the socket for a connection handed over. */
+static void peer_name(int fd, const struct sockaddr_storage *given, char *out, size_t outsz)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
+    struct sockaddr_storage asked;
+    const struct sockaddr_storage *p = given;
+    socklen_t sl = sizeof(asked);
     char host[INET6_ADDRSTRLEN] = "?";
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        snprintf(out, outsz, "unknown");
-        return;
+    if (!p) {
+        if (getpeername(fd, (struct sockaddr *)&asked, &sl) < 0) {
+            snprintf(out, outsz, "unknown");
+            return;
+        }
+        p = &asked;
     }
+    const struct sockaddr_storage ss = *p;
     if (ss.ss_family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
@@ -313,23 +322,21 @@ static int serve_batch(struct conn *c, struct runtime **rtp, int *completed)
     return result;
 }
 
-static void *conn_main(void *arg)
+/* Serve one connection to its end: unregister, close and free it. */
+static void conn_serve(struct conn *c)
 {
-    struct conn *c = arg;
     pthread_mutex_lock(&reg_lock);
     c->thread = pthread_self(); /* for a drain to wake it */
     c->has_thread = 1;
     pthread_mutex_unlock(&reg_lock);
     if (c->kind == SERVER_MILTER) {
-        peer_name(c->fd, c->peer, sizeof(c->peer));
-        milter_conn_serve(c->fd, c->peer);
+        milter_conn_serve(c->fd, c->peer, c->tcp);
         metrics_connection_close(c->metrics, METRICS_L_MILTER);
         reg_remove_close(c);
         free(c);
-        return NULL;
+        return;
     }
     struct runtime *rt = runtime_acquire();
-    peer_name(c->fd, c->peer, sizeof(c->peer));
     if (log_enabled(FA_LOG_DEBUG))
         log_msg(FA_LOG_DEBUG, "%s: connect from %s", server_kind_name(c->kind), c->peer);
     long cur_tmo = -1, req_start = 0;
@@ -424,10 +431,83 @@ static void *conn_main(void *arg)
     metrics_connection_close(c->metrics, listener_label(c->kind));
     reg_remove_close(c);
     free(c);
+}
+
+/* ---- connection threads ---------------------------------------------------
+ * Postfix opens a milter connection per SMTP session, so on a typical MX
+ * each message costs a connection. A thread per connection that ends with
+ * it cost about 1 ms of CPU per message here (clone, the stack's pages
+ * faulted in and given back, exit: bench/milter.sh --perf), more than the
+ * RSA signature. So a thread that has served its connection waits for the
+ * next one instead of ending: at most POOL_IDLE_MAX wait, each at most
+ * POOL_IDLE_SECONDS, and a new thread is made only when none waits. The
+ * pool changes no limit: connections are still counted per listener. */
+#define POOL_IDLE_MAX 32
+#define POOL_IDLE_SECONDS 60
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static struct conn *pool_head, *pool_tail; /* handed over, not yet taken */
+static size_t pool_waiting, pool_queued;
+
+/* The next connection for a thread that finished one, or NULL when it
+ * should end (enough threads wait already, it waited long enough, or the
+ * server stops). */
+static struct conn *pool_wait(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    if (pool_waiting >= POOL_IDLE_MAX || atomic_load(&stopping)) {
+        pthread_mutex_unlock(&pool_lock);
+        return NULL;
+    }
+    pool_waiting++;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += POOL_IDLE_SECONDS;
+    int rc = 0;
+    while (!pool_head && rc != ETIMEDOUT && !atomic_load(&stopping))
+        rc = pthread_cond_timedwait(&pool_cond, &pool_lock, &until);
+    struct conn *c = pool_head;
+    if (c) {
+        pool_head = c->pool_next;
+        if (!pool_head)
+            pool_tail = NULL;
+        pool_queued--;
+    }
+    pool_waiting--;
+    pthread_mutex_unlock(&pool_lock);
+    return c;
+}
+
+/* Give c to a waiting thread: 0, or -1 when none is free. */
+static int pool_give(struct conn *c)
+{
+    pthread_mutex_lock(&pool_lock);
+    if (pool_waiting <= pool_queued) {
+        pthread_mutex_unlock(&pool_lock);
+        return -1;
+    }
+    c->pool_next = NULL;
+    if (pool_tail)
+        pool_tail->pool_next = c;
+    else
+        pool_head = c;
+    pool_tail = c;
+    pool_queued++;
+    pthread_cond_signal(&pool_cond);
+    pthread_mutex_unlock(&pool_lock);
+    return 0;
+}
+
+static void *conn_thread(void *arg)
+{
+    for (struct conn *c = arg; c; c = pool_wait())
+        conn_serve(c);
     return NULL;
 }
 
-static int start_conn(int fd, const struct server_listener *l, int li, struct metrics *metrics)
+static int start_conn(int fd, const struct server_listener *l, int li, struct metrics *metrics,
+                      const struct sockaddr_storage *ss)
 {
     int kind = l->kind;
     size_t cap = kind == SERVER_SOCKETMAP ? SOCKETMAP_BUF
@@ -444,15 +524,26 @@ static int start_conn(int fd, const struct server_listener *l, int li, struct me
     c->li = li;
     c->cap = cap;
     c->metrics = metrics;
+    peer_name(fd, ss, c->peer, sizeof(c->peer));
+    if (ss)
+        c->tcp = ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
+    else
+        c->tcp = strcmp(c->peer, "unix") != 0 && strcmp(c->peer, "unknown") != 0;
+    if (c->tcp) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     atomic_init(&c->idle_since, 0);
+    reg_add(c);
+    metrics_connection_open(metrics, listener_label(kind));
+    if (pool_give(c) == 0)
+        return 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
-    reg_add(c);
-    metrics_connection_open(metrics, listener_label(kind));
     pthread_t t;
-    int rc = pthread_create(&t, &attr, conn_main, c);
+    int rc = pthread_create(&t, &attr, conn_thread, c);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         metrics_connection_close(metrics, listener_label(kind));
@@ -593,7 +684,9 @@ static int evict_idle(int li)
 static void accept_all(const struct server_listener *l, int li, struct accept_state *st)
 {
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
                 return;
@@ -660,9 +753,7 @@ static void accept_all(const struct server_listener *l, int li, struct accept_st
         }
         if (!evicted)
             st->limit_logged &= ~(bit | TOTAL_BIT);
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on unix: fine */
-        int rc = start_conn(fd, l, li, st->metrics);
+        int rc = start_conn(fd, l, li, st->metrics, &ss);
         if (rc < 0) {
             log_msg(FA_LOG_ERROR, "cannot start a connection thread: %s", strerror(errno));
             if (rc == -1)
@@ -681,7 +772,7 @@ static void adopt(struct server_listener *ls, size_t n, struct metrics *metrics)
         return;
     for (size_t i = 0; i < n; i++)
         if (ls[i].kind == kind && ls[i].fd >= 0) {
-            if (start_conn(fd, &ls[i], (int)i, metrics) == -1)
+            if (start_conn(fd, &ls[i], (int)i, metrics, NULL) == -1)
                 close(fd);
             return;
         }
@@ -779,6 +870,9 @@ int server_run(struct server_listener *ls, size_t n, int sigfd, server_signal_fn
     if (drained && drain(sigfd, on_signal, ctx) == 0)
         return 0;
     atomic_store(&stopping, 1);
+    pthread_mutex_lock(&pool_lock);
+    pthread_cond_broadcast(&pool_cond); /* waiting threads end */
+    pthread_mutex_unlock(&pool_lock);
     pthread_mutex_lock(&reg_lock);
     for (struct conn *c = reg_head; c; c = c->next)
         shutdown(c->fd, SHUT_RD);

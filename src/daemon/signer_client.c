@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* One key as the worker knows it: its path, and its index in the signer
@@ -24,6 +26,7 @@ struct slot {
 struct signer_client {
     pthread_mutex_t lock;
     int fd;         /* the channel to the signer; -1 when broken */
+    unsigned rcv_s; /* its SO_RCVTIMEO in seconds; 0: not set yet */
     int ctl;        /* to the master */
     unsigned epoch; /* bumped with each new channel */
     uint32_t next_id;
@@ -63,7 +66,7 @@ void signer_client_free(struct signer_client *sc)
 }
 
 /* Wait for a packet on fd until deadline (monoclock ms): 1 readable, 0
- * timed out, -1 error. */
+ * timed out, -1 error. For the control channel (a new signer: rare). */
 static int wait_in(int fd, uint64_t deadline)
 {
     for (;;) {
@@ -79,6 +82,20 @@ static int wait_in(int fd, uint64_t deadline)
     }
 }
 
+/* The answer is waited for in recvmsg itself, with SO_RCVTIMEO, set only
+ * when the timeout changes: no poll(2) before each answer (one system
+ * call less per signature, measured by bench/milter.sh). */
+static int set_wait(struct signer_client *sc, unsigned seconds)
+{
+    if (sc->rcv_s == seconds)
+        return 0;
+    struct timeval tv = {(time_t)seconds, 0};
+    if (setsockopt(sc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+        return -1;
+    sc->rcv_s = seconds;
+    return 0;
+}
+
 enum { ASK_OK, ASK_BROKEN, ASK_FAILED };
 
 /* One request on the channel and its answer (same id) into *rep (pointing
@@ -90,25 +107,24 @@ static int ask(struct signer_client *sc, struct ipc_msg *req, unsigned seconds, 
     if (sc->fd < 0)
         return ASK_BROKEN;
     req->id = ++sc->next_id;
-    if (ipc_send(sc->fd, req, -1) < 0)
+    if (set_wait(sc, seconds) < 0 || ipc_send(sc->fd, req, -1) < 0)
         goto broken;
     uint64_t deadline = monoclock_ms() + (uint64_t)seconds * 1000;
     for (;;) {
-        int w = wait_in(sc->fd, deadline);
-        if (w == 0) {
-            fa_err_set(err, "the signer did not answer within %u s", seconds);
-            return ASK_FAILED;
-        }
-        if (w < 0)
-            goto broken;
         int passed;
         int r = ipc_recv(sc->fd, buf, rep, &passed);
         if (passed >= 0)
             close(passed);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            goto late;
         if (r <= 0)
             goto broken;
-        if (rep->id != req->id)
-            continue; /* the late answer to a request that timed out */
+        if (rep->id != req->id) {
+            /* the late answer to a request that timed out */
+            if ((uint64_t)monoclock_ms() >= deadline)
+                goto late;
+            continue;
+        }
         if (rep->type == IPC_FAIL) {
             fa_err_set(err, "signer: %.*s", (int)rep->len, (const char *)rep->data);
             return ASK_FAILED;
@@ -118,6 +134,9 @@ static int ask(struct signer_client *sc, struct ipc_msg *req, unsigned seconds, 
             return ASK_OK;
         goto broken; /* an answer of the wrong kind: start afresh */
     }
+late:
+    fa_err_set(err, "the signer did not answer within %u s", seconds);
+    return ASK_FAILED;
 broken:
     close(sc->fd);
     sc->fd = -1;
@@ -146,6 +165,7 @@ static int reconnect(struct signer_client *sc, fa_err *err)
             continue;
         if (m.type == IPC_SIGNER && passed >= 0) {
             sc->fd = passed;
+            sc->rcv_s = 0;
             sc->epoch++;
             return 0;
         }
