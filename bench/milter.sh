@@ -18,6 +18,9 @@
 # signature (the report's CPU budget paragraph).
 # fwdauthd-changes is the signing fwdauthd with the recipient forwarded and a
 # Subject tag and footer on (issue 11: within 10% of signing alone).
+# fwdauthd-reuse is the signing fwdauthd with smtp-source -d: SMTP sessions,
+# and so milter connections, carry many messages (a busy relay); beside the
+# fwdauthd row it shows what a milter connection costs apart from a message.
 # CONFIGS="... fwdauthd-quickack" adds the LD_PRELOAD experiment that found the
 # ~40 ms delayed-ACK stall (bench/quickack_preload.c). TRANSPORT=unix puts both
 # milters on unix sockets. --perf adds one profiled fwdauthd run
@@ -59,7 +62,7 @@ done
 . "$ROOT/bench/common.sh"
 bench_build fwdauthd fwdauth
 
-export CONFIGS=${CONFIGS:-"none fwdauthd fwdauthd-changes fwdauthd-nosign opendkim"}
+export CONFIGS=${CONFIGS:-"none fwdauthd fwdauthd-reuse fwdauthd-changes fwdauthd-nosign opendkim"}
 export ROOT MESSAGES SESSIONS SIZE PROFILE CMDLINE
 export ROUNDS=$REPEAT
 export FWDAUTHD="$BUILD_DIR/bin/fwdauthd" FWDAUTH="$BUILD_DIR/bin/fwdauth"
