@@ -11,6 +11,20 @@ bench_build() {
 	cmake --build "$BUILD_DIR" -j"$(nproc)" --target "$@" >/dev/null
 }
 
+# bench_build_before REV TMPDIR TARGET...: Release build of commit REV from
+# git archive (the repository is not touched) in TMPDIR/before-build; sets
+# BEFORE_REV (short) and BEFORE_BIN_DIR. For before-and-after rows in one run.
+bench_build_before() {
+	local rev=$1 tmp=$2
+	shift 2
+	BEFORE_REV=$(git -C "$ROOT" rev-parse --short "$rev")
+	mkdir "$tmp/before-src"
+	git -C "$ROOT" archive "$BEFORE_REV" | tar -x -C "$tmp/before-src"
+	cmake -S "$tmp/before-src" -B "$tmp/before-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$tmp/before-build" -j"$(nproc)" --target "$@" >/dev/null
+	BEFORE_BIN_DIR="$tmp/before-build/bin"
+}
+
 bench_facts() {
 	CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	NPROC=$(nproc)

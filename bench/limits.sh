@@ -51,12 +51,8 @@ AFTER_BIN="$BUILD_DIR/bin/fwdauthd"
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d /tmp/fwdauth-bench-limits.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-BEFORE_REV=$(git -C "$ROOT" rev-parse --short "$BEFORE")
-mkdir "$TMP/before-src"
-git -C "$ROOT" archive "$BEFORE_REV" | tar -x -C "$TMP/before-src"
-cmake -S "$TMP/before-src" -B "$TMP/before-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$TMP/before-build" -j"$(nproc)" --target fwdauthd >/dev/null
-BEFORE_BIN="$TMP/before-build/bin/fwdauthd"
+bench_build_before "$BEFORE" "$TMP" fwdauthd
+BEFORE_BIN="$BEFORE_BIN_DIR/fwdauthd"
 
 RESULTS="$TMP/results"
 : >"$RESULTS"

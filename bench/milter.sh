@@ -18,6 +18,8 @@
 # signature (the report's CPU budget paragraph).
 # fwdauthd-changes is the signing fwdauthd with the recipient forwarded and a
 # Subject tag and footer on (issue 11: within 10% of signing alone).
+# --before REV adds fwdauthd-before: the signing fwdauthd built from commit
+# REV (git archive into a temp folder), so before and after share one run.
 # fwdauthd-reuse is the signing fwdauthd with smtp-source -d: SMTP sessions,
 # and so milter connections, carry many messages (a busy relay); beside the
 # fwdauthd row it shows what a milter connection costs apart from a message.
@@ -27,7 +29,7 @@
 # (perf record -e cpu-clock -g) and puts its top symbols in the section.
 #
 # usage: bench/milter.sh [-m MESSAGES] [-s SESSIONS] [-l SIZE] [-r REPEAT]
-#                        [--perf] [--no-build] [--build-dir DIR]
+#                        [--perf] [--no-build] [--build-dir DIR] [--before REV]
 # Targets: fwdauthd >= OpenDKIM's msg/s, and within 15% of no milter.
 # Needs root (Postfix), postfix, opendkim, python3-dkim.
 set -euo pipefail
@@ -41,6 +43,7 @@ REPEAT=3
 BUILD=1
 PROFILE=""
 BUILD_DIR="$ROOT/build-bench"
+BEFORE=""
 CMDLINE="bench/milter.sh $*"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -51,7 +54,8 @@ while [ $# -gt 0 ]; do
 	--perf) PROFILE=perf; shift ;;
 	--no-build) BUILD=0; shift ;;
 	--build-dir) BUILD_DIR=$2; shift 2 ;;
-	*) echo "usage: bench/milter.sh [-m MESSAGES] [-s SESSIONS] [-l SIZE] [-r REPEAT] [--perf] [--no-build] [--build-dir DIR]" >&2; exit 2 ;;
+	--before) BEFORE=$2; shift 2 ;;
+	*) echo "usage: bench/milter.sh [-m MESSAGES] [-s SESSIONS] [-l SIZE] [-r REPEAT] [--perf] [--no-build] [--build-dir DIR] [--before REV]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "milter.sh: run as root (a private Postfix instance)" >&2; exit 2; }
@@ -62,7 +66,15 @@ done
 . "$ROOT/bench/common.sh"
 bench_build fwdauthd fwdauth
 
-export CONFIGS=${CONFIGS:-"none fwdauthd fwdauthd-reuse fwdauthd-changes fwdauthd-nosign opendkim"}
+DEFAULT_CONFIGS="none fwdauthd fwdauthd-reuse fwdauthd-changes fwdauthd-nosign opendkim"
+if [ -n "$BEFORE" ]; then
+	TMP=$(mktemp -d /tmp/fwdauth-bench-milter.XXXXXX)
+	trap 'rm -rf "$TMP"' EXIT
+	bench_build_before "$BEFORE" "$TMP" fwdauthd
+	export FWDAUTHD_BEFORE="$BEFORE_BIN_DIR/fwdauthd" BEFORE_REV
+	DEFAULT_CONFIGS="none fwdauthd-before fwdauthd fwdauthd-reuse fwdauthd-changes fwdauthd-nosign opendkim"
+fi
+export CONFIGS=${CONFIGS:-$DEFAULT_CONFIGS}
 export ROOT MESSAGES SESSIONS SIZE PROFILE CMDLINE
 export ROUNDS=$REPEAT
 export FWDAUTHD="$BUILD_DIR/bin/fwdauthd" FWDAUTH="$BUILD_DIR/bin/fwdauth"
@@ -70,4 +82,4 @@ export LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_facts
 export PF_VERSION=$(/usr/sbin/postconf -dh mail_version 2>/dev/null || echo '?')
 export ODK_VERSION=$(dpkg-query -W -f='${Version}' opendkim 2>/dev/null || echo '?')
-exec /usr/bin/python3 "$ROOT/bench/milter_bench.py"
+/usr/bin/python3 "$ROOT/bench/milter_bench.py"

@@ -211,60 +211,59 @@ def run_bench(base, stops):
         milters["fwdauthd-quickack"] = "inet:127.0.0.1:%d" % qport
         pids["fwdauthd-quickack"] = qproc.pid
 
+    def variant(cfg, edit, binary=None):
+        """Another fwdauthd for configuration cfg: the signing one's config
+        through edit(text, suffix), on its own socket, run by binary (default
+        the one under test)."""
+        suffix = cfg.split("-", 1)[1]
+        vconf = os.path.join(base, "fwdauthd-%s.conf" % suffix)
+        vsock = os.path.join(sockdir, "fwdauthd-%s.sock" % suffix)
+        vport = fwdtest.free_port()
+        with open(conf) as f:
+            text = f.read()
+        text = re.sub(r"(?m)^milter_listen = .*$", "milter_listen = " + (
+            "unix:" + vsock if TRANSPORT == "unix" else "inet:127.0.0.1:%d" % vport), text)
+        with open(vconf, "w") as f:
+            f.write(edit(text))
+        saved = fwdtest.FWDAUTHD
+        fwdtest.FWDAUTHD = binary or saved
+        try:
+            vfwd = fwdtest.Daemon(vconf, os.path.join(base, "fwdauthd-%s.log" % suffix))
+        finally:
+            fwdtest.FWDAUTHD = saved
+        stops.append(vfwd.stop)
+        if TRANSPORT == "unix":
+            fwdtest.wait_for_unix(vsock, proc=vfwd.proc)
+            os.chmod(vsock, 0o666)
+            milters[cfg] = "unix:" + vsock
+        else:
+            fwdtest.wait_for_port(vport, proc=vfwd.proc)
+            milters[cfg] = "inet:127.0.0.1:%d" % vport
+        pids[cfg] = vfwd.proc.pid
+
     if "fwdauthd-nosign" in CONFIGS:
         # The same fwdauthd without signing tables. The bench's mail comes
         # from 127.0.0.1 (internal_hosts): nothing to verify, nothing to
         # sign, so this is Postfix's milter round trip plus our protocol
         # handling: the floor any milter pays before doing any work.
-        vconf = os.path.join(base, "fwdauthd-v.conf")
-        vsock = os.path.join(sockdir, "fwdauthd-v.sock")
-        vport = fwdtest.free_port()
-        with open(conf) as f:
-            text = f.read()
-        text = re.sub(r"(?m)^dkim_(key|signing)_table = .*\n", "", text)
-        text = re.sub(r"(?m)^milter_listen = .*$", "milter_listen = " + (
-            "unix:" + vsock if TRANSPORT == "unix" else "inet:127.0.0.1:%d" % vport), text)
-        with open(vconf, "w") as f:
-            f.write(text)
-        vfwd = fwdtest.Daemon(vconf, os.path.join(base, "fwdauthd-v.log"))
-        stops.append(vfwd.stop)
-        if TRANSPORT == "unix":
-            fwdtest.wait_for_unix(vsock, proc=vfwd.proc)
-            os.chmod(vsock, 0o666)
-            milters["fwdauthd-nosign"] = "unix:" + vsock
-        else:
-            fwdtest.wait_for_port(vport, proc=vfwd.proc)
-            milters["fwdauthd-nosign"] = "inet:127.0.0.1:%d" % vport
-        pids["fwdauthd-nosign"] = vfwd.proc.pid
+        variant("fwdauthd-nosign",
+                lambda text: re.sub(r"(?m)^dkim_(key|signing)_table = .*\n", "", text))
 
     if "fwdauthd-changes" in CONFIGS:
         # The same signing fwdauthd, the recipient listed as forwarded, with
         # a Subject tag and a footer (issue 11): the body is kept whole and
         # changed before it is signed. No SRS, as for the signing runs.
-        cconf = os.path.join(base, "fwdauthd-c.conf")
-        csock = os.path.join(sockdir, "fwdauthd-c.sock")
-        cport = fwdtest.free_port()
         footer = os.path.join(base, "footer.txt")
         with open(footer, "w") as f:
             f.write("-- \nForwarded by ourdomain.test: write to postmaster@ourdomain.test\n")
-        with open(conf) as f:
-            text = f.read()
-        text = re.sub(r"(?m)^milter_listen = .*$", "milter_listen = " + (
-            "unix:" + csock if TRANSPORT == "unix" else "inet:127.0.0.1:%d" % cport), text)
-        text += ("forward_recipients = %s\nsrs_forwarded_mail = no\nforward_subject_tag = [fwd]\n"
-                 "forward_footer = %s\n" % (RCPT, footer))
-        with open(cconf, "w") as f:
-            f.write(text)
-        cfwd = fwdtest.Daemon(cconf, os.path.join(base, "fwdauthd-c.log"))
-        stops.append(cfwd.stop)
-        if TRANSPORT == "unix":
-            fwdtest.wait_for_unix(csock, proc=cfwd.proc)
-            os.chmod(csock, 0o666)
-            milters["fwdauthd-changes"] = "unix:" + csock
-        else:
-            fwdtest.wait_for_port(cport, proc=cfwd.proc)
-            milters["fwdauthd-changes"] = "inet:127.0.0.1:%d" % cport
-        pids["fwdauthd-changes"] = cfwd.proc.pid
+        variant("fwdauthd-changes", lambda text: text + (
+            "forward_recipients = %s\nsrs_forwarded_mail = no\nforward_subject_tag = [fwd]\n"
+            "forward_footer = %s\n" % (RCPT, footer)))
+
+    if "fwdauthd-before" in CONFIGS:
+        # The same signing fwdauthd built from BEFORE_REV (bench/milter.sh
+        # --before): before and after in one run, on the same load.
+        variant("fwdauthd-before", lambda text: text, os.environ["FWDAUTHD_BEFORE"])
 
     # The signing fwdauthd again, with smtp-source -d: one SMTP session (so
     # one milter connection) carries many messages, as on a busy relay; the
@@ -421,8 +420,11 @@ def crypto_floor(results, cpu, cfg="fwdauthd"):
             roles.setdefault(k, []).append(v)
     share = ", ".join("%s %.3f" % (k, statistics.median(v)) for k, v in sorted(roles.items()))
     sign = sign_ms()
-    how = ("one SMTP session, so one milter connection, per message" if cfg == "fwdauthd" else
-           "SMTP sessions reused (`smtp-source -d`), many messages per milter connection")
+    how = {"fwdauthd": "one SMTP session, so one milter connection, per message",
+           "fwdauthd-before": "built from %s, one milter connection per message" % os.environ.get(
+               "BEFORE_REV", "?"),
+           "fwdauthd-reuse": "SMTP sessions reused (`smtp-source -d`), many messages per milter "
+                             "connection"}[cfg]
     if not sign:
         return "fwdauthd's CPU per signed message (%s): %.3f ms (%s); openssl speed failed." % (
             how, cpu[cfg], share)
@@ -451,7 +453,8 @@ def budget(med, mach, cpu):
     # machine CPU per message is not comparable: only fwdauthd's are listed.
     extra = ["%s adds %.2f ms (%.2f ms of it in the milter process)" % (
         c, mach[c] - c0, cpu[c]) for c in CONFIGS
-        if c.startswith("fwdauthd") and not c.endswith("-reuse") and c in mach]
+        if c.startswith("fwdauthd") and c not in ("fwdauthd-reuse", "fwdauthd-before")
+        and c in mach]
     out.append("Measured: " + "; ".join(extra) + ".")
     if "fwdauthd-nosign" in med:
         out.append("fwdauthd without keys does no work on this mail (nothing to verify or "
@@ -480,6 +483,8 @@ def write_report(results, profile):
              "fwdauthd-quickack": "fwdauthd + TCP_QUICKACK (LD_PRELOAD experiment)",
              "fwdauthd-changes": "fwdauthd (signing) + Subject tag + footer",
              "fwdauthd-reuse": "fwdauthd (signing), SMTP sessions reused (`-d`)",
+             "fwdauthd-before": "fwdauthd (signing) built from %s" % os.environ.get(
+                 "BEFORE_REV", "?"),
              "opendkim": "OpenDKIM %s (Mode s)" % os.environ.get("ODK_VERSION", "")}
     out = ["<!-- milter -->",
            "## Milter throughput through Postfix: fwdauthd vs OpenDKIM vs no milter", "",
@@ -527,7 +532,7 @@ def write_report(results, profile):
                                       "met" if r3 >= 0.9 else "**missed**",
                                       cpu["fwdauthd-changes"], cpu["fwdauthd"]))
         out.append("")
-    for c in ("fwdauthd", "fwdauthd-reuse"):
+    for c in ("fwdauthd-before", "fwdauthd", "fwdauthd-reuse"):
         if c in med:
             out += [crypto_floor(results, cpu, c), ""]
     if "fwdauthd-quickack" in med:
