@@ -211,6 +211,43 @@ class TestLookups(DaemonTest):
             self.assertTrue(fwd.startswith("OK SRS0="), fwd)
             self.assertEqual(c.ask("reverse", fwd[3:]), "OK %s@otherdomain.com" % user)
 
+    def test_connection_threads_reused(self):
+        """A thread whose connection ended serves the next one (Postfix opens
+        a milter connection per SMTP session): 200 connections one after
+        another leave the worker with a handful of threads, 60 at once with
+        at most 32 waiting afterwards (server.c's pool), every lookup served."""
+        self.assert_still_serving()  # the worker is up and titled
+        worker = fwdtest.child_pid(self.d.proc.pid, "fwdauthd: worker")
+
+        def tids():
+            return set(os.listdir("/proc/%d/task" % worker))
+
+        def threads():
+            return len(tids())
+
+        base, seen = threads(), tids()
+        for i in range(200):
+            c = SocketMap(("127.0.0.1", self.sm_port))
+            self.assertTrue(c.ask("forward", "u%d@otherdomain.com" % i).startswith("OK SRS0="))
+            if i < 40:
+                seen |= tids()  # the thread serving it, while it is open
+            c.close()
+        # A thread per connection would have shown 40 new thread ids; reused
+        # ones show a few (a close not yet seen when the next one came).
+        self.assertLessEqual(len(seen) - base, 6, seen)
+        self.assertLessEqual(threads(), base + 6)
+        many = [SocketMap(("127.0.0.1", self.sm_port)) for _ in range(60)]
+        for i, c in enumerate(many):
+            self.assertTrue(c.ask("forward", "m%d@otherdomain.com" % i).startswith("OK SRS0="))
+        self.assertGreaterEqual(threads(), base + 55)
+        for c in many:
+            c.close()
+        deadline = time.monotonic() + 20
+        while threads() > base + 32 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertLessEqual(threads(), base + 32)
+        self.assert_still_serving()
+
     def test_pipelined_requests(self):
         c = self.smap()
         keys = ["p%d@otherdomain.com" % i for i in range(100)]
