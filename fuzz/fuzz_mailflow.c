@@ -279,7 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pthread_t t;
     if (pthread_create(&t, NULL, mta_run, &m) != 0)
         abort();
-    milter_conn_serve(sv[0], "fuzz");
+    milter_conn_serve(sv[0], "fuzz", 0);
     close(sv[0]);
     pthread_join(t, NULL);
     close(sv[1]);
