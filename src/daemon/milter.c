@@ -714,13 +714,22 @@ static int do_header(struct milter_session *s, const uint8_t *d, size_t len)
     return finish_step(s, MILTER_STEP_HEADER, SMFIP_NR_HDR, st);
 }
 
+/* A header field or a second end-of-header after the end of the header,
+ * whether the packet was read or skipped: a filter sets up its message at
+ * N, once (found by fuzz_mailflow: a second N made mailflow's verifiers
+ * and signers anew, leaking the first). */
+static int after_eoh(const struct milter_session *s, uint8_t cmd)
+{
+    return (cmd == SMFIC_HEADER || cmd == SMFIC_EOH) && s->eoh_seen;
+}
+
 int milter_session_skipped(struct milter_session *s, uint8_t cmd, size_t len, int why)
 {
     if (s->error)
         return MILTER_ERROR;
     if (s->phase != PH_CONNECTED || !s->in_msg)
         return proto_error(s, "message command outside a message");
-    if (cmd == SMFIC_HEADER && s->eoh_seen)
+    if (after_eoh(s, cmd))
         return proto_error(s, "header after the end of the header");
     int rc;
     if (cmd == SMFIC_HEADER) {
@@ -859,10 +868,7 @@ int milter_session_packet(struct milter_session *s, uint8_t cmd, const uint8_t *
         case SMFIC_BODYEOB:
             if (!s->in_msg)
                 return proto_error(s, "message command outside a message");
-            /* A filter sets up its per-message state at the end of the
-             * header, once (found by fuzz_mailflow: a second N made
-             * mailflow's verifiers and signers anew, leaking the first). */
-            if ((cmd == SMFIC_HEADER || cmd == SMFIC_EOH) && s->eoh_seen)
+            if (after_eoh(s, cmd))
                 return proto_error(s, "header after the end of the header");
             if (cmd == SMFIC_EOH)
                 s->eoh_seen = 1;
