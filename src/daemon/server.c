@@ -140,19 +140,18 @@ static int peer_name(int fd, const struct sockaddr_storage *given, char *out, si
         }
         p = &asked;
     }
-    const struct sockaddr_storage ss = *p;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    if (p->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)p;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
         snprintf(out, outsz, "%s:%u", host, (unsigned)ntohs(sin->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    } else if (p->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)p;
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
         snprintf(out, outsz, "[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
     } else {
         snprintf(out, outsz, "unix");
     }
-    return ss.ss_family;
+    return p->ss_family;
 }
 
 static void set_timeout(int fd, int opt, long ms)
